@@ -1,0 +1,21 @@
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/datasets.smk"
+include: "rules/training.smk"
+include: "rules/results.smk"
+
+
+rule all:
+    input:
+        get_final_outputs,
+    default_target: True

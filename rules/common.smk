@@ -1,0 +1,174 @@
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+# The workflow's own package (src/specbench) is importable by the Snakefile and, through
+# PYTHONPATH, by every job: locally, in --sdm conda environments and on Slurm nodes alike.
+SRC = str(Path(workflow.basedir) / "src")
+if SRC not in sys.path:
+    sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+
+import specbench  # noqa: E402
+from specbench import config as sbconfig  # noqa: E402
+from specbench.models import registry  # noqa: E402
+
+
+validate(config, "../config/schema.yaml")
+try:
+    sbconfig.check_config(config, basedir=workflow.basedir)
+except sbconfig.ConfigError as exc:
+    raise WorkflowError(f"Invalid config: {exc}") from None
+
+
+DATASETS = sorted(config["datasets"])
+RUNS = sbconfig.runs(config)
+MODELS = sorted({run.model for run in RUNS})
+USED_DATASETS = sorted({run.dataset for run in RUNS})
+PACKAGE_DIR = Path(specbench.__file__).parent
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+    model="|".join(MODELS),
+    seed=r"\d+",
+    split="train|val|test",
+
+
+def package_files(*modules):
+    """Source files of the package that a rule's results depend on (so edits rerun the rule)."""
+    return [str(PACKAGE_DIR / f"{module.replace('.', '/')}.py") for module in modules]
+
+
+# ---------------------------------------------------------------- datasets
+
+
+def get_classes_params(wildcards):
+    """The part of a dataset's config that defines its classes."""
+    ds = config["datasets"][wildcards.dataset]
+    keys = ("source", "classes_file", "n_points", "seed", "generate")
+    return {key: ds[key] for key in keys if key in ds}
+
+
+def get_classes_source(wildcards):
+    path = sbconfig.classes_source_path(config["datasets"][wildcards.dataset], workflow.basedir)
+    return [] if path is None else [str(path)]
+
+
+def get_render_params(wildcards):
+    """The part of a dataset's config that defines how its spectra are rendered."""
+    ds = config["datasets"][wildcards.dataset]
+    return {"seed": ds["seed"], "render": ds["render"], "test": ds["test"]}
+
+
+def get_dataset_hash(wildcards):
+    return sbconfig.config_hash(config["datasets"][wildcards.dataset])
+
+
+# ---------------------------------------------------------------- training
+
+
+def get_model_spec(wildcards):
+    """Architecture, hyperparameters and training protocol of one model (result-changing)."""
+    return sbconfig.model_entry(config, wildcards.dataset, wildcards.model)
+
+
+def get_model_sources(wildcards):
+    """The architecture's own source files: editing one reruns only that architecture's jobs."""
+    spec = get_model_spec(wildcards)
+    return registry.source_files(spec["architecture"])
+
+
+def get_split(split):
+    def get_split_file(wildcards):
+        return expand(rules.render_spectra.output[split], dataset=wildcards.dataset)
+
+    return get_split_file
+
+
+# ---------------------------------------------------------------- results
+
+
+def run_records(allow_missing=None):
+    """One dict per (experiment, dataset, model, seed) with its files; see specbench.tables."""
+    records = []
+    for run in RUNS:
+        paths = {"dataset": run.dataset, "model": run.model, "seed": run.seed}
+        spec = sbconfig.model_entry(config, run.dataset, run.model)
+        records.append(
+            {
+                "experiment": run.experiment,
+                "dataset": run.dataset,
+                "model": run.model,
+                "seed": run.seed,
+                "architecture": spec["architecture"],
+                "hyperparameters": spec["hyperparameters"],
+                "metrics": expand(rules.evaluate_model.output.metrics, **paths)[0],
+                "predictions": expand(rules.evaluate_model.output.predictions, **paths)[0],
+                "history": expand(rules.train_model.output.history, **paths)[0],
+            }
+        )
+    return records
+
+
+def allow_missing():
+    return config["aggregate"]["allow_missing_runs"]
+
+
+def get_run_files(kind):
+    """All runs' files of one kind; with aggregate.allow_missing_runs only those that exist."""
+
+    def get_files(wildcards):
+        files = sorted({record[kind] for record in run_records()})
+        if allow_missing():
+            files = [path for path in files if os.path.exists(path)]
+        return files
+
+    return get_files
+
+
+def get_runs_params(wildcards):
+    """Every expected run with its files (also those missing after a failed job)."""
+    return run_records()
+
+
+def get_benchmark_files(wildcards):
+    """Snakemake benchmark files of every rendering, training and evaluation job."""
+    files = expand(rules.render_spectra.benchmark, dataset=USED_DATASETS)
+    for dataset, model, seed in sbconfig.unique_jobs(config):
+        for rule in (rules.train_model, rules.evaluate_model):
+            files += expand(rule.benchmark, dataset=dataset, model=model, seed=seed)
+    if allow_missing():
+        files = [path for path in files if os.path.exists(path)]
+    return files
+
+
+def get_variation_dataset(wildcards):
+    """The dataset drawn in the class-variation figure: the benchmark experiment's, else the first."""
+    exp = config["experiments"].get("benchmark") or next(iter(config["experiments"].values()))
+    return exp["dataset"]
+
+
+def get_variation_inputs(wildcards):
+    dataset = get_variation_dataset(wildcards)
+    return {
+        "classes": expand(rules.generate_classes.output.classes, dataset=dataset)[0],
+        "train": expand(rules.render_spectra.output.train, dataset=dataset)[0],
+        "test": expand(rules.render_spectra.output.test, dataset=dataset)[0],
+    }
+
+
+def get_final_outputs(wildcards):
+    outputs = list(rules.aggregate_runs.output) + list(rules.aggregate_summary.output)
+    outputs += list(rules.aggregate_confusions.output) + list(rules.aggregate_runtimes.output)
+    outputs += list(rules.plot_misclassifications.output) + list(rules.plot_loss_curves.output)
+    outputs += list(rules.plot_class_variation.output) + list(rules.plot_confused_pair.output)
+    if "activation" in config["experiments"]:
+        outputs += list(rules.plot_activation.output)
+    if "modifications" in config["experiments"]:
+        outputs += list(rules.plot_modifications.output)
+    outputs += expand(rules.render_spectra.output.ambiguous, dataset=USED_DATASETS)
+    outputs += list(rules.write_config.output)
+    return outputs

@@ -1,0 +1,38 @@
+rule generate_classes:
+    input:
+        source=get_classes_source,
+        code=package_files("classes"),
+    output:
+        classes="results/datasets/{dataset}/classes.json",
+    params:
+        dataset=get_classes_params,
+        name="{dataset}",
+    log:
+        "results/logs/generate_classes/{dataset}.log",
+    conda:
+        "../envs/datasets.yaml"
+    script:
+        "../scripts/generate_classes.py"
+
+
+rule render_spectra:
+    input:
+        classes=rules.generate_classes.output.classes,
+        code=package_files("render", "io", "variants"),
+    output:
+        train="results/datasets/{dataset}/train.parquet",
+        val="results/datasets/{dataset}/val.parquet",
+        test="results/datasets/{dataset}/test.parquet",
+        ambiguous="results/datasets/{dataset}/ambiguous_pairs.csv",
+    params:
+        render=get_render_params,
+        name="{dataset}",
+        config_hash=get_dataset_hash,
+    log:
+        "results/logs/render_spectra/{dataset}.log",
+    benchmark:
+        "results/benchmarks/render_spectra/{dataset}.tsv"
+    conda:
+        "../envs/datasets.yaml"
+    script:
+        "../scripts/render_spectra.py"

@@ -1,0 +1,240 @@
+rule aggregate_runs:
+    input:
+        metrics=get_run_files("metrics"),
+        code=package_files("tables"),
+    output:
+        csv=report(
+            "results/tables/runs.csv",
+            caption="../report/runs.rst",
+            category="Tables",
+            labels={"table": "runs"},
+        ),
+        md="results/tables/runs.md",
+    params:
+        runs=get_runs_params,
+    log:
+        "results/logs/aggregate_runs.log",
+    conda:
+        "../envs/results.yaml"
+    script:
+        "../scripts/aggregate_runs.py"
+
+
+rule aggregate_summary:
+    input:
+        runs=rules.aggregate_runs.output.csv,
+        reference="config/reference/paper_benchmark.csv",
+        code=package_files("tables"),
+    output:
+        csv=report(
+            "results/tables/summary.csv",
+            caption="../report/summary.rst",
+            category="Tables",
+            labels={"table": "summary"},
+        ),
+        md="results/tables/summary.md",
+    log:
+        "results/logs/aggregate_summary.log",
+    conda:
+        "../envs/results.yaml"
+    script:
+        "../scripts/aggregate_summary.py"
+
+
+rule aggregate_confusions:
+    input:
+        predictions=get_run_files("predictions"),
+        code=package_files("tables"),
+    output:
+        csv=report(
+            "results/tables/confusions.csv",
+            caption="../report/confusions.rst",
+            category="Tables",
+            labels={"table": "confusions"},
+        ),
+        md="results/tables/confusions.md",
+    params:
+        runs=get_runs_params,
+        top=config["aggregate"]["top_confusions"],
+    log:
+        "results/logs/aggregate_confusions.log",
+    conda:
+        "../envs/results.yaml"
+    script:
+        "../scripts/aggregate_confusions.py"
+
+
+rule aggregate_runtimes:
+    input:
+        benchmarks=get_benchmark_files,
+        code=package_files("tables"),
+    output:
+        csv=report(
+            "results/tables/runtimes.csv",
+            caption="../report/runtimes.rst",
+            category="Tables",
+            labels={"table": "runtimes"},
+        ),
+        md="results/tables/runtimes.md",
+    log:
+        "results/logs/aggregate_runtimes.log",
+    conda:
+        "../envs/results.yaml"
+    script:
+        "../scripts/aggregate_runtimes.py"
+
+
+rule write_config:
+    output:
+        config=report(
+            "results/config.yaml",
+            caption="../report/config.rst",
+            category="Configuration",
+        ),
+    params:
+        config=config,
+    log:
+        "results/logs/write_config.log",
+    conda:
+        "../envs/results.yaml"
+    script:
+        "../scripts/write_config.py"
+
+
+rule plot_misclassifications:
+    input:
+        runs=rules.aggregate_runs.output.csv,
+        reference="config/reference/paper_benchmark.csv",
+        code=package_files("figures"),
+    output:
+        png=report(
+            "results/figures/misclassifications.png",
+            caption="../report/misclassifications.rst",
+            category="Figures",
+            labels={"figure": "misclassifications"},
+        ),
+        svg="results/figures/misclassifications.svg",
+    params:
+        style=config["figures"]["misclassifications"],
+    log:
+        "results/logs/plot_misclassifications.log",
+    conda:
+        "../envs/results.yaml"
+    script:
+        "../scripts/plot_misclassifications.py"
+
+
+rule plot_activation:
+    input:
+        runs=rules.aggregate_runs.output.csv,
+        code=package_files("figures"),
+    output:
+        png=report(
+            "results/figures/activation.png",
+            caption="../report/activation.rst",
+            category="Figures",
+            labels={"figure": "activation"},
+        ),
+        svg="results/figures/activation.svg",
+    params:
+        style=config["figures"]["activation"],
+        experiment="activation",
+    log:
+        "results/logs/plot_activation.log",
+    conda:
+        "../envs/results.yaml"
+    script:
+        "../scripts/plot_activation.py"
+
+
+rule plot_modifications:
+    input:
+        runs=rules.aggregate_runs.output.csv,
+        code=package_files("figures"),
+    output:
+        png=report(
+            "results/figures/modifications.png",
+            caption="../report/modifications.rst",
+            category="Figures",
+            labels={"figure": "modifications"},
+        ),
+        svg="results/figures/modifications.svg",
+    params:
+        style=config["figures"]["modifications"],
+        experiment="modifications",
+    log:
+        "results/logs/plot_modifications.log",
+    conda:
+        "../envs/results.yaml"
+    script:
+        "../scripts/plot_modifications.py"
+
+
+rule plot_loss_curves:
+    input:
+        histories=get_run_files("history"),
+        code=package_files("figures"),
+    output:
+        png=report(
+            "results/figures/loss_curves.png",
+            caption="../report/loss_curves.rst",
+            category="Figures",
+            labels={"figure": "loss curves"},
+        ),
+        svg="results/figures/loss_curves.svg",
+    params:
+        runs=get_runs_params,
+        style=config["figures"]["loss_curves"],
+    log:
+        "results/logs/plot_loss_curves.log",
+    conda:
+        "../envs/results.yaml"
+    script:
+        "../scripts/plot_loss_curves.py"
+
+
+rule plot_class_variation:
+    input:
+        unpack(get_variation_inputs),
+        code=package_files("figures"),
+    output:
+        png=report(
+            "results/figures/class_variation.png",
+            caption="../report/class_variation.rst",
+            category="Figures",
+            labels={"figure": "class variation"},
+        ),
+        svg="results/figures/class_variation.svg",
+    params:
+        style=config["figures"]["class_variation"],
+    log:
+        "results/logs/plot_class_variation.log",
+    conda:
+        "../envs/results.yaml"
+    script:
+        "../scripts/plot_class_variation.py"
+
+
+rule plot_confused_pair:
+    input:
+        confusions=rules.aggregate_confusions.output.csv,
+        predictions=get_run_files("predictions"),
+        tests=expand(rules.render_spectra.output.test, dataset=USED_DATASETS),
+        code=package_files("figures"),
+    output:
+        png=report(
+            "results/figures/confused_pair.png",
+            caption="../report/confused_pair.rst",
+            category="Figures",
+            labels={"figure": "confused pair"},
+        ),
+        svg="results/figures/confused_pair.svg",
+    params:
+        runs=get_runs_params,
+        style=config["figures"]["confused_pair"],
+    log:
+        "results/logs/plot_confused_pair.log",
+    conda:
+        "../envs/results.yaml"
+    script:
+        "../scripts/plot_confused_pair.py"

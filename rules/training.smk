@@ -1,0 +1,47 @@
+rule train_model:
+    input:
+        train=get_split("train"),
+        val=get_split("val"),
+        architecture=get_model_sources,
+        code=package_files("training", "io", "backend", "models/registry", "models/blocks"),
+    output:
+        model="results/runs/{dataset}/{model}/seed{seed}/model.keras",
+        history="results/runs/{dataset}/{model}/seed{seed}/history.csv",
+        info="results/runs/{dataset}/{model}/seed{seed}/training.json",
+    params:
+        spec=get_model_spec,
+        # Per-epoch backup for resuming a killed job; deliberately not a declared output, so
+        # Snakemake's cleanup of incomplete outputs keeps it. Removed when training succeeds.
+        backup_dir="results/checkpoints/{dataset}/{model}/seed{seed}",
+    log:
+        "results/logs/train_model/{dataset}/{model}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train_model/{dataset}/{model}/seed{seed}.tsv"
+    threads: 4
+    conda:
+        "../envs/training.yaml"
+    script:
+        "../scripts/train_model.py"
+
+
+rule evaluate_model:
+    input:
+        model=rules.train_model.output.model,
+        history=rules.train_model.output.history,
+        info=rules.train_model.output.info,
+        test=get_split("test"),
+        code=package_files("evaluation", "io", "backend"),
+    output:
+        predictions="results/runs/{dataset}/{model}/seed{seed}/predictions.parquet",
+        metrics="results/runs/{dataset}/{model}/seed{seed}/metrics.json",
+    params:
+        spec=get_model_spec,
+    log:
+        "results/logs/evaluate_model/{dataset}/{model}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/evaluate_model/{dataset}/{model}/seed{seed}.tsv"
+    threads: 2
+    conda:
+        "../envs/training.yaml"
+    script:
+        "../scripts/evaluate_model.py"

@@ -1,0 +1,180 @@
+"""Workflow configuration: semantic checks and the expansion of experiments into runs.
+
+The JSON schema (config/schema.yaml, applied by rules/common.smk) checks types and keys; the checks
+here need more than a schema can say: files that exist, peaks inside the spectrum, architectures and
+hyperparameters that exist, and model names that mean one thing per dataset. Everything here is
+pure Python (no Keras import), so planning a paper-scale workflow stays fast.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# The hand-defined 27-class challenge set, relative to the workflow directory.
+CHALLENGE_CLASSES = Path("config") / "challenge_classes.json"
+
+
+class ConfigError(ValueError):
+    """A user mistake in the workflow configuration; the message names the key and the value."""
+
+
+@dataclass(frozen=True, order=True)
+class Run:
+    """One training job of one experiment: a model trained with one seed on one dataset."""
+
+    experiment: str
+    dataset: str
+    model: str
+    seed: int
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def config_hash(obj: Any) -> str:
+    """Short, stable hash of a config fragment (key order does not matter)."""
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:16]
+
+
+def deep_merge(base: dict, override: dict | None) -> dict:
+    """Return base updated recursively by override (neither is modified)."""
+    merged = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def classes_source_path(dataset_cfg: dict, basedir: str | Path = ".") -> Path | None:
+    """The JSON file a dataset's classes come from (None for generated datasets)."""
+    source = dataset_cfg["source"]
+    if source == "challenge":
+        return Path(basedir) / CHALLENGE_CLASSES
+    if source == "file":
+        return Path(basedir) / dataset_cfg["classes_file"]
+    return None
+
+
+def model_entry(config: dict, dataset: str, model: str) -> dict:
+    """The (first) config entry of `model` on `dataset`, with experiment training merged in."""
+    for exp in config["experiments"].values():
+        if exp["dataset"] == dataset and model in exp["models"]:
+            return resolve_model(config, exp, model)
+    raise ConfigError(f"no experiment trains model {model!r} on dataset {dataset!r}")
+
+
+def resolve_model(config: dict, experiment: dict, model: str) -> dict:
+    """{'architecture', 'hyperparameters', 'training'} for one model of one experiment."""
+    entry = dict(experiment["models"][model])
+    architecture = entry.pop("architecture")
+    model_training = entry.pop("training", None)
+    training = deep_merge(config.get("training", {}), experiment.get("training"))
+    training = deep_merge(training, model_training)
+    return {"architecture": architecture, "hyperparameters": entry, "training": training}
+
+
+def runs(config: dict) -> list[Run]:
+    """Every (experiment, dataset, model, seed) of the config, sorted."""
+    out = {
+        Run(name, exp["dataset"], model, int(seed))
+        for name, exp in config["experiments"].items()
+        for model in exp["models"]
+        for seed in exp["seeds"]
+    }
+    return sorted(out)
+
+
+def unique_jobs(config: dict) -> list[tuple[str, str, int]]:
+    """Distinct (dataset, model, seed) training jobs (a model shared by experiments trains once)."""
+    return sorted({(r.dataset, r.model, r.seed) for r in runs(config)})
+
+
+def _check_dataset(name: str, ds: dict, basedir: Path) -> None:
+    key = f"datasets.{name}"
+    source = ds["source"]
+    if source == "generated":
+        gen = ds.get("generate")
+        if gen is None:
+            raise ConfigError(f"{key}.generate is required when source is 'generated'")
+        if "n_points" not in ds:
+            raise ConfigError(f"{key}.n_points is required when source is 'generated'")
+        n = ds["n_points"]
+        boundary = gen.get("boundary", 100)
+        if 2 * boundary >= n:
+            raise ConfigError(
+                f"{key}.generate.boundary={boundary} leaves no room for peaks in "
+                f"n_points={n} (peaks are drawn in [boundary, n_points - boundary))"
+            )
+        pc = gen.get("peak_count", {"distribution": "gamma"})
+        if pc.get("distribution") == "uniform" and pc["min"] > pc["max"]:
+            raise ConfigError(
+                f"{key}.generate.peak_count: min={pc['min']} is larger than max={pc['max']}"
+            )
+        if pc.get("max", 10) > n - 2 * boundary:
+            raise ConfigError(
+                f"{key}.generate.peak_count.max={pc.get('max', 10)} exceeds the "
+                f"{n - 2 * boundary} positions available"
+            )
+    elif source == "file":
+        if "classes_file" not in ds:
+            raise ConfigError(f"{key}.classes_file is required when source is 'file'")
+        path = basedir / ds["classes_file"]
+        if not path.is_file():
+            raise ConfigError(f"{key}.classes_file={ds['classes_file']!r}: no such file ({path})")
+    if source != "file" and "classes_file" in ds:
+        raise ConfigError(f"{key}.classes_file is only used with source 'file' (got {source!r})")
+    if source != "generated" and "generate" in ds:
+        raise ConfigError(f"{key}.generate is only used with source 'generated' (got {source!r})")
+    path = classes_source_path(ds, basedir)
+    if path is not None:
+        from specbench.classes import check_classes_file  # no heavy imports
+
+        try:
+            check_classes_file(path, n_points=ds.get("n_points"))
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
+    render = ds["render"]
+    low, high = render.get("sigma", [2, 5])
+    if low > high:
+        raise ConfigError(f"{key}.render.sigma=[{low}, {high}]: low is larger than high")
+
+
+def check_config(config: dict, basedir: str | Path = ".") -> None:
+    """Raise ConfigError naming the key and value of the first semantic mistake in `config`."""
+    from specbench.models import registry
+
+    basedir = Path(basedir)
+    for name, ds in config["datasets"].items():
+        _check_dataset(name, ds, basedir)
+
+    seen: dict[tuple[str, str], tuple[str, str]] = {}
+    for exp_name, exp in config["experiments"].items():
+        key = f"experiments.{exp_name}"
+        if exp["dataset"] not in config["datasets"]:
+            raise ConfigError(
+                f"{key}.dataset={exp['dataset']!r} is not a dataset "
+                f"(known: {', '.join(config['datasets'])})"
+            )
+        for model in exp["models"]:
+            spec = resolve_model(config, exp, model)
+            mkey = f"{key}.models.{model}"
+            try:
+                registry.check(spec["architecture"], spec["hyperparameters"])
+            except ValueError as exc:
+                raise ConfigError(f"{mkey}: {exc}") from None
+            fingerprint = canonical_json(spec)
+            other = seen.get((exp["dataset"], model))
+            if other is not None and other[1] != fingerprint:
+                raise ConfigError(
+                    f"{mkey} differs from experiments.{other[0]}.models.{model} on the same "
+                    f"dataset {exp['dataset']!r}: give one of them another name"
+                )
+            seen[(exp["dataset"], model)] = (exp_name, fingerprint)
