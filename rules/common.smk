@@ -37,9 +37,18 @@ wildcard_constraints:
     split="train|val|test",
 
 
+def workdir_path(path):
+    """`path` relative to the working directory when inside it (stable when the tree moves)."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def package_files(*modules):
     """Source files of the package that a rule's results depend on (so edits rerun the rule)."""
-    return [str(PACKAGE_DIR / f"{module.replace('.', '/')}.py") for module in modules]
+    return [workdir_path(PACKAGE_DIR / f"{module}.py") for module in modules]
 
 
 # ---------------------------------------------------------------- datasets
@@ -54,7 +63,7 @@ def get_classes_params(wildcards):
 
 def get_classes_source(wildcards):
     path = sbconfig.classes_source_path(config["datasets"][wildcards.dataset], workflow.basedir)
-    return [] if path is None else [str(path)]
+    return [] if path is None else [workdir_path(path)]
 
 
 def get_render_params(wildcards):
@@ -78,7 +87,7 @@ def get_model_spec(wildcards):
 def get_model_sources(wildcards):
     """The architecture's own source files: editing one reruns only that architecture's jobs."""
     spec = get_model_spec(wildcards)
-    return registry.source_files(spec["architecture"])
+    return [workdir_path(path) for path in registry.source_files(spec["architecture"])]
 
 
 def get_split(split):

@@ -54,12 +54,16 @@ def deep_merge(base: dict, override: dict | None) -> dict:
 
 
 def classes_source_path(dataset_cfg: dict, basedir: str | Path = ".") -> Path | None:
-    """The JSON file a dataset's classes come from (None for generated datasets)."""
+    """The JSON file a dataset's classes come from (None for generated datasets).
+
+    The challenge set ships with the workflow (`basedir`, the Snakefile's folder); a user's
+    `classes_file` is, like every Snakemake input, relative to the working directory.
+    """
     source = dataset_cfg["source"]
     if source == "challenge":
         return Path(basedir) / CHALLENGE_CLASSES
     if source == "file":
-        return Path(basedir) / dataset_cfg["classes_file"]
+        return Path(dataset_cfg["classes_file"])
     return None
 
 
@@ -126,9 +130,12 @@ def _check_dataset(name: str, ds: dict, basedir: Path) -> None:
     elif source == "file":
         if "classes_file" not in ds:
             raise ConfigError(f"{key}.classes_file is required when source is 'file'")
-        path = basedir / ds["classes_file"]
+        path = Path(ds["classes_file"])
         if not path.is_file():
-            raise ConfigError(f"{key}.classes_file={ds['classes_file']!r}: no such file ({path})")
+            raise ConfigError(
+                f"{key}.classes_file={ds['classes_file']!r}: no such file "
+                f"(relative paths are taken from the working directory {Path.cwd()})"
+            )
     if source != "file" and "classes_file" in ds:
         raise ConfigError(f"{key}.classes_file is only used with source 'file' (got {source!r})")
     if source != "generated" and "generate" in ds:

@@ -1,0 +1,196 @@
+"""Config validation: the schema plus specbench.config.check_config reject user mistakes with a
+message naming the offending key and value, before any job runs."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from conftest import REPO, TINY_CONFIG, copy_workflow, snakemake
+from specbench import config as sbconfig
+
+SCHEMA = str(REPO / "config" / "schema.yaml")
+
+
+def load(path):
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def check(cfg):
+    """What rules/common.smk does: schema validation (with defaults), then semantic checks."""
+    validate(cfg, SCHEMA)
+    sbconfig.check_config(cfg, basedir=REPO)
+    return cfg
+
+
+@pytest.fixture
+def tiny():
+    return load(TINY_CONFIG)
+
+
+@pytest.mark.parametrize(
+    "path", [REPO / "config" / "config.yaml", REPO / "config" / "paper.yaml", TINY_CONFIG]
+)
+def test_shipped_configs_are_valid(path):
+    cfg = check(load(path))
+    assert cfg["training"]["early_stopping"]["patience"] >= 1
+    assert sbconfig.runs(cfg)
+
+
+def test_schema_fills_paper_defaults(tiny):
+    del tiny["training"]
+    cfg = check(tiny)
+    assert cfg["training"]["learning_rate"] == pytest.approx(3e-4)
+    assert cfg["training"]["batch_size"] == 128
+    assert cfg["training"]["early_stopping"] == {
+        "patience": 25,
+        "min_delta": 1e-4,
+        "restore_best_weights": True,
+    }
+    assert cfg["training"]["reduce_lr"]["patience"] == 10
+    assert cfg["datasets"]["bench"]["test"]["variants"] == [
+        "0", "-s", "+s", "h", "h-s", "h+s", "l", "l-s", "l+s"
+    ]  # fmt: skip
+
+
+def mutate(cfg, dotted, value):
+    keys = dotted.split(".")
+    node = cfg
+    for key in keys[:-1]:
+        node = node[key]
+    if value is DELETE:
+        del node[keys[-1]]
+    else:
+        node[keys[-1]] = value
+    return cfg
+
+
+DELETE = object()
+
+# (what is wrong, key to set, value, words the message must contain)
+BAD = [
+    ("unknown top-level key", "datasetz", {}, ["datasetz"]),
+    ("unknown dataset key", "datasets.bench.n_pointz", 10, ["n_pointz"]),
+    ("wrong type", "datasets.bench.n_points", "many", ["n_points", "many"]),
+    ("negative count", "datasets.bench.render.train_per_class", -5, ["train_per_class", "-5"]),
+    ("zero classes", "datasets.bench.generate.n_classes", 0, ["n_classes", "0"]),
+    (
+        "unknown distribution",
+        "datasets.bench.generate.peak_count",
+        {"distribution": "poisson"},
+        ["poisson"],
+    ),
+    ("bad variant code", "datasets.bench.test.variants", ["0", "x+s"], ["x+s"]),
+    ("unknown backend", "training.backend", "theano", ["theano"]),
+    ("unknown training key", "training.epochz", 3, ["epochz"]),
+    ("unknown source", "datasets.bench.source", "magic", ["magic"]),
+    ("seeds not a list", "experiments.benchmark.seeds", 3, ["seeds", "3"]),
+    ("bad dataset name", "experiments.benchmark.dataset", "nope", ["nope", "dataset"]),
+    ("unknown architecture", "experiments.benchmark.models.cnn2.architecture", "cnn99", ["cnn99"]),
+    (
+        "unknown hyperparameter",
+        "experiments.benchmark.models.cnn2.dense_unitz",
+        [10],
+        ["dense_unitz", "cnn2"],
+    ),
+    ("boundary too wide", "datasets.bench.generate.boundary", 64, ["boundary", "64"]),
+    ("sigma reversed", "datasets.bench.render.sigma", [2.0, 1.0], ["sigma"]),
+    (
+        "uniform min above max",
+        "datasets.bench.generate.peak_count",
+        {"distribution": "uniform", "min": 5, "max": 3},
+        ["min", "5", "max", "3"],
+    ),
+    ("missing classes file", "datasets.chal", None, ["classes_file", "missing.json"]),
+]
+
+
+@pytest.mark.parametrize("what,key,value,words", BAD, ids=[b[0] for b in BAD])
+def test_bad_config_is_rejected_naming_the_key(tiny, what, key, value, words):
+    if what == "missing classes file":
+        tiny["datasets"]["chal"]["source"] = "file"
+        tiny["datasets"]["chal"]["classes_file"] = "missing.json"
+    else:
+        mutate(tiny, key, value)
+    with pytest.raises((WorkflowError, sbconfig.ConfigError)) as err:
+        check(tiny)
+    message = str(err.value)
+    for word in words:
+        assert word in message, f"{what}: {word!r} not in {message!r}"
+
+
+def test_same_model_name_must_mean_the_same_model(tiny):
+    tiny["experiments"]["modifications"]["models"]["cnn2"] = {
+        "architecture": "cnn2",
+        "dense_activation": "relu",
+    }
+    with pytest.raises(sbconfig.ConfigError, match="cnn2.*another name"):
+        check(tiny)
+
+
+def test_shared_model_trains_once(tiny):
+    tiny["experiments"]["modifications"]["models"]["cnn2"] = {"architecture": "cnn2"}
+    cfg = check(tiny)
+    runs = sbconfig.runs(cfg)
+    jobs = sbconfig.unique_jobs(cfg)
+    assert len([r for r in runs if r.model == "cnn2" and r.dataset == "chal"]) == 2
+    assert len([j for j in jobs if j[1] == "cnn2" and j[0] == "chal"]) == 1
+
+
+def test_peak_outside_spectrum_in_classes_file(tiny, tmp_path, monkeypatch):
+    bad = {"datapoints": 100, "classes": 1, "spectra": {"0": {"peak_positions": [5, 140],
+                                                              "peak_heights": [1.0, 0.5]}}}
+    (tmp_path / "classes.json").write_text(json.dumps(bad))
+    monkeypatch.chdir(tmp_path)
+    tiny["datasets"]["chal"] = {
+        "source": "file",
+        "classes_file": "classes.json",
+        "seed": 1,
+        "render": {"train_per_class": 2, "val_per_class": 1},
+    }
+    with pytest.raises(sbconfig.ConfigError) as err:
+        check(tiny)
+    assert "datasets.chal" in str(err.value) and "140" in str(err.value)
+
+
+def test_experiment_training_overrides_merge(tiny):
+    tiny["experiments"]["benchmark"]["training"] = {"epochs": 9, "early_stopping": {"patience": 4}}
+    tiny["experiments"]["benchmark"]["models"]["vgg"]["training"] = {"batch_size": 4}
+    cfg = check(tiny)
+    vgg = sbconfig.model_entry(cfg, "bench", "vgg")
+    cnn2 = sbconfig.model_entry(cfg, "bench", "cnn2")
+    assert vgg["training"]["epochs"] == 9 and cnn2["training"]["epochs"] == 9
+    assert vgg["training"]["batch_size"] == 4 and cnn2["training"]["batch_size"] == 16
+    assert vgg["training"]["early_stopping"]["patience"] == 4
+    assert vgg["training"]["early_stopping"]["min_delta"] == pytest.approx(1e-4)
+    assert vgg["hyperparameters"] == {}
+
+
+def test_snakemake_stops_before_any_job(tmp_path):
+    """A real snakemake invocation on a bad config fails at parse time and creates nothing."""
+    workdir = copy_workflow(tmp_path / "wf")
+    cfg = load(workdir / "tiny.yaml")
+    cfg["datasets"]["bench"]["render"]["train_per_class"] = -5
+    (workdir / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(workdir, "--cores", "1", "--configfile", "bad.yaml", check=False)
+    assert proc.returncode != 0
+    assert "train_per_class" in proc.stderr + proc.stdout
+    assert not (workdir / "results").exists()
+
+
+def test_default_and_paper_plan_quickly(tmp_path):
+    """`snakemake -n` plans the whole paper-scale workflow (every job listed)."""
+    workdir = copy_workflow(tmp_path / "wf")
+    proc = snakemake(workdir, "-n", "--configfile", "config/paper.yaml")
+    cfg = check(load(REPO / "config" / "paper.yaml"))
+    n_jobs = len(sbconfig.unique_jobs(cfg))
+    text = proc.stdout + proc.stderr
+    assert n_jobs == 8 * 5 + 18 * 5  # cnn6 is shared by activation and modifications
+    for rule, count in (("train_model", n_jobs), ("evaluate_model", n_jobs), ("render_spectra", 2)):
+        assert any(line.split()[:2] == [rule, str(count)] for line in text.splitlines()), text
