@@ -16,6 +16,6 @@ include: "rules/results.smk"
 
 
 rule all:
+    default_target: True
     input:
         get_final_outputs,
-    default_target: True

@@ -15,7 +15,6 @@ import specbench  # noqa: E402
 from specbench import config as sbconfig  # noqa: E402
 from specbench.models import registry  # noqa: E402
 
-
 validate(config, "../config/schema.yaml")
 try:
     sbconfig.check_config(config, basedir=workflow.basedir)

@@ -4,13 +4,13 @@ rule generate_classes:
         code=package_files("classes"),
     output:
         classes="results/datasets/{dataset}/classes.json",
-    params:
-        dataset=get_classes_params,
-        name="{dataset}",
     log:
         "results/logs/generate_classes/{dataset}.log",
     conda:
         "../envs/datasets.yaml"
+    params:
+        dataset=get_classes_params,
+        name="{dataset}",
     script:
         "../scripts/generate_classes.py"
 
@@ -24,15 +24,15 @@ rule render_spectra:
         val="results/datasets/{dataset}/val.parquet",
         test="results/datasets/{dataset}/test.parquet",
         ambiguous="results/datasets/{dataset}/ambiguous_pairs.csv",
-    params:
-        render=get_render_params,
-        name="{dataset}",
-        config_hash=get_dataset_hash,
     log:
         "results/logs/render_spectra/{dataset}.log",
     benchmark:
         "results/benchmarks/render_spectra/{dataset}.tsv"
     conda:
         "../envs/datasets.yaml"
+    params:
+        render=get_render_params,
+        name="{dataset}",
+        config_hash=get_dataset_hash,
     script:
         "../scripts/render_spectra.py"

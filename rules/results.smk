@@ -10,12 +10,12 @@ rule aggregate_runs:
             labels={"table": "runs"},
         ),
         md="results/tables/runs.md",
-    params:
-        runs=get_runs_params,
     log:
         "results/logs/aggregate_runs.log",
     conda:
         "../envs/results.yaml"
+    params:
+        runs=get_runs_params,
     script:
         "../scripts/aggregate_runs.py"
 
@@ -53,13 +53,13 @@ rule aggregate_confusions:
             labels={"table": "confusions"},
         ),
         md="results/tables/confusions.md",
-    params:
-        runs=get_runs_params,
-        top=config["aggregate"]["top_confusions"],
     log:
         "results/logs/aggregate_confusions.log",
     conda:
         "../envs/results.yaml"
+    params:
+        runs=get_runs_params,
+        top=config["aggregate"]["top_confusions"],
     script:
         "../scripts/aggregate_confusions.py"
 
@@ -91,12 +91,12 @@ rule write_config:
             caption="../report/config.rst",
             category="Configuration",
         ),
-    params:
-        config=config,
     log:
         "results/logs/write_config.log",
     conda:
         "../envs/results.yaml"
+    params:
+        config=config,
     script:
         "../scripts/write_config.py"
 
@@ -114,12 +114,12 @@ rule plot_misclassifications:
             labels={"figure": "misclassifications"},
         ),
         svg="results/figures/misclassifications.svg",
-    params:
-        style=config["figures"]["misclassifications"],
     log:
         "results/logs/plot_misclassifications.log",
     conda:
         "../envs/results.yaml"
+    params:
+        style=config["figures"]["misclassifications"],
     script:
         "../scripts/plot_misclassifications.py"
 
@@ -136,13 +136,13 @@ rule plot_activation:
             labels={"figure": "activation"},
         ),
         svg="results/figures/activation.svg",
-    params:
-        style=config["figures"]["activation"],
-        experiment="activation",
     log:
         "results/logs/plot_activation.log",
     conda:
         "../envs/results.yaml"
+    params:
+        style=config["figures"]["activation"],
+        experiment="activation",
     script:
         "../scripts/plot_activation.py"
 
@@ -159,13 +159,13 @@ rule plot_modifications:
             labels={"figure": "modifications"},
         ),
         svg="results/figures/modifications.svg",
-    params:
-        style=config["figures"]["modifications"],
-        experiment="modifications",
     log:
         "results/logs/plot_modifications.log",
     conda:
         "../envs/results.yaml"
+    params:
+        style=config["figures"]["modifications"],
+        experiment="modifications",
     script:
         "../scripts/plot_modifications.py"
 
@@ -182,13 +182,13 @@ rule plot_loss_curves:
             labels={"figure": "loss curves"},
         ),
         svg="results/figures/loss_curves.svg",
-    params:
-        runs=get_runs_params,
-        style=config["figures"]["loss_curves"],
     log:
         "results/logs/plot_loss_curves.log",
     conda:
         "../envs/results.yaml"
+    params:
+        runs=get_runs_params,
+        style=config["figures"]["loss_curves"],
     script:
         "../scripts/plot_loss_curves.py"
 
@@ -205,12 +205,12 @@ rule plot_class_variation:
             labels={"figure": "class variation"},
         ),
         svg="results/figures/class_variation.svg",
-    params:
-        style=config["figures"]["class_variation"],
     log:
         "results/logs/plot_class_variation.log",
     conda:
         "../envs/results.yaml"
+    params:
+        style=config["figures"]["class_variation"],
     script:
         "../scripts/plot_class_variation.py"
 
@@ -229,12 +229,12 @@ rule plot_confused_pair:
             labels={"figure": "confused pair"},
         ),
         svg="results/figures/confused_pair.svg",
-    params:
-        runs=get_runs_params,
-        style=config["figures"]["confused_pair"],
     log:
         "results/logs/plot_confused_pair.log",
     conda:
         "../envs/results.yaml"
+    params:
+        runs=get_runs_params,
+        style=config["figures"]["confused_pair"],
     script:
         "../scripts/plot_confused_pair.py"

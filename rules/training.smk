@@ -8,18 +8,18 @@ rule train_model:
         model="results/runs/{dataset}/{model}/seed{seed}/model.keras",
         history="results/runs/{dataset}/{model}/seed{seed}/history.csv",
         info="results/runs/{dataset}/{model}/seed{seed}/training.json",
+    log:
+        "results/logs/train_model/{dataset}/{model}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train_model/{dataset}/{model}/seed{seed}.tsv"
+    conda:
+        "../envs/training.yaml"
+    threads: 4
     params:
         spec=get_model_spec,
         # Per-epoch backup for resuming a killed job; deliberately not a declared output, so
         # Snakemake's cleanup of incomplete outputs keeps it. Removed when training succeeds.
         backup_dir="results/checkpoints/{dataset}/{model}/seed{seed}",
-    log:
-        "results/logs/train_model/{dataset}/{model}/seed{seed}.log",
-    benchmark:
-        "results/benchmarks/train_model/{dataset}/{model}/seed{seed}.tsv"
-    threads: 4
-    conda:
-        "../envs/training.yaml"
     script:
         "../scripts/train_model.py"
 
@@ -34,14 +34,14 @@ rule evaluate_model:
     output:
         predictions="results/runs/{dataset}/{model}/seed{seed}/predictions.parquet",
         metrics="results/runs/{dataset}/{model}/seed{seed}/metrics.json",
-    params:
-        spec=get_model_spec,
     log:
         "results/logs/evaluate_model/{dataset}/{model}/seed{seed}.log",
     benchmark:
         "results/benchmarks/evaluate_model/{dataset}/{model}/seed{seed}.tsv"
-    threads: 2
     conda:
         "../envs/training.yaml"
+    threads: 2
+    params:
+        spec=get_model_spec,
     script:
         "../scripts/evaluate_model.py"
