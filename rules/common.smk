@@ -178,5 +178,4 @@ def get_final_outputs(wildcards):
     if "modifications" in config["experiments"]:
         outputs += list(rules.plot_modifications.output)
     outputs += expand(rules.render_spectra.output.ambiguous, dataset=USED_DATASETS)
-    outputs += list(rules.write_config.output)
     return outputs

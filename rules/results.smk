@@ -84,23 +84,6 @@ rule aggregate_runtimes:
         "../scripts/aggregate_runtimes.py"
 
 
-rule write_config:
-    output:
-        config=report(
-            "results/config.yaml",
-            caption="../report/config.rst",
-            category="Configuration",
-        ),
-    log:
-        "results/logs/write_config.log",
-    conda:
-        "../envs/results.yaml"
-    params:
-        config=config,
-    script:
-        "../scripts/write_config.py"
-
-
 rule plot_misclassifications:
     input:
         runs=rules.aggregate_runs.output.csv,
