@@ -1,0 +1,319 @@
+"""Registry of the benchmarked 1-D CNN architectures (importable without importing Keras).
+
+Each architecture is a plain builder function ``build_<name>(n_points, n_classes, **hp)`` in its
+own module of :mod:`specbench.models`; this registry knows, for every architecture, the module,
+the published hyperparameters (``defaults``) and the citation. Planning the workflow only needs
+:func:`names`, :func:`check` and :func:`source_files`, so this module imports neither Keras nor
+any builder module; :func:`build` imports the builder lazily.
+
+Hyperparameters (the keys a config model entry may set next to ``architecture``):
+
+- ``dense_units``: list of positive ints, the hidden dense layers after Flatten (may be empty).
+- ``dropout_rate``: float in [0, 1); Dropout before every hidden dense layer and before the
+  output layer (no Dropout layer at all when 0).
+- ``dense_activation``: activation of the hidden dense layers (one of :data:`ACTIVATIONS`).
+- ``batch_norm``: bool; BatchNormalization after every convolution (conv -> BN -> activation).
+- ``conv_dropout``: float in [0, 1); Dropout after each convolutional stage's pooling layer
+  (resnet: after each residual layer; inc3/inc6: after the three stem stages only).
+- ``kernel_size``: an int for every convolution of the stages (vgg; resnet: stem and residual
+  convolutions, not the 1x1 shortcut), or, for architectures with per-stage kernels (cnn2, cnn3,
+  cnn6, cnn_bn, and the cnn3 stem of inc3/inc6), either an int for all stages or a list with one
+  int per stage. Inception branch kernels (1, 3, 5) are fixed.
+- ``stem_activation`` (resnet only): activation of the first convolution.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import numbers
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ACTIVATIONS",
+    "ARCHITECTURES",
+    "Architecture",
+    "HyperparameterError",
+    "architecture",
+    "build",
+    "check",
+    "names",
+    "source_files",
+]
+
+#: Activation names accepted for ``dense_activation`` and ``stem_activation`` (Keras names).
+ACTIVATIONS = (
+    "linear",
+    "relu",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "swish",
+    "tanh",
+    "sigmoid",
+    "leaky_relu",
+)
+
+MODELS_DIR = Path(__file__).resolve().parent
+
+
+class HyperparameterError(ValueError):
+    """An unknown architecture, an unknown hyperparameter or a hyperparameter of a wrong value."""
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One registered architecture.
+
+    name: registry name (also the Keras model name); module: module of specbench.models holding
+    the builder; builder: the builder function's name; defaults: the published hyperparameters;
+    reference: the publication the architecture is taken from.
+    """
+
+    name: str
+    module: str
+    builder: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+    reference: str = ""
+
+
+_LEE_2020 = (
+    "Lee, J.-W., Park, W. B., Lee, J. H., Singh, S. P. & Sohn, K.-S. A deep-learning technique "
+    "for phase identification in multiphase inorganic compounds using synthetic XRD powder "
+    "patterns. Nat. Commun. 11, 86 (2020)"
+)
+
+_COMMON = {"batch_norm": False, "conv_dropout": 0.0}
+
+ARCHITECTURES: dict[str, Architecture] = {
+    arch.name: arch
+    for arch in (
+        Architecture(
+            "cnn2",
+            "cnn2",
+            "build_cnn2",
+            {
+                "kernel_size": [50, 25],
+                "dense_units": [2000, 500],
+                "dropout_rate": 0.3,
+                "dense_activation": "linear",
+                **_COMMON,
+            },
+            _LEE_2020 + " (CNN2)",
+        ),
+        Architecture(
+            "cnn3",
+            "cnn3",
+            "build_cnn3",
+            {
+                "kernel_size": [20, 15, 10],
+                "dense_units": [2500, 1000],
+                "dropout_rate": 0.3,
+                "dense_activation": "linear",
+                **_COMMON,
+            },
+            _LEE_2020 + " (CNN3)",
+        ),
+        Architecture(
+            "cnn6",
+            "cnn6",
+            "build_cnn6",
+            {
+                "kernel_size": [35, 30, 25, 20, 15, 10],
+                "dense_units": [3100, 1200],
+                "dropout_rate": 0.7,
+                "dense_activation": "relu",
+                **_COMMON,
+            },
+            "Szymanski, N. J., Bartel, C. J., Zeng, Y., Tu, Q. & Ceder, G. Probabilistic deep "
+            "learning approach to automate the interpretation of multi-phase diffraction spectra. "
+            "Chem. Mater. 33, 4204-4215 (2021)",
+        ),
+        Architecture(
+            "vgg",
+            "vgg",
+            "build_vgg",
+            {
+                "kernel_size": 5,
+                "dense_units": [120, 84, 186],
+                "dropout_rate": 0.0,
+                "dense_activation": "linear",
+                "batch_norm": False,
+                "conv_dropout": 0.2,
+            },
+            "Wang, H. et al. Rapid identification of X-ray diffraction patterns based on very "
+            "limited data by interpretable convolutional neural networks. J. Chem. Inf. Model. "
+            "60, 2004-2011 (2020)",
+        ),
+        Architecture(
+            "resnet",
+            "resnet",
+            "build_resnet",
+            {
+                "kernel_size": 5,
+                "stem_activation": "linear",
+                "dense_units": [],
+                "dropout_rate": 0.5,
+                "dense_activation": "linear",
+                "batch_norm": True,
+                "conv_dropout": 0.0,
+            },
+            "Ho, C.-S. et al. Rapid identification of pathogenic bacteria using Raman spectroscopy "
+            "and deep learning. Nat. Commun. 10, 4927 (2019)",
+        ),
+        Architecture(
+            "cnn_bn",
+            "cnn_bn",
+            "build_cnn_bn",
+            {
+                "kernel_size": [21, 11, 5],
+                "dense_units": [2048],
+                "dropout_rate": 0.5,
+                "dense_activation": "linear",
+                "batch_norm": True,
+                "conv_dropout": 0.0,
+            },
+            "Liu, J. et al. Deep convolutional neural networks for Raman spectrum recognition: a "
+            "unified solution. Analyst 142, 4067-4074 (2017)",
+        ),
+        Architecture(
+            "inc3",
+            "inception",
+            "build_inc3",
+            {
+                "kernel_size": [20, 15, 10],
+                "dense_units": [3700, 740],
+                "dropout_rate": 0.3,
+                "dense_activation": "linear",
+                **_COMMON,
+            },
+            _LEE_2020 + " (CNN3 with 3 Inception blocks)",
+        ),
+        Architecture(
+            "inc6",
+            "inception",
+            "build_inc6",
+            {
+                "kernel_size": [20, 15, 10],
+                "dense_units": [4000, 400],
+                "dropout_rate": 0.3,
+                "dense_activation": "linear",
+                **_COMMON,
+            },
+            _LEE_2020 + " (CNN3 with 6 Inception blocks)",
+        ),
+    )
+}
+
+
+def names() -> list[str]:
+    """Registered architecture names, in registry order."""
+    return list(ARCHITECTURES)
+
+
+def architecture(name: str) -> Architecture:
+    """The registry entry of `name`; HyperparameterError naming it (and the known ones) if none."""
+    try:
+        return ARCHITECTURES[name]
+    except (KeyError, TypeError):
+        raise HyperparameterError(
+            f"unknown architecture {name!r} (known: {', '.join(ARCHITECTURES)})"
+        ) from None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_value(arch: Architecture, key: str, value: Any) -> None:
+    where = f"architecture {arch.name!r}: hyperparameter {key}={value!r}"
+    if key == "dense_units":
+        if not isinstance(value, (list, tuple)) or not all(_is_int(v) and v > 0 for v in value):
+            raise HyperparameterError(f"{where} must be a list of positive integers")
+    elif key in ("dropout_rate", "conv_dropout"):
+        if not _is_number(value) or not 0 <= value < 1:
+            raise HyperparameterError(f"{where} must be a number in [0, 1)")
+    elif key in ("dense_activation", "stem_activation"):
+        if not isinstance(value, str) or value not in ACTIVATIONS:
+            raise HyperparameterError(f"{where} must be one of: {', '.join(ACTIVATIONS)}")
+    elif key == "batch_norm":
+        if not isinstance(value, bool):
+            raise HyperparameterError(f"{where} must be true or false")
+    elif key == "kernel_size":
+        default = arch.defaults["kernel_size"]
+        if _is_int(value):
+            if value < 1:
+                raise HyperparameterError(f"{where} must be a positive integer")
+        elif isinstance(default, list) and isinstance(value, (list, tuple)):
+            if len(value) != len(default) or not all(_is_int(v) and v > 0 for v in value):
+                raise HyperparameterError(
+                    f"{where} must be a positive integer or a list of {len(default)} positive "
+                    f"integers (one per convolutional stage, published: {default})"
+                )
+        else:
+            kind = (
+                f"a positive integer or a list of {len(default)} positive integers"
+                if isinstance(default, list)
+                else "a positive integer"
+            )
+            raise HyperparameterError(f"{where} must be {kind}")
+    else:  # pragma: no cover - every default key is handled above
+        raise AssertionError(f"no validation rule for hyperparameter {key!r}")
+
+
+def check(name: str, hyperparameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate hyperparameter overrides of architecture `name`.
+
+    Raises HyperparameterError (a ValueError) naming an unknown architecture (with the known
+    ones), an unknown hyperparameter (with the accepted ones) or a value of the wrong type or
+    range (with the value). Returns the complete hyperparameters: the published defaults merged
+    with the overrides (a new dict; lists are copied).
+    """
+    arch = architecture(name)
+    hyperparameters = {} if hyperparameters is None else hyperparameters
+    if not isinstance(hyperparameters, dict):
+        raise HyperparameterError(
+            f"architecture {name!r}: hyperparameters must be a mapping, got {hyperparameters!r}"
+        )
+    unknown = [key for key in hyperparameters if key not in arch.defaults]
+    if unknown:
+        raise HyperparameterError(
+            f"architecture {name!r}: unknown hyperparameter {unknown[0]!r} "
+            f"(accepted: {', '.join(sorted(arch.defaults))})"
+        )
+    merged = copy.deepcopy(arch.defaults)
+    merged.update(copy.deepcopy(dict(hyperparameters)))
+    for key, value in merged.items():
+        _check_value(arch, key, value)
+    return merged
+
+
+def build(name: str, n_points: int, n_classes: int, **hyperparameters: Any):
+    """Uncompiled keras.Model of architecture `name` for spectra of `n_points` points.
+
+    The published hyperparameters are overridden by `hyperparameters` (validated by
+    :func:`check`). The model takes float32 spectra of shape (batch, n_points) and outputs
+    softmax probabilities (batch, n_classes) in float32; it is named `name`.
+    """
+    merged = check(name, hyperparameters)
+    arch = ARCHITECTURES[name]
+    module = importlib.import_module(f"specbench.models.{arch.module}")
+    builder = getattr(module, arch.builder)
+    return builder(n_points, n_classes, **merged)
+
+
+def source_files(name: str) -> list[str]:
+    """Absolute paths of the module defining architecture `name` (its training jobs' inputs).
+
+    Only the architecture's own module: registry.py and blocks.py are shared by every
+    architecture and declared separately by the training rule.
+    """
+    arch = architecture(name)
+    return [str(MODELS_DIR / f"{arch.module}.py")]
