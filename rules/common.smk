@@ -9,7 +9,8 @@ from snakemake.utils import validate
 SRC = str(Path(workflow.basedir) / "src")
 if SRC not in sys.path:
     sys.path.insert(0, SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+# (Set, not read: nothing is required of the user's environment, hence no `envvars:`.)
+os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p))
 
 import specbench  # noqa: E402
 from specbench import config as sbconfig  # noqa: E402
@@ -146,8 +147,8 @@ def get_benchmark_files(wildcards):
     """Snakemake benchmark files of every rendering, training and evaluation job."""
     files = expand(rules.render_spectra.benchmark, dataset=USED_DATASETS)
     for dataset, model, seed in sbconfig.unique_jobs(config):
-        for rule in (rules.train_model, rules.evaluate_model):
-            files += expand(rule.benchmark, dataset=dataset, model=model, seed=seed)
+        for producer in (rules.train_model, rules.evaluate_model):
+            files += expand(producer.benchmark, dataset=dataset, model=model, seed=seed)
     if allow_missing():
         files = [path for path in files if os.path.exists(path)]
     return files

@@ -1,0 +1,114 @@
+"""Rerun only what changed: after a real tiny run, change one thing and assert the exact job list
+that `snakemake -n` plans. These are the guarantees listed in the README."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import snakemake
+
+pytestmark = pytest.mark.slow
+
+AGGREGATES = {
+    "aggregate_runs",
+    "aggregate_summary",
+    "aggregate_confusions",
+    "aggregate_runtimes",
+}
+RUN_FIGURES = {
+    "plot_misclassifications",
+    "plot_activation",
+    "plot_modifications",
+    "plot_loss_curves",
+    "plot_confused_pair",
+}
+DOWNSTREAM = AGGREGATES | RUN_FIGURES | {"all"}
+
+JOB_START = re.compile(r"^(?:local)?rule (\w+):\s*$")
+WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
+
+
+def planned_jobs(workdir: Path, configfile: str = "tiny.yaml") -> set[str]:
+    """Jobs of `snakemake -n` as 'rule' or 'rule[key=value,...]' strings."""
+    proc = snakemake(workdir, "-n", "--cores", "2", "--configfile", configfile)
+    jobs: list[list] = []
+    for line in proc.stdout.splitlines():
+        if match := JOB_START.match(line):
+            jobs.append([match.group(1), ""])
+        elif jobs and (match := WILDCARDS.match(line)):
+            jobs[-1][1] = match.group(1).replace(" ", "")
+    return {f"{rule}[{wc}]" if wc else rule for rule, wc in jobs}
+
+
+def run_jobs(dataset: str, model: str, seed: int = 0) -> set[str]:
+    wildcards = f"dataset={dataset},model={model},seed={seed}"
+    return {f"train_model[{wildcards}]", f"evaluate_model[{wildcards}]"}
+
+
+def edit_config(workdir: Path, change) -> None:
+    path = workdir / "tiny.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    change(cfg)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def test_nothing_changed_nothing_to_do(clone_run):
+    workdir = clone_run()
+    assert planned_jobs(workdir) == set()
+
+
+def test_model_hyperparameter_reruns_only_that_model(clone_run):
+    workdir = clone_run()
+
+    def change(cfg):
+        cfg["experiments"]["modifications"]["models"]["vgg_k20_relu"]["dropout_rate"] = 0.2
+
+    edit_config(workdir, change)
+    assert planned_jobs(workdir) == run_jobs("chal", "vgg_k20_relu") | DOWNSTREAM
+
+
+def test_architecture_source_reruns_only_that_architecture(clone_run):
+    workdir = clone_run()
+    source = workdir / "src" / "specbench" / "models" / "vgg.py"
+    source.write_text(source.read_text() + "\n# an edit to the VGG architecture\n")
+    expected = run_jobs("bench", "vgg") | run_jobs("chal", "vgg") | run_jobs("chal", "vgg_k20_relu")
+    assert planned_jobs(workdir) == expected | DOWNSTREAM
+
+
+def test_dataset_rendering_parameter_reruns_only_that_dataset(clone_run):
+    workdir = clone_run()
+
+    def change(cfg):
+        cfg["datasets"]["chal"]["render"]["height_shift"] = 0.04
+
+    edit_config(workdir, change)
+    expected = {"render_spectra[dataset=chal]"}
+    for model in ("cnn2", "cnn2_relu", "vgg", "vgg_k20_relu"):
+        expected |= run_jobs("chal", model)
+    # The class-variation figure draws the benchmark dataset (bench), which did not change.
+    assert planned_jobs(workdir) == expected | DOWNSTREAM
+
+
+def test_one_more_seed_runs_only_the_new_seed(clone_run):
+    workdir = clone_run()
+
+    def change(cfg):
+        cfg["experiments"]["benchmark"]["seeds"] = [0, 1]
+
+    edit_config(workdir, change)
+    expected = run_jobs("bench", "cnn2", 1) | run_jobs("bench", "vgg", 1)
+    assert planned_jobs(workdir) == expected | DOWNSTREAM
+
+
+def test_figure_style_reruns_only_that_figure(clone_run):
+    workdir = clone_run()
+
+    def change(cfg):
+        cfg["figures"] = {"activation": {"height": 5, "palette": "deep"}}
+
+    edit_config(workdir, change)
+    assert planned_jobs(workdir) == {"plot_activation", "all"}
