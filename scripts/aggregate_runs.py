@@ -1,0 +1,12 @@
+"""Script of rule aggregate_runs (rules/results.smk); logic: specbench.tables.aggregate_runs."""
+
+from specbench.logs import redirect_to_log
+
+with redirect_to_log(snakemake.log[0]):
+    from specbench.tables import aggregate_runs
+
+    aggregate_runs(
+        runs=snakemake.params.runs,
+        csv=snakemake.output.csv,
+        md=snakemake.output.md,
+    )

@@ -1,0 +1,12 @@
+"""Script of rule aggregate_runtimes (rules/results.smk); logic: specbench.tables.aggregate_runtimes."""
+
+from specbench.logs import redirect_to_log
+
+with redirect_to_log(snakemake.log[0]):
+    from specbench.tables import aggregate_runtimes
+
+    aggregate_runtimes(
+        benchmarks=list(snakemake.input.benchmarks),
+        csv=snakemake.output.csv,
+        md=snakemake.output.md,
+    )

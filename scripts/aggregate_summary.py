@@ -1,0 +1,13 @@
+"""Script of rule aggregate_summary (rules/results.smk); logic: specbench.tables.aggregate_summary."""
+
+from specbench.logs import redirect_to_log
+
+with redirect_to_log(snakemake.log[0]):
+    from specbench.tables import aggregate_summary
+
+    aggregate_summary(
+        runs=snakemake.input.runs,
+        reference=snakemake.input.reference,
+        csv=snakemake.output.csv,
+        md=snakemake.output.md,
+    )

@@ -1,0 +1,15 @@
+"""Script of rule plot_class_variation (rules/results.smk); logic: specbench.figures.plot_class_variation."""
+
+from specbench.logs import redirect_to_log
+
+with redirect_to_log(snakemake.log[0]):
+    from specbench.figures import plot_class_variation
+
+    plot_class_variation(
+        classes=snakemake.input.classes,
+        train=snakemake.input.train,
+        test=snakemake.input.test,
+        png=snakemake.output.png,
+        svg=snakemake.output.svg,
+        style=snakemake.params.style,
+    )

@@ -1,0 +1,14 @@
+"""Script of rule plot_misclassifications (rules/results.smk); logic: specbench.figures.plot_misclassifications."""
+
+from specbench.logs import redirect_to_log
+
+with redirect_to_log(snakemake.log[0]):
+    from specbench.figures import plot_misclassifications
+
+    plot_misclassifications(
+        runs=snakemake.input.runs,
+        reference=snakemake.input.reference,
+        png=snakemake.output.png,
+        svg=snakemake.output.svg,
+        style=snakemake.params.style,
+    )

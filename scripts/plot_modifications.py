@@ -1,0 +1,14 @@
+"""Script of rule plot_modifications (rules/results.smk); logic: specbench.figures.plot_modifications."""
+
+from specbench.logs import redirect_to_log
+
+with redirect_to_log(snakemake.log[0]):
+    from specbench.figures import plot_modifications
+
+    plot_modifications(
+        runs=snakemake.input.runs,
+        png=snakemake.output.png,
+        svg=snakemake.output.svg,
+        style=snakemake.params.style,
+        experiment=snakemake.params.experiment,
+    )

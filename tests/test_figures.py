@@ -1,0 +1,433 @@
+"""Figures of the results stage (specbench.figures) drawn from small but real input files."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from specbench import figures, tables
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO / "config" / "reference"
+N_POINTS = 120
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def gauss(positions, heights, sigma=2.0) -> np.ndarray:
+    x = np.arange(N_POINTS)[:, None]
+    peaks = np.asarray(heights)[None] * np.exp(
+        -0.5 * ((x - np.asarray(positions)[None]) / sigma) ** 2
+    )
+    return peaks.sum(axis=1).astype(np.float32)
+
+
+CLASSES = {
+    0: ([30, 60], [1.0, 0.5]),
+    1: ([32, 60, 90], [1.0, 0.5, 0.3]),
+    2: ([20, 100], [1.0, 0.8]),
+}
+TEST_VARIANTS = {"0": (0, 0.0), "-s": (-3, 0.0), "+s": (3, 0.0), "h": (0, 0.04), "l": (0, -0.04)}
+
+
+def write_split(path: Path, rows: list[tuple[int, list[int], list[float], str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spectra = np.stack([gauss(p, h) for _, p, h, _ in rows])
+    table = pa.table(
+        {
+            "label": pa.array([r[0] for r in rows], pa.int32()),
+            "spectrum": pa.FixedSizeListArray.from_arrays(pa.array(spectra.ravel()), N_POINTS),
+            "peak_positions": pa.array([r[1] for r in rows], pa.list_(pa.int32())),
+            "peak_heights": pa.array([r[2] for r in rows], pa.list_(pa.float32())),
+            "sigma": pa.array(np.full(len(rows), 2.0, np.float32)),
+            "variant": pa.array([r[3] for r in rows], pa.string()),
+        }
+    )
+    pq.write_table(table, path)
+
+
+def variant_label(shift: int, delta: float) -> str:
+    """A test variant as the render stage labels it, e.g. ``shift=-3,height=+0.04``."""
+    return f"shift={f'{shift:+d}' if shift else '0'},height={f'{delta:+g}' if delta else '0'}"
+
+
+def write_dataset(root: Path, name: str, codes: bool = False) -> Path:
+    """classes.json, train.parquet and test.parquet of a 3-class dataset; returns its folder.
+
+    Test variants are labelled as the render stage does (``shift=-3,height=0``), or with their
+    codes ("0", "-s", ...) with `codes`.
+    """
+    folder = root / "results" / "datasets" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    spectra = {str(k): {"peak_positions": p, "peak_heights": h} for k, (p, h) in CLASSES.items()}
+    (folder / "classes.json").write_text(
+        json.dumps({"datapoints": N_POINTS, "classes": len(CLASSES), "spectra": spectra})
+    )
+    rng = np.random.default_rng(3)
+    train, test = [], []
+    for label, (positions, heights) in CLASSES.items():
+        for _ in range(8):
+            shift = rng.integers(-4, 4, len(positions))
+            scale = 1 + rng.uniform(-0.05, 0.05, len(heights))
+            train.append(
+                (label, list(np.add(positions, shift)), list(np.multiply(heights, scale)), "random")
+            )
+        for variant, (shift, delta) in TEST_VARIANTS.items():
+            name = variant if codes else variant_label(shift, delta)
+            shifted = [p + shift for p in positions]
+            test.append((label, shifted, [h + delta for h in heights], name))
+    write_split(folder / "train.parquet", train)
+    write_split(folder / "test.parquet", test)
+    return folder
+
+
+def write_run(
+    root,
+    experiment,
+    dataset,
+    model,
+    seed,
+    architecture,
+    hp=None,
+    *,
+    accuracy=0.9,
+    predicted=None,
+    write=True,
+) -> dict:
+    """A run record with metrics.json, history.csv and predictions.parquet (15 test spectra)."""
+    base = root / "results" / "runs" / dataset / model / f"seed{seed}"
+    record = {
+        "experiment": experiment,
+        "dataset": dataset,
+        "model": model,
+        "seed": seed,
+        "architecture": architecture,
+        "hyperparameters": hp or {},
+        "metrics": str(base / "metrics.json"),
+        "predictions": str(base / "predictions.parquet"),
+        "history": str(base / "history.csv"),
+    }
+    if not write:
+        return record
+    base.mkdir(parents=True, exist_ok=True)
+    labels = np.repeat(np.arange(3), 5).astype(np.int32)
+    predicted = labels.copy() if predicted is None else np.asarray(predicted, np.int32)
+    n_test = len(labels)
+    wrong = int(round(n_test * (1 - accuracy)))
+    pq.write_table(
+        pa.table(
+            {
+                "row": pa.array(np.arange(n_test, dtype=np.int32)),
+                "label": pa.array(labels),
+                "predicted": pa.array(predicted),
+                "runner_up": pa.array(labels),
+                "probability": pa.array(np.linspace(0.5, 0.9, n_test).astype(np.float32)),
+                "runner_up_probability": pa.array(np.full(n_test, 0.05, np.float32)),
+                "variant": pa.array(list(TEST_VARIANTS) * 3),
+            }
+        ),
+        base / "predictions.parquet",
+    )
+    epochs = 6 + seed
+    pd.DataFrame(
+        {
+            "epoch": np.arange(1, epochs + 1),
+            "loss": np.linspace(2.0, 0.2, epochs),
+            "accuracy": np.linspace(0.2, 0.95, epochs),
+            "val_loss": np.linspace(2.2, 0.3, epochs) * (1 + 0.1 * seed),
+            "val_accuracy": np.linspace(0.2, 0.9, epochs),
+            "learning_rate": 1e-3,
+            "epoch_time_s": 0.5,
+        }
+    ).to_csv(base / "history.csv", index=False)
+    metrics = {
+        "model": model,
+        "dataset": dataset,
+        "seed": seed,
+        "architecture": architecture,
+        "n_test": n_test,
+        "test_wrong": wrong,
+        "test_accuracy": 1 - wrong / n_test,
+        "best_epoch": epochs - 2,
+        "epochs_run": epochs,
+        "best_val_accuracy": 0.9,
+        "best_val_loss": 0.3,
+        "parameters": 1000,
+        "macs": 5000,
+        "train_time_s": 3.0,
+        "train_samples_per_s": 100.0,
+        "backend": "tensorflow",
+        "precision": "float32",
+        "versions": {"python": "3.11", "keras": "3.15.1"},
+    }
+    (base / "metrics.json").write_text(json.dumps(metrics))
+    return record
+
+
+@pytest.fixture
+def results(tmp_path):
+    """Runs of the three experiments (one run missing), aggregated into runs.csv."""
+    runs = []
+    for seed, acc in ((0, 0.8), (1, 0.87), (2, None)):
+        runs.append(
+            write_run(
+                tmp_path,
+                "benchmark",
+                "bench",
+                "cnn2",
+                seed,
+                "cnn2",
+                accuracy=acc or 0,
+                write=acc is not None,
+            )
+        )
+        runs.append(
+            write_run(
+                tmp_path,
+                "benchmark",
+                "bench",
+                "cnn6",
+                seed,
+                "cnn6",
+                accuracy=(acc or 0) + 0.1,
+                write=acc is not None,
+            )
+        )
+    for seed in (0, 1):
+        runs.append(write_run(tmp_path, "activation", "chal", "cnn2", seed, "cnn2", accuracy=0.6))
+        runs.append(
+            write_run(
+                tmp_path,
+                "activation",
+                "chal",
+                "cnn2_relu",
+                seed,
+                "cnn2",
+                {"dense_activation": "relu"},
+                accuracy=0.67,
+            )
+        )
+        runs.append(write_run(tmp_path, "modifications", "chal", "vgg", seed, "vgg", accuracy=0.73))
+        runs.append(
+            write_run(
+                tmp_path,
+                "modifications",
+                "chal",
+                "vgg_k20_relu",
+                seed,
+                "vgg",
+                {"kernel_size": 20, "dense_activation": "relu"},
+                accuracy=0.8,
+            )
+        )
+    tables.aggregate_runs(runs, tmp_path / "runs.csv", tmp_path / "runs.md")
+    return tmp_path, runs
+
+
+def outputs(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    return tmp_path / "figures" / f"{name}.png", tmp_path / "figures" / f"{name}.svg"
+
+
+def assert_figure(png: Path, svg: Path) -> tuple[int, int]:
+    """Both files exist, the PNG decodes to a non-empty image, the SVG parses; PNG size."""
+    assert png.stat().st_size > 0 and svg.stat().st_size > 0
+    with Image.open(png) as image:
+        image.load()
+        width, height = image.size
+    assert width > 100 and height > 100
+    root = ET.parse(svg).getroot()
+    assert root.tag.endswith("svg")
+    return width, height
+
+
+# ---------------------------------------------------------------- figures
+
+
+def test_misclassifications(results):
+    tmp, _ = results
+    png, svg = outputs(tmp, "misclassifications")
+    figures.plot_misclassifications(
+        tmp / "runs.csv",
+        REFERENCE / "paper_benchmark.csv",
+        png,
+        svg,
+        {"width": 6, "height": 4, "dpi": 80},
+    )
+    assert_figure(png, svg)
+    text = svg.read_text()
+    assert "Schuetzke et al. 2023" in text  # the published values are drawn
+    assert "1 missing" in text  # the missing seed is named under its model
+    assert "test error rate" in text
+
+
+def test_style_changes_the_output_and_same_style_repeats_it(results):
+    tmp, _ = results
+    runs = tmp / "runs.csv"
+    ref = REFERENCE / "paper_benchmark.csv"
+    base = {"context": "paper", "palette": "colorblind", "width": 6, "height": 3, "dpi": 80}
+    sizes, data = {}, {}
+    for name, style in {
+        "a": base,
+        "again": base,
+        "dpi": {**base, "dpi": 160},
+        "palette": {**base, "palette": "rocket"},
+        "context": {**base, "context": "poster"},
+    }.items():
+        png, svg = outputs(tmp, f"mis_{name}")
+        figures.plot_misclassifications(runs, ref, png, svg, style)
+        sizes[name] = assert_figure(png, svg)
+        data[name] = (png.read_bytes(), svg.read_bytes())
+    assert data["again"] == data["a"]  # reproducible: no dates, fixed SVG ids
+    assert sizes["dpi"][0] > 1.5 * sizes["a"][0]
+    assert data["palette"][0] != data["a"][0] and data["palette"][1] != data["a"][1]
+    assert data["context"][1] != data["a"][1]
+
+
+def test_bad_style_names_the_key(results):
+    tmp, _ = results
+    png, svg = outputs(tmp, "bad")
+    with pytest.raises(figures.FigureInputError, match="palette='no_such_palette'"):
+        figures.plot_misclassifications(
+            tmp / "runs.csv", None, png, svg, {"palette": "no_such_palette"}
+        )
+    with pytest.raises(figures.FigureInputError, match="colour"):
+        figures.plot_misclassifications(tmp / "runs.csv", None, png, svg, {"colour": "red"})
+    assert not png.exists()
+
+
+def test_activation_with_published_ranges(results):
+    tmp, _ = results
+    png, svg = outputs(tmp, "activation")
+    figures.plot_activation(
+        tmp / "runs.csv", png, svg, {"dpi": 60}, "activation", REFERENCE / "paper_challenge.csv"
+    )
+    assert_figure(png, svg)
+    text = svg.read_text()
+    assert "ReLU hidden dense layers" in text and "linear hidden dense layers" in text
+    assert "published range" in text
+    png2, svg2 = outputs(tmp, "activation_noref")
+    figures.plot_activation(tmp / "runs.csv", png2, svg2, {"dpi": 60}, "activation")
+    assert_figure(png2, svg2)
+    assert "published range" not in svg2.read_text()
+
+
+def test_activation_of_an_unknown_experiment_is_an_error(results):
+    tmp, _ = results
+    png, svg = outputs(tmp, "x")
+    with pytest.raises(figures.FigureInputError, match="'nonexistent'"):
+        figures.plot_activation(tmp / "runs.csv", png, svg, {}, "nonexistent")
+
+
+def test_modifications(results):
+    tmp, _ = results
+    png, svg = outputs(tmp, "modifications")
+    figures.plot_modifications(tmp / "runs.csv", png, svg, {"dpi": 60}, "modifications")
+    assert_figure(png, svg)
+    text = svg.read_text()
+    assert "vgg_k20_relu" in text and "original" in text
+
+
+def test_loss_curves_skip_missing_histories(results, caplog):
+    tmp, runs = results
+    png, svg = outputs(tmp, "loss_curves")
+    figures.plot_loss_curves(runs, png, svg, {"dpi": 60})
+    assert_figure(png, svg)
+    assert "cnn2_relu" in svg.read_text()
+    assert any("seed 2" in r.getMessage() for r in caplog.records)
+
+
+def test_placeholder_when_every_run_is_missing(tmp_path):
+    runs = [write_run(tmp_path, "benchmark", "b", "cnn2", 0, "cnn2", write=False)]
+    tables.aggregate_runs(runs, tmp_path / "runs.csv", tmp_path / "runs.md")
+    png, svg = outputs(tmp_path, "empty")
+    figures.plot_misclassifications(tmp_path / "runs.csv", None, png, svg, {"dpi": 50})
+    assert_figure(png, svg)
+    assert "no finished runs" in svg.read_text()
+
+
+def test_class_variation(tmp_path):
+    folder = write_dataset(tmp_path, "bench")
+    png, svg = outputs(tmp_path, "class_variation")
+    figures.plot_class_variation(
+        folder / "classes.json",
+        folder / "train.parquet",
+        folder / "test.parquet",
+        png,
+        svg,
+        {"dpi": 60},
+    )
+    assert_figure(png, svg)
+    text = svg.read_text()
+    # class 0 (the first with two peaks and an unchanged test variant), its 8 training spectra
+    assert "class 0" in text and "training spectra (8)" in text and "test variants (5)" in text
+    assert "reference (test variant 0)" in text
+    assert "h-s" not in text and "+s" in text  # test variants annotated by their codes
+    assert "shift=" not in text
+    other = write_dataset(tmp_path / "codes", "bench", codes=True)
+    png2, svg2 = outputs(tmp_path, "class_variation_2")
+    figures.plot_class_variation(
+        other / "classes.json",
+        other / "train.parquet",
+        other / "test.parquet",
+        png2,
+        svg2,
+        {"dpi": 60},
+        class_index=2,
+    )
+    text = svg2.read_text()
+    assert "class 2" in text and "reference (test variant 0)" in text
+
+
+def test_short_variant():
+    assert figures.short_variant("shift=0,height=0") == "0"
+    assert figures.short_variant("shift=-30,height=+0.04") == "h-s"
+    assert figures.short_variant("shift=+30,height=0") == "+s"
+    assert figures.short_variant("shift=0,height=-0.03") == "l"
+    assert figures.short_variant("random") == "random"
+
+
+def test_confused_pair(tmp_path):
+    folder = write_dataset(tmp_path, "bench")
+    labels = np.repeat(np.arange(3), 5)
+    predicted = labels.copy()
+    predicted[[1, 3]] = 1  # two class-0 spectra taken for class 1 ...
+    predicted[7] = 0  # ... and one class-1 spectrum for class 0
+    runs = [
+        write_run(tmp_path, "benchmark", "bench", "cnn2", 0, "cnn2", predicted=predicted),
+        write_run(tmp_path, "benchmark", "bench", "cnn2", 1, "cnn2", write=False),
+    ]
+    tables.aggregate_confusions(runs, 3, tmp_path / "confusions.csv", tmp_path / "c.md")
+    png, svg = outputs(tmp_path, "confused_pair")
+    figures.plot_confused_pair(
+        tmp_path / "confusions.csv", runs, [folder / "test.parquet"], png, svg, {"dpi": 60}
+    )
+    assert_figure(png, svg)
+    text = svg.read_text()
+    # the pair, how often, and the most confident mistake: row 7 (p = 0.70) of class 1
+    assert "classes 0 and 1 confused 3x" in text
+    assert "true 1, predicted 0 (p = 0.70)" in text
+    with pytest.raises(figures.FigureInputError, match="'bench'"):
+        figures.plot_confused_pair(
+            tmp_path / "confusions.csv", runs, [tmp_path / "other" / "test.parquet"], png, svg, {}
+        )
+
+
+def test_confused_pair_without_mistakes(tmp_path):
+    folder = write_dataset(tmp_path, "bench")
+    runs = [write_run(tmp_path, "benchmark", "bench", "cnn2", 0, "cnn2")]
+    tables.aggregate_confusions(runs, 3, tmp_path / "confusions.csv", tmp_path / "c.md")
+    png, svg = outputs(tmp_path, "confused_pair")
+    figures.plot_confused_pair(
+        tmp_path / "confusions.csv", runs, [folder / "test.parquet"], png, svg, {"dpi": 60}
+    )
+    assert_figure(png, svg)
+    assert "no confused pair" in svg.read_text()
