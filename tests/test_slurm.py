@@ -47,7 +47,6 @@ def test_profile_keys_are_commented():
         assert commented, f"slurm/config.yaml: {lines[i].strip()!r} has no comment"
 
 
-@pytest.mark.slow
 def test_profile_resources():
     profile = yaml.safe_load(PROFILE.read_text())
     assert profile["executor"] == "slurm"
@@ -64,6 +63,7 @@ def test_profile_resources():
         assert "runtime" in res and "mem" in res
 
 
+@pytest.mark.slow
 def test_profile_dry_run(tmp_path):
     """`snakemake --profile slurm -n` plans every job with the profile's resources (no Slurm).
 

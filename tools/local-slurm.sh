@@ -5,7 +5,7 @@
 #
 #   tools/local-slurm.sh install   apt-get the packages (skipped when they are installed)
 #   tools/local-slurm.sh start     munged, MariaDB, slurmdbd, slurmctld, slurmd; waits until the
-#                                  node is idle (~10-20 s; the first start also creates the DB)
+#                                  node is idle (about 5 s, the database included)
 #   tools/local-slurm.sh stop      stops what start started (by PID file), removes /etc/slurm links
 #   tools/local-slurm.sh status    exit 0 when every daemon runs and the node answers
 #
