@@ -19,7 +19,8 @@
 # Settings (environment): LOCAL_SLURM_DIR (state, configs, logs; default /var/tmp/specbench-slurm),
 # LOCAL_SLURM_CPUS (declared CPUs, default 16), LOCAL_SLURM_MEM_MB (declared memory, default
 # 65536), LOCAL_SLURM_TIMEOUT (seconds to wait for each daemon, default 60).
-# Must run as root (it writes /etc/slurm/*.conf links and starts daemons as their users).
+# Must run as root: it links /etc/slurm/*.conf and starts munged and MariaDB as their own users,
+# the Slurm daemons as root (SlurmUser=root).
 set -euo pipefail
 
 DIR=${LOCAL_SLURM_DIR:-/var/tmp/specbench-slurm}
