@@ -3,7 +3,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The embedded default; a --configfile given on the command line replaces it (Snakemake would
+# otherwise merge the two, training the default's models too).
+if not config:
+
+    configfile: "config/config.yaml"
 
 
 report: "report/workflow.rst"

@@ -23,7 +23,10 @@ rule aggregate_runs:
 rule aggregate_summary:
     input:
         runs=rules.aggregate_runs.output.csv,
-        reference="config/reference/paper_benchmark.csv",
+        reference=[
+            "config/reference/paper_benchmark.csv",
+            "config/reference/paper_challenge.csv",
+        ],
         code=package_files("tables"),
     output:
         csv=report(
@@ -110,6 +113,7 @@ rule plot_misclassifications:
 rule plot_activation:
     input:
         runs=rules.aggregate_runs.output.csv,
+        reference="config/reference/paper_challenge.csv",
         code=package_files("figures"),
     output:
         png=report(
