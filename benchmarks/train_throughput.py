@@ -1,0 +1,250 @@
+"""Benchmark: training throughput of the project's training path against a bare ``model.fit``.
+
+For each architecture and precision (float32, mixed_bfloat16), in one process and one run:
+
+* project path: the splits are written to Parquet with ``specbench.io.write_split`` in a temporary
+  directory, read back with ``specbench.training.load_split`` and trained with
+  ``specbench.training.fit`` (the function ``train_model`` uses: one ``fit`` call per epoch on
+  in-memory arrays, per-epoch permutation, EarlyStopping/ReduceLROnPlateau bookkeeping and the
+  per-epoch resume backup written to a temporary ``backup_dir``, exactly as in a workflow job);
+* bare path: the same architecture (same seed) trained with one multi-epoch
+  ``model.fit(x, y, shuffle=True, validation_data=...)`` on the in-memory float32 arrays the
+  Parquet files were written from (max-normalised the same way).
+
+Both paths run ``--warmup`` epoch(s) first (tracing/compilation, untimed) and then ``--epochs``
+timed epochs; an epoch's time includes its validation pass over ``--val-samples`` spectra in both
+paths. Printed per row: training samples/s of both paths and their ratio (project / bare;
+required >= 0.95: data feeding and bookkeeping never the bottleneck), and the achieved GFLOP/s =
+samples/s * 2 * MACs * 3 / 1e9, where MACs = multiply-accumulates of one forward pass of one
+spectrum (``specbench.evaluation.count_macs``: convolutions and dense layers), 2 FLOPs per MAC,
+and 3 = forward + backward (gradients w.r.t. activations and weights, each about one forward).
+The validation forward passes are not counted, so GFLOP/s slightly understates the work done.
+With ``--repeat R`` both paths are measured R times alternately and the best (lowest) timed
+wall time and CPU time of each are kept. The ratio is taken on wall-clock samples/s; the
+CPU-time ratio (bare CPU seconds / project CPU seconds of the timed epochs, all threads of the
+process) is printed next to it because on a shared machine the wall clock also measures other
+processes' load (the load average is printed at start and end).
+
+Paper scale is 5000 points, 500 classes and 25,000 training spectra; on a small CPU machine run
+it with a few hundred samples (the defaults: 256 training and 32 validation spectra, 1 warm-up
+and 2 timed epochs), which measures steady-state throughput per sample but not a full epoch.
+
+Run:  PYTHONPATH=src python benchmarks/train_throughput.py [--points 5000] [--classes 500]
+      [--samples 256] [--epochs 2] [--architectures cnn2 vgg ...] [--precision float32 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from specbench import backend as sb_backend  # noqa: E402
+from specbench.io import write_split  # noqa: E402
+from specbench.models import names  # noqa: E402
+from specbench.training import normalise  # noqa: E402
+
+
+def synthetic_split(path: Path, n: int, points: int, classes: int, seed: int):
+    """n random spectra (three Gaussian peaks each, random labels) written to `path`."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(points, dtype=np.float32)
+    pos = rng.uniform(0.05, 0.95, (n, 3)) * points
+    height = rng.uniform(0.1, 1.0, (n, 3)).astype(np.float32)
+    sigma = rng.uniform(2, 5, n).astype(np.float32)
+    x = np.zeros((n, points), dtype=np.float32)
+    for k in range(3):
+        x += height[:, k, None] * np.exp(-0.5 * ((t - pos[:, k, None]) / sigma[:, None]) ** 2)
+    y = rng.integers(0, classes, n).astype(np.int32)
+    write_split(
+        path,
+        spectra=x,
+        labels=y,
+        peak_positions=list(pos.astype(np.int32)),
+        peak_heights=list(height),
+        sigma=sigma,
+        variant=["random"] * n,
+    )
+    return x, y
+
+
+def epoch_clock(keras):
+    """A Keras callback recording the wall and process CPU time of each epoch of one fit call
+    (validation included): .epochs is an array [epoch, (wall s, cpu s)]."""
+
+    class EpochClock(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.times = [(time.perf_counter(), time.process_time())]
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append((time.perf_counter(), time.process_time()))
+
+        @property
+        def epochs(self):
+            return np.diff(np.array(self.times), axis=0)  # [epoch, (wall, cpu)]
+
+    return EpochClock()
+
+
+def bare_fit(keras, arch, args, train, val):
+    """(wall s, cpu s) of the timed epochs of a plain multi-epoch model.fit on in-memory arrays."""
+    from specbench.models import build
+    from specbench.training import compile_model
+
+    keras.utils.set_random_seed(0)
+    model = build(arch, args.points, args.classes)
+    compile_model(model, 3e-4)
+    clock = epoch_clock(keras)
+    model.fit(
+        *train,
+        epochs=args.warmup + args.epochs,
+        batch_size=args.batch_size,
+        validation_data=val,
+        shuffle=True,
+        callbacks=[clock],
+        verbose=0,
+    )
+    return clock.epochs[args.warmup :].sum(axis=0)  # (wall s, cpu s) of the timed epochs
+
+
+def project_fit(keras, arch, args, train_path, val_path, backup_dir):
+    """((wall s, cpu s) of the timed epochs, parameters, MACs) of specbench.training.fit fed from
+    the Parquet files.
+
+    Per-epoch wall times (FitResult.epoch_wall_s) include the per-epoch permutation, the
+    EarlyStopping/ReduceLROnPlateau bookkeeping and the resume backups (the default spacing of
+    train_model: the first epoch writes one, later ones when due).
+    """
+    from specbench.models import build, count_macs
+    from specbench.training import compile_model, fit, load_split
+
+    x, y = load_split(train_path)
+    xv, yv = load_split(val_path)
+    keras.utils.set_random_seed(0)
+    model = build(arch, args.points, args.classes)  # the same model as the bare path
+    compile_model(model, 3e-4)
+    training = {
+        "epochs": args.warmup + args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": 3e-4,
+        "backend": keras.backend.backend(),
+        "precision": keras.config.dtype_policy().name,
+        "early_stopping": {"patience": 10**6},
+    }
+    result = fit(
+        model,
+        (x, y),
+        (xv, yv),
+        training=training,
+        seed=0,
+        backup_dir=backup_dir,
+        fingerprint=f"bench-{arch}",
+    )
+    w = args.warmup
+    times = np.array([sum(result.epoch_wall_s[w:]), sum(result.epoch_cpu_s[w:])])
+    return times, model.count_params(), count_macs(model)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--points", type=int, default=5000)
+    parser.add_argument("--classes", type=int, default=500)
+    parser.add_argument("--samples", type=int, default=256, help="training spectra")
+    parser.add_argument("--val-samples", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=2, help="timed epochs")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed epochs first")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--architectures", nargs="+", default=names(), choices=names())
+    parser.add_argument(
+        "--precision",
+        nargs="+",
+        default=["float32", "mixed_bfloat16"],
+        choices=sb_backend.PRECISIONS,
+    )
+    parser.add_argument("--backend", default="tensorflow", choices=sb_backend.BACKENDS)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    keras = sb_backend.configure(args.backend, "float32", args.threads, deterministic=True)
+    print(
+        f"# train throughput: {args.points} points, {args.classes} classes, {args.samples} "
+        f"training + {args.val_samples} validation spectra, batch {args.batch_size}, "
+        f"{args.warmup} warm-up + {args.epochs} timed epoch(s), backend {args.backend}, "
+        f"{args.threads} thread(s), best of {args.repeat}"
+    )
+    print(f"# load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    rows = []
+    n = args.samples * args.epochs
+    with tempfile.TemporaryDirectory(prefix="specbench-bench-") as tmp:
+        tmp = Path(tmp)
+        x, y = synthetic_split(tmp / "train.parquet", args.samples, args.points, args.classes, 1)
+        xv, yv = synthetic_split(
+            tmp / "val.parquet", args.val_samples, args.points, args.classes, 2
+        )
+        train = (normalise(x), y)  # the bare path's in-memory arrays: the same data
+        val = (normalise(xv), yv)
+        for precision in args.precision:
+            sb_backend.configure(args.backend, precision, args.threads, deterministic=True)
+            for arch in args.architectures:
+                project = np.full(2, np.inf)  # best (wall s, cpu s) over the repeats
+                bare = np.full(2, np.inf)
+                for _ in range(args.repeat):  # alternating, so both see the same load
+                    p, params, macs = project_fit(
+                        keras, arch, args, tmp / "train.parquet", tmp / "val.parquet", tmp / "bk"
+                    )
+                    project = np.minimum(project, p)
+                    bare = np.minimum(bare, bare_fit(keras, arch, args, train, val))
+                row = {
+                    "arch": arch,
+                    "precision": precision,
+                    "params": params,
+                    "macs": macs,
+                    "project": n / project[0],
+                    "bare": n / bare[0],
+                    "ratio": bare[0] / project[0],
+                    "cpu_ratio": bare[1] / project[1],
+                    "flop": 6 * macs / 1e9,
+                }
+                rows.append(row)
+                print(
+                    f"{arch:8s} {precision:15s} project {row['project']:8.1f}/s  "
+                    f"bare {row['bare']:8.1f}/s  ratio {row['ratio']:5.3f}  "
+                    f"(CPU time {row['cpu_ratio']:5.3f})",
+                    flush=True,
+                )
+        keras.config.set_dtype_policy("float32")
+    print(f"# load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+    header = (
+        "| architecture | precision | parameters | MACs/spectrum | project samples/s "
+        "| bare fit samples/s | ratio | CPU-time ratio | project GFLOP/s | bare GFLOP/s |"
+    )
+    print()
+    print(header)
+    print("|---" * 10 + "|")
+    for r in rows:
+        print(
+            f"| {r['arch']} | {r['precision']} | {r['params']:,} | {r['macs']:,} "
+            f"| {r['project']:.1f} | {r['bare']:.1f} | {r['ratio']:.3f} | {r['cpu_ratio']:.3f} "
+            f"| {r['project'] * r['flop']:.1f} | {r['bare'] * r['flop']:.1f} |"
+        )
+    worst = min(r["ratio"] for r in rows)
+    worst_cpu = min(r["cpu_ratio"] for r in rows)
+    status = "PASS" if worst >= 0.95 else "FAIL"
+    print(
+        f"\nlowest project/bare samples/s ratio: {worst:.3f} (required >= 0.95): {status}; "
+        f"lowest CPU-time ratio (bare CPU s / project CPU s): {worst_cpu:.3f}"
+    )
+    return 0 if worst >= 0.95 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

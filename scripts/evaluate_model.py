@@ -1,0 +1,16 @@
+"""Script of rule evaluate_model (rules/training.smk); logic: specbench.evaluation.evaluate_model."""
+
+from specbench.logs import redirect_to_log
+
+with redirect_to_log(snakemake.log[0]):
+    from specbench.evaluation import evaluate_model
+
+    evaluate_model(
+        model_path=snakemake.input.model,
+        info_path=snakemake.input.info,
+        history_path=snakemake.input.history,
+        test=snakemake.input.test,
+        predictions_path=snakemake.output.predictions,
+        metrics_path=snakemake.output.metrics,
+        threads=snakemake.threads,
+    )

@@ -1,0 +1,20 @@
+"""Script of rule train_model (rules/training.smk); logic: specbench.training.train_model."""
+
+from specbench.logs import redirect_to_log
+
+with redirect_to_log(snakemake.log[0]):
+    from specbench.training import train_model
+
+    train_model(
+        train=snakemake.input.train,
+        val=snakemake.input.val,
+        spec=snakemake.params.spec,
+        model_path=snakemake.output.model,
+        history_path=snakemake.output.history,
+        info_path=snakemake.output.info,
+        seed=int(snakemake.wildcards.seed),
+        backup_dir=snakemake.params.backup_dir,
+        dataset=snakemake.wildcards.dataset,
+        model_name=snakemake.wildcards.model,
+        threads=snakemake.threads,
+    )

@@ -1,0 +1,163 @@
+"""Choosing the Keras backend, precision, threads and determinism of a training/evaluation job.
+
+Keras 3 reads ``KERAS_BACKEND`` once, when ``keras`` is first imported, so :func:`configure` must
+run before anything imports keras (the training and evaluation modules import keras only inside
+their functions, after calling it). Within one process the backend can therefore be chosen only
+once: asking for another backend after keras was imported raises :class:`BackendError` (run the
+job in a fresh process, as Snakemake does).
+
+What :func:`configure` does per backend:
+
+- tensorflow: ``TF_NUM_INTRAOP_THREADS`` and ``tf.config.threading`` intra-op threads = `threads`
+  (the job's Snakemake threads; inter-op threads are left at TensorFlow's default),
+  ``tf.config.experimental.enable_op_determinism()`` when `deterministic` (this also makes Keras
+  skip XLA compilation, as ``jit_compile="auto"`` does on CPU anyway).
+- jax: XLA on CPU is deterministic already; for GPUs ``--xla_gpu_deterministic_ops=true`` is added
+  to ``XLA_FLAGS``. With ``threads == 1`` XLA's multi-threaded Eigen is switched off; otherwise
+  XLA uses its own thread pool (it has no reliable knob for N threads).
+- torch: ``torch.set_num_threads(threads)`` and, when `deterministic`,
+  ``torch.use_deterministic_algorithms(True)``.
+
+Precision: ``"float32"`` or ``"mixed_bfloat16"`` (Keras dtype policy: bfloat16 compute, float32
+variables); the model builders keep their softmax output layer in float32 either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+logger = logging.getLogger("specbench.backend")
+
+BACKENDS = ("tensorflow", "jax", "torch")
+PRECISIONS = ("float32", "mixed_bfloat16")
+#: The Python package whose version is recorded for each backend.
+BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+
+
+class BackendError(ValueError):
+    """An unknown backend/precision, or a backend that cannot be selected in this process."""
+
+
+def check(backend: str, precision: str = "float32") -> None:
+    """Raise BackendError naming `backend` or `precision` if either is unknown."""
+    if backend not in BACKENDS:
+        raise BackendError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+    if precision not in PRECISIONS:
+        raise BackendError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
+
+
+def _add_xla_flag(flag: str) -> None:
+    flags = os.environ.get("XLA_FLAGS", "").split()
+    name = flag.split("=")[0]
+    if not any(f.split("=")[0] == name for f in flags):
+        os.environ["XLA_FLAGS"] = " ".join([*flags, flag])
+
+
+def _set_env_before_import(backend: str, threads: int, deterministic: bool) -> None:
+    os.environ["KERAS_BACKEND"] = backend
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if backend == "tensorflow":
+        os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    elif backend == "jax":
+        if deterministic:
+            _add_xla_flag("--xla_gpu_deterministic_ops=true")
+        if threads == 1:
+            _add_xla_flag("--xla_cpu_multi_thread_eigen=false")
+            _add_xla_flag("intra_op_parallelism_threads=1")
+
+
+def _configure_tensorflow(threads: int, deterministic: bool) -> None:
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError:  # the runtime is initialised already (e.g. a second job in one process)
+        current = tf.config.threading.get_intra_op_parallelism_threads()
+        if current != threads:
+            logger.warning(
+                "TensorFlow is initialised already with %d intra-op threads; cannot set %d",
+                current,
+                threads,
+            )
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    elif tf.config.experimental.is_op_determinism_enabled():
+        logger.warning("op determinism was enabled earlier in this process and stays enabled")
+
+
+def _configure_torch(threads: int, deterministic: bool) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(deterministic)
+
+
+def configure(
+    backend: str = "tensorflow",
+    precision: str = "float32",
+    threads: int = 1,
+    deterministic: bool = True,
+) -> Any:
+    """Select the Keras backend and set threads, determinism and precision; returns ``keras``.
+
+    Must be called before keras is imported (raises BackendError if keras was imported with
+    another backend). May be called again in the same process with the same backend (e.g. two
+    training runs in one test session); precision is then switched, threads only where the
+    backend still allows it.
+    """
+    check(backend, precision)
+    threads = max(1, int(threads))
+    if "keras" in sys.modules:
+        import keras
+
+        current = keras.backend.backend()
+        if current != backend:
+            raise BackendError(
+                f"backend {backend!r} requested, but keras was imported already with backend "
+                f"{current!r} in this process (KERAS_BACKEND must be set before keras is "
+                "imported; run the job in a fresh process)"
+            )
+    else:
+        _set_env_before_import(backend, threads, deterministic)
+    if backend == "tensorflow":
+        _configure_tensorflow(threads, deterministic)
+    elif backend == "torch":
+        _configure_torch(threads, deterministic)
+
+    import keras
+
+    keras.config.set_dtype_policy(precision)
+    logger.info(
+        "keras %s, backend %s, precision %s, %d thread(s), deterministic=%s",
+        keras.__version__,
+        backend,
+        precision,
+        threads,
+        deterministic,
+    )
+    return keras
+
+
+def versions(backend: str | None = None) -> dict[str, str]:
+    """Versions of python, numpy, keras, the backend's library and specbench."""
+    import platform
+
+    import keras
+    import numpy
+
+    import specbench
+
+    backend = backend or keras.backend.backend()
+    out = {
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "keras": keras.__version__,
+    }
+    package = BACKEND_PACKAGES[backend]
+    module = __import__(package)
+    out[package] = getattr(module, "__version__", "unknown")
+    out["specbench"] = specbench.__version__
+    return out

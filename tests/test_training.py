@@ -1,0 +1,468 @@
+"""Tests of specbench.training and specbench.backend: real Parquet files, real (tiny) trainings.
+
+In-process trainings use the TensorFlow backend (Keras' backend is fixed per process); the JAX and
+PyTorch runs, and the killed-and-resumed run, happen in subprocesses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from specbench.io import SplitError, write_split
+from specbench.models import HyperparameterError
+from specbench.training import (
+    DEFAULT_PROTOCOL,
+    HISTORY_COLUMNS,
+    DataError,
+    TrainingDivergedError,
+    TrainingError,
+    normalise,
+    protocol,
+    train_model,
+)
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+TINY_HP = {"dense_units": [32], "kernel_size": [9, 5]}
+INFO_KEYS = {
+    "model",
+    "dataset",
+    "seed",
+    "architecture",
+    "hyperparameters",
+    "training",
+    "backend",
+    "precision",
+    "parameters",
+    "n_train",
+    "n_val",
+    "epochs_run",
+    "best_epoch",
+    "resumed_from_epoch",
+    "train_time_s",
+    "train_samples_per_s",
+    "versions",
+}
+
+
+def write_dataset(directory: Path, n_points=128, n_classes=5, per_class=(24, 8, 8), seed=0):
+    """Synthetic train/val/test splits that a tiny CNN learns partly in a few epochs.
+
+    Class c has two Gaussian peaks around fixed centres (all classes share the first peak with
+    class 0), randomly shifted, scaled and widened, plus noise.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0.15, 0.85, (n_classes, 2)) * n_points
+    centres[1:, 0] = centres[0, 0]
+    t = np.arange(n_points, dtype=np.float32)
+    paths = {}
+    for split, n in zip(("train", "val", "test"), per_class):
+        y = np.repeat(np.arange(n_classes), n).astype(np.int32)
+        pos = centres[y] + rng.normal(0, n_points / 40, (len(y), 2))
+        height = rng.uniform(0.3, 1.0, (len(y), 2))
+        sigma = rng.uniform(1.0, 3.0, len(y)).astype(np.float32)
+        peaks = np.exp(-0.5 * ((t - pos[:, :, None]) / sigma[:, None, None]) ** 2)
+        x = (height[:, :, None] * peaks).sum(axis=1) + rng.normal(0, 0.05, (len(y), n_points))
+        paths[split] = directory / f"{split}.parquet"
+        write_split(
+            paths[split],
+            spectra=(x * 50).astype(np.float32),
+            labels=y,
+            peak_positions=list(pos.astype(np.int32)),
+            peak_heights=list(height.astype(np.float32)),
+            sigma=sigma,
+            variant=["random"] * len(y) if split != "test" else [f"v{i % 3}" for i in y],
+        )
+    return paths
+
+
+def make_spec(architecture="cnn2", hyperparameters=None, **training):
+    base = {"epochs": 3, "batch_size": 16, "learning_rate": 1e-3}
+    return {
+        "architecture": architecture,
+        "hyperparameters": TINY_HP if hyperparameters is None else hyperparameters,
+        "training": {**base, **training},
+    }
+
+
+def outputs(directory: Path) -> dict[str, Path]:
+    return {
+        "model_path": directory / "model.keras",
+        "history_path": directory / "history.csv",
+        "info_path": directory / "training.json",
+    }
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("data"))
+
+
+def run(data, out: Path, spec=None, seed=0, **kwargs):
+    return train_model(
+        train=data["train"],
+        val=data["val"],
+        spec=spec or make_spec(),
+        seed=seed,
+        dataset="synthetic",
+        model_name="tiny",
+        **outputs(out),
+        **kwargs,
+    )
+
+
+def history_values(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path).drop(columns="epoch_time_s")
+
+
+# ------------------------------------------------------------------ no keras needed
+
+
+def test_protocol_defaults_overrides_and_errors():
+    assert protocol() == DEFAULT_PROTOCOL
+    assert DEFAULT_PROTOCOL["early_stopping"] == {
+        "patience": 25,
+        "min_delta": 1e-4,
+        "restore_best_weights": True,
+    }
+    p = protocol({"epochs": 7, "reduce_lr": {"patience": 2}})
+    assert p["epochs"] == 7 and p["reduce_lr"] == {"patience": 2, "factor": 0.5, "min_lr": 1e-6}
+    with pytest.raises(TrainingError, match="unknown training setting 'epoch'"):
+        protocol({"epoch": 3})
+    with pytest.raises(TrainingError, match="early_stopping.wait"):
+        protocol({"early_stopping": {"wait": 3}})
+    with pytest.raises(ValueError, match="'theano'"):
+        protocol({"backend": "theano"})
+    with pytest.raises(ValueError, match="'float16'"):
+        protocol({"precision": "float16"})
+    with pytest.raises(TrainingError, match="batch_size=0"):
+        protocol({"batch_size": 0})
+
+
+def test_normalise_divides_each_spectrum_by_its_maximum():
+    x = np.array([[1, 2, 4], [0, 0, 0], [3, 6, 1.5]], dtype=np.float32)
+    out = normalise(x)
+    np.testing.assert_allclose(out, [[0.25, 0.5, 1], [0, 0, 0], [0.5, 1, 0.25]])
+    assert out.dtype == np.float32 and x[0, 2] == 4  # a copy by default
+    same = normalise(x, inplace=True)
+    assert same is x and x[0, 2] == 1
+
+
+# ------------------------------------------------------------------ real trainings (TensorFlow)
+
+
+def test_training_writes_history_info_and_model(data, tmp_path):
+    import keras
+
+    backup = tmp_path / "backup"
+    info = run(data, tmp_path, backup_dir=backup, threads=2)
+
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert tuple(history.columns) == HISTORY_COLUMNS
+    assert history["epoch"].tolist() == [1, 2, 3]
+    assert np.isfinite(history.drop(columns="epoch").to_numpy()).all()
+    assert (history["epoch_time_s"] > 0).all()
+    assert history["learning_rate"].iloc[0] == pytest.approx(1e-3)
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+
+    saved = json.loads((tmp_path / "training.json").read_text())
+    assert saved == json.loads(json.dumps(info))
+    assert INFO_KEYS <= set(saved)
+    assert saved["n_train"] == 5 * 24 and saved["n_val"] == 5 * 8
+    assert saved["epochs_run"] == 3 and saved["resumed_from_epoch"] == 0
+    assert saved["best_epoch"] == int(history["val_loss"].idxmin()) + 1
+    assert saved["best_val_loss"] == pytest.approx(history["val_loss"].min())
+    assert saved["backend"] == "tensorflow" and "tensorflow" in saved["versions"]
+    assert saved["training"]["early_stopping"]["patience"] == 25  # defaults filled in
+    assert saved["hyperparameters"]["dense_units"] == [32]
+    assert saved["train_samples_per_s"] == pytest.approx(
+        120 * 3 / history["epoch_time_s"].sum(), rel=1e-6
+    )
+    assert not backup.exists()  # removed on success
+    assert not list(tmp_path.glob(".tmp-*"))
+
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    assert model.count_params() == saved["parameters"]
+    assert model.output_shape == (None, 5)
+
+
+def test_epoch_feeder_serves_the_given_order_in_batches():
+    import keras
+
+    from specbench.training import EpochFeeder
+
+    x = np.arange(50 * 4, dtype=np.float32).reshape(50, 4)
+    y = np.arange(50, dtype=np.int32)
+    feeder = EpochFeeder((x, y), (x[:7], y[:7]), batch_size=16)
+    for seed in (1, 2):
+        order = np.random.default_rng(seed).permutation(50)
+        args = feeder.epoch(order)
+        if keras.backend.backend() == "tensorflow":
+            batches = [(bx.numpy(), by.numpy()) for bx, by in args["x"]]
+            val = np.concatenate([by.numpy() for _, by in args["validation_data"]])
+        else:
+            xs, ys, b = args["x"], args["y"], args["batch_size"]
+            batches = [(xs[i : i + b], ys[i : i + b]) for i in range(0, 50, b)]
+            val = args["validation_data"][1]
+        assert [len(by) for _, by in batches] == [16, 16, 16, 2]
+        np.testing.assert_array_equal(np.concatenate([by for _, by in batches]), order)
+        np.testing.assert_array_equal(np.concatenate([bx for bx, _ in batches]), x[order])
+        np.testing.assert_array_equal(val, np.arange(7))
+
+
+def test_same_seed_gives_identical_training_other_seed_does_not(data, tmp_path):
+    infos = [run(data, tmp_path / name, seed=seed) for name, seed in (("a", 3), ("b", 3), ("c", 4))]
+    a, b, c = (history_values(tmp_path / name / "history.csv") for name in "abc")
+    pd.testing.assert_frame_equal(a, b)
+    assert infos[0]["best_val_loss"] == infos[1]["best_val_loss"]
+    assert not a.equals(c)
+
+
+def test_early_stopping_restores_best_weights(data, tmp_path):
+    import keras
+
+    from specbench.training import load_split
+
+    # min_delta so large that no epoch after the first counts as an improvement
+    spec = make_spec(epochs=20, early_stopping={"patience": 2, "min_delta": 100.0})
+    info = run(data, tmp_path, spec=spec)
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert len(history) == 3 and info["epochs_run"] == 3
+    assert info["best_epoch"] == 1 and info["stopped_early"] is True
+    # the saved model holds epoch 1's weights: its val loss is epoch 1's, not epoch 3's
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    x_val, y_val = load_split(data["val"])
+    loss = model.evaluate(x_val, y_val, batch_size=16, verbose=0, return_dict=True)["loss"]
+    assert loss == pytest.approx(history["val_loss"].iloc[0], rel=1e-4)
+    assert loss != pytest.approx(history["val_loss"].iloc[2], rel=1e-4)
+
+
+def test_reduce_lr_halves_the_learning_rate_on_plateau(data, tmp_path):
+    # the recorded schedule follows Keras' rule on the recorded val_loss (improvement:
+    # val_loss < best - 1e-4; after `patience` epochs without one, lr *= factor)
+    spec = make_spec(
+        epochs=8, learning_rate=1e-2, reduce_lr={"patience": 1, "factor": 0.5, "min_lr": 1e-6}
+    )
+    run(data, tmp_path, spec=spec, seed=1)
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert history["learning_rate"].nunique() > 1  # this seed's val_loss plateaus once
+    lr, best, expected = 1e-2, None, []
+    for val_loss in history["val_loss"]:
+        expected.append(lr)
+        if best is None or val_loss < best - 1e-4:
+            best = val_loss
+        else:
+            lr = max(lr * 0.5, 1e-6)
+    np.testing.assert_allclose(history["learning_rate"], expected, rtol=1e-6)
+
+
+def test_nan_loss_fails_and_writes_nothing(data, tmp_path):
+    spec = make_spec(learning_rate=1e30)
+    with pytest.raises(TrainingDivergedError, match=r"tiny: loss became nan in epoch 1"):
+        run(data, tmp_path / "out", spec=spec)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_bad_parquet_files_raise_split_error_naming_the_file(data, tmp_path):
+    missing = tmp_path / "missing.parquet"
+    truncated = tmp_path / "truncated.parquet"
+    truncated.write_bytes(Path(data["train"]).read_bytes()[:500])
+    wrong = tmp_path / "wrong.parquet"
+    pq.write_table(pa.table({"label": pa.array([0, 1], pa.int32()), "x": [1.0, 2.0]}), wrong)
+    for bad in (missing, truncated, wrong):
+        out = tmp_path / f"out_{bad.stem}"
+        with pytest.raises(SplitError, match=bad.name):
+            train_model(train=bad, val=data["val"], spec=make_spec(), seed=0, **outputs(out))
+        assert not out.exists()
+    with pytest.raises(SplitError, match="missing.parquet"):
+        train_model(train=data["train"], val=missing, spec=make_spec(), seed=0, **outputs(out))
+
+
+def test_non_finite_spectra_raise_data_error(tmp_path):
+    x = np.ones((4, 128), dtype=np.float32)
+    x[2, 5] = np.nan
+    path = tmp_path / "nan.parquet"
+    write_split(
+        path,
+        spectra=x,
+        labels=np.arange(4),
+        peak_positions=[np.array([1])] * 4,
+        peak_heights=[np.array([1.0])] * 4,
+        sigma=np.ones(4),
+        variant=["random"] * 4,
+    )
+    with pytest.raises(DataError, match=r"nan.parquet: spectrum in row 2"):
+        train_model(train=path, val=path, spec=make_spec(), seed=0, **outputs(tmp_path))
+
+
+def test_unknown_architecture_or_hyperparameter(data, tmp_path):
+    with pytest.raises(HyperparameterError, match="unknown architecture 'cnn99'"):
+        run(data, tmp_path, spec=make_spec("cnn99", {}))
+    with pytest.raises(HyperparameterError, match="unknown hyperparameter 'units'"):
+        run(data, tmp_path, spec=make_spec("cnn2", {"units": 3}))
+    assert not (tmp_path / "training.json").exists()
+
+
+def test_backend_cannot_change_after_keras_import():
+    import keras
+
+    from specbench.backend import BackendError, configure
+
+    other = "jax" if keras.backend.backend() != "jax" else "torch"
+    with pytest.raises(BackendError, match=f"backend '{other}' requested"):
+        configure(other)
+
+
+def test_mixed_bfloat16_reaches_float32_accuracy(data, tmp_path):
+    import keras
+
+    f32 = [run(data, tmp_path / f"f{s}", seed=s, spec=make_spec(epochs=4)) for s in (0, 1)]
+    bf16 = run(data, tmp_path / "bf", seed=0, spec=make_spec(epochs=4, precision="mixed_bfloat16"))
+    acc32 = [i["best_val_accuracy"] for i in f32]
+    noise = max(acc32) - min(acc32)
+    assert min(acc32) > 0.5  # learned something (chance: 0.2)
+    assert abs(bf16["best_val_accuracy"] - np.mean(acc32)) <= max(2 * noise, 0.1)
+    assert bf16["precision"] == "mixed_bfloat16"
+    model = keras.saving.load_model(tmp_path / "bf" / "model.keras")
+    assert any(layer.compute_dtype == "bfloat16" for layer in model.layers)
+    assert model.layers[-1].compute_dtype == "float32"
+    assert keras.config.dtype_policy().name == "float32"  # not leaked to later code
+
+
+# ------------------------------------------------------------------ subprocesses
+
+
+def python(code: str, *args: str, **popen) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=SRC, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
+    env.pop("KERAS_BACKEND", None)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args], env=env, text=True, **popen
+    )
+
+
+TRAIN = """
+import json, logging, sys
+logging.basicConfig(level=logging.INFO)
+from specbench.training import train_model
+train_model(**json.loads(sys.argv[1]))
+"""
+
+
+def train_args(data, out: Path, spec, backup: Path | None = None, threads=1):
+    args = {
+        "train": str(data["train"]),
+        "val": str(data["val"]),
+        "spec": spec,
+        "seed": 0,
+        "threads": threads,
+        "backup_dir": None if backup is None else str(backup),
+        "backup_interval_s": 0,  # a backup after every epoch
+    }
+    return json.dumps(args | {k: str(v) for k, v in outputs(out).items()})
+
+
+def test_resume_after_sigkill_continues_where_it_stopped(tmp_path):
+    """A run killed after >= 2 epochs continues from its backup and matches an uninterrupted run."""
+    data = write_dataset(tmp_path / "data", per_class=(200, 8, 8))  # ~0.3 s per epoch
+    spec = make_spec(epochs=10, reduce_lr={"patience": 1}, early_stopping={"patience": 30})
+    backup = tmp_path / "backup"
+    killed = tmp_path / "run"
+    state = backup / "state.json"
+
+    proc = python(TRAIN, train_args(data, killed, spec, backup), stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    epoch = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            epoch = json.loads(state.read_text())["epoch"]
+        except (OSError, ValueError, KeyError):
+            epoch = 0
+        if epoch >= 2:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, f"training ended before it could be killed:\n{proc.stderr.read()}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    done = json.loads(state.read_text())["epoch"]
+    assert 2 <= done < 10
+    assert not any(p.exists() for p in outputs(killed).values())  # nothing complete-looking
+
+    resumed = python(TRAIN, train_args(data, killed, spec, backup), stderr=subprocess.PIPE)
+    reference = python(TRAIN, train_args(data, tmp_path / "ref", spec), stderr=subprocess.PIPE)
+    errors = []
+    for p in (resumed, reference):
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        errors.append(err)
+    assert f"resuming after epoch {done}" in errors[0]
+    assert "resuming" not in errors[1]
+
+    info = json.loads((killed / "training.json").read_text())
+    assert info["resumed_from_epoch"] == done > 0
+    history = pd.read_csv(killed / "history.csv")
+    assert history["epoch"].tolist() == list(range(1, 11))
+    assert not backup.exists()
+    # data order, dropout randomness, optimizer, LR schedule and early-stopping state restored:
+    # the resumed run is the uninterrupted one
+    ref = history_values(tmp_path / "ref" / "history.csv")
+    pd.testing.assert_frame_equal(history.drop(columns="epoch_time_s"), ref)
+    assert history["learning_rate"].nunique() > 1  # the schedule was exercised
+    ref_info = json.loads((tmp_path / "ref" / "training.json").read_text())
+    assert info["best_epoch"] == ref_info["best_epoch"]
+
+
+BACKEND_RUN = """
+import json, sys
+from specbench.training import train_model
+from specbench.evaluation import evaluate_model
+args, eval_args = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+train_model(**args)
+evaluate_model(**eval_args)
+import keras
+print("KERAS_BACKEND", keras.backend.backend())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_each_backend_trains_and_evaluates(backend, data, tmp_path):
+    spec = make_spec(epochs=2, backend=backend)
+    out = outputs(tmp_path)
+    eval_args = {
+        "model_path": str(out["model_path"]),
+        "info_path": str(out["info_path"]),
+        "history_path": str(out["history_path"]),
+        "test": str(data["test"]),
+        "predictions_path": str(tmp_path / "predictions.parquet"),
+        "metrics_path": str(tmp_path / "metrics.json"),
+    }
+    proc = python(
+        BACKEND_RUN,
+        train_args(data, tmp_path, spec),
+        json.dumps(eval_args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert f"KERAS_BACKEND {backend}" in stdout
+    info = json.loads(out["info_path"].read_text())
+    assert info["backend"] == backend and info["epochs_run"] == 2
+    assert backend in info["versions"]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["backend"] == backend
+    assert metrics["n_test"] == 40 and metrics["parameters"] == info["parameters"]
