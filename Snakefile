@@ -4,8 +4,9 @@ min_version("9.0")
 
 
 # The embedded default; a --configfile given on the command line replaces it (Snakemake would
-# otherwise merge the two, training the default's models too).
-if not config:
+# otherwise merge the two, training the default's models too). --config key=value still
+# overrides single keys of whichever file is used.
+if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
 

@@ -123,11 +123,11 @@ def run_records(allow_missing=None):
 
 
 def allow_missing():
-    return config["aggregate"]["allow_missing_runs"]
+    return config["allow_missing_runs"]
 
 
 def get_run_files(kind):
-    """All runs' files of one kind; with aggregate.allow_missing_runs only those that exist."""
+    """All runs' files of one kind; with allow_missing_runs only those that exist."""
 
     def get_files(wildcards):
         files = sorted({record[kind] for record in run_records()})

@@ -5,7 +5,7 @@ Every table is written twice, as CSV (the data) and as a Markdown table (for rea
 
 - :func:`aggregate_runs` (rule aggregate_runs): one row per (experiment, dataset, model, seed)
   with every metric of its metrics.json; runs whose metrics.json does not exist (a failed job with
-  ``aggregate.allow_missing_runs``) are listed with ``status`` "missing" and logged as WARNING.
+  ``allow_missing_runs``) are listed with ``status`` "missing" and logged as WARNING.
 - :func:`aggregate_summary` (rule aggregate_summary): per experiment and model, statistics over
   the seeds that finished, with the published values (config/reference/*.csv) beside them.
 - :func:`aggregate_confusions` (rule aggregate_confusions): the most frequently confused class
