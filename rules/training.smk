@@ -14,7 +14,7 @@ rule train_model:
         "results/benchmarks/train_model/{dataset}/{model}/seed{seed}.tsv"
     conda:
         "../envs/training.yaml"
-    threads: 4
+    threads: 1
     params:
         spec=get_model_spec,
         # Per-epoch backup for resuming a killed job; deliberately not a declared output, so
@@ -40,7 +40,7 @@ rule evaluate_model:
         "results/benchmarks/evaluate_model/{dataset}/{model}/seed{seed}.tsv"
     conda:
         "../envs/training.yaml"
-    threads: 2
+    threads: 1
     params:
         spec=get_model_spec,
     script:
