@@ -19,6 +19,8 @@ samples/s * 2 * MACs * 3 / 1e9, where MACs = multiply-accumulates of one forward
 spectrum (``specbench.evaluation.count_macs``: convolutions and dense layers), 2 FLOPs per MAC,
 and 3 = forward + backward (gradients w.r.t. activations and weights, each about one forward).
 The validation forward passes are not counted, so GFLOP/s slightly understates the work done.
+Every measurement runs in a fresh process (the 187M-parameter inc6 with its Adam moments needs
+several GB; models of earlier measurements must not pile up in one process).
 With ``--repeat R`` both paths are measured R times alternately and the best (lowest) timed
 wall time and CPU time of each are kept. The ratio is taken on wall-clock samples/s; the
 CPU-time ratio (bare CPU seconds / project CPU seconds of the timed epochs, all threads of the
@@ -36,7 +38,11 @@ Run:  PYTHONPATH=src python benchmarks/train_throughput.py [--points 5000] [--cl
 from __future__ import annotations
 
 import argparse
+import gc
+import json
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -93,6 +99,15 @@ def epoch_clock(keras):
     return EpochClock()
 
 
+def release(keras) -> None:
+    keras.backend.clear_session()
+    gc.collect()
+
+
+def max_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
 def bare_fit(keras, arch, args, train, val):
     """(wall s, cpu s) of the timed epochs of a plain multi-epoch model.fit on in-memory arrays."""
     from specbench.models import build
@@ -111,7 +126,9 @@ def bare_fit(keras, arch, args, train, val):
         callbacks=[clock],
         verbose=0,
     )
-    return clock.epochs[args.warmup :].sum(axis=0)  # (wall s, cpu s) of the timed epochs
+    times = clock.epochs[args.warmup :].sum(axis=0)  # (wall s, cpu s) of the timed epochs
+    release(keras)
+    return times
 
 
 def project_fit(keras, arch, args, train_path, val_path, backup_dir):
@@ -149,10 +166,46 @@ def project_fit(keras, arch, args, train_path, val_path, backup_dir):
     )
     w = args.warmup
     times = np.array([sum(result.epoch_wall_s[w:]), sum(result.epoch_cpu_s[w:])])
-    return times, model.count_params(), count_macs(model)
+    params, macs = model.count_params(), count_macs(model)
+    release(keras)
+    return times, params, macs
+
+
+def child(args) -> None:
+    """One measurement in this (fresh) process; prints one JSON line."""
+    keras = sb_backend.configure(args.backend, args.precision[0], args.threads, True)
+    data = Path(args.data)
+    arch = args.architectures[0]
+    if args.child == "project":
+        times, params, macs = project_fit(
+            keras, arch, args, data / "train.parquet", data / "val.parquet", data / "backup"
+        )
+        out = {"params": int(params), "macs": int(macs)}
+    else:
+        train = (np.load(data / "x.npy"), np.load(data / "y.npy"))
+        val = (np.load(data / "xv.npy"), np.load(data / "yv.npy"))
+        times, out = bare_fit(keras, arch, args, train, val), {}
+    out.update(wall=float(times[0]), cpu=float(times[1]), max_rss_gb=max_rss_gb())
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def measure(kind: str, arch: str, precision: str, data: Path, argv: list[str]) -> dict:
+    """Run one measurement in a fresh process (clean memory, dtype policy and TF state)."""
+    cmd = [sys.executable, __file__, *argv, "--child", kind, "--data", str(data)]
+    cmd += ["--architectures", arch, "--precision", precision]
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+    raise RuntimeError(
+        f"{kind} {arch} {precision} failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+    )
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--points", type=int, default=5000)
     parser.add_argument("--classes", type=int, default=500)
@@ -171,14 +224,19 @@ def main(argv=None) -> int:
     parser.add_argument("--backend", default="tensorflow", choices=sb_backend.BACKENDS)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--child", choices=["project", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        child(args)
+        return 0
+    common = argv  # forwarded to the children, whose own --architectures/--precision come last
 
-    keras = sb_backend.configure(args.backend, "float32", args.threads, deterministic=True)
     print(
         f"# train throughput: {args.points} points, {args.classes} classes, {args.samples} "
         f"training + {args.val_samples} validation spectra, batch {args.batch_size}, "
         f"{args.warmup} warm-up + {args.epochs} timed epoch(s), backend {args.backend}, "
-        f"{args.threads} thread(s), best of {args.repeat}"
+        f"{args.threads} thread(s), best of {args.repeat}; each measurement in a fresh process"
     )
     print(f"# load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     rows = []
@@ -189,38 +247,38 @@ def main(argv=None) -> int:
         xv, yv = synthetic_split(
             tmp / "val.parquet", args.val_samples, args.points, args.classes, 2
         )
-        train = (normalise(x), y)  # the bare path's in-memory arrays: the same data
-        val = (normalise(xv), yv)
+        # the bare path's in-memory arrays: the same data, max-normalised the same way
+        for name, array in (("x", normalise(x)), ("y", y), ("xv", normalise(xv)), ("yv", yv)):
+            np.save(tmp / f"{name}.npy", array)
         for precision in args.precision:
-            sb_backend.configure(args.backend, precision, args.threads, deterministic=True)
             for arch in args.architectures:
                 project = np.full(2, np.inf)  # best (wall s, cpu s) over the repeats
                 bare = np.full(2, np.inf)
+                rss = 0.0
                 for _ in range(args.repeat):  # alternating, so both see the same load
-                    p, params, macs = project_fit(
-                        keras, arch, args, tmp / "train.parquet", tmp / "val.parquet", tmp / "bk"
-                    )
-                    project = np.minimum(project, p)
-                    bare = np.minimum(bare, bare_fit(keras, arch, args, train, val))
+                    p = measure("project", arch, precision, tmp, common)
+                    b = measure("bare", arch, precision, tmp, common)
+                    project = np.minimum(project, [p["wall"], p["cpu"]])
+                    bare = np.minimum(bare, [b["wall"], b["cpu"]])
+                    rss = max(rss, p["max_rss_gb"], b["max_rss_gb"])
                 row = {
                     "arch": arch,
                     "precision": precision,
-                    "params": params,
-                    "macs": macs,
+                    "params": p["params"],
+                    "macs": p["macs"],
                     "project": n / project[0],
                     "bare": n / bare[0],
                     "ratio": bare[0] / project[0],
                     "cpu_ratio": bare[1] / project[1],
-                    "flop": 6 * macs / 1e9,
+                    "flop": 6 * p["macs"] / 1e9,
                 }
                 rows.append(row)
                 print(
                     f"{arch:8s} {precision:15s} project {row['project']:8.1f}/s  "
                     f"bare {row['bare']:8.1f}/s  ratio {row['ratio']:5.3f}  "
-                    f"(CPU time {row['cpu_ratio']:5.3f})",
+                    f"(CPU time {row['cpu_ratio']:5.3f}), max RSS {rss:.1f} GB",
                     flush=True,
                 )
-        keras.config.set_dtype_policy("float32")
     print(f"# load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
     header = (
