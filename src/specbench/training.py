@@ -22,26 +22,26 @@ which measured faster than Keras' array adapter; JAX/PyTorch: the reordered NumP
 benchmarks/train_throughput.py checks this path against a bare multi-epoch ``model.fit`` on the
 same arrays.
 
-Resume: after an epoch :class:`Checkpoint` writes to ``backup_dir`` the model weights together
-with the optimizer state (Adam moments, iteration, learning rate), the dropout seed-generator
-states, the best weights kept for ``restore_best_weights``, the states of EarlyStopping (wait,
-best, best epoch) and ReduceLROnPlateau (wait, best, cooldown) and the history so far; the JSON
-file naming them is replaced atomically last, so a SIGKILL at any moment leaves the previous
-complete backup. Backups are written after every epoch, except that by default they are spaced
-so that writing them takes at most ~2 % of the training time (``BACKUP_OVERHEAD``: saving a
-19M-parameter model with its Adam moments takes ~0.2 s, negligible against a paper-scale epoch of
-minutes, but not against the sub-second epochs of a small run or a GPU, where a kill then loses
-at most ~50 backup-durations of work); ``backup_interval_s=0`` forces one after every epoch. The
-last epoch writes none (the outputs follow). A rerun of the job restores all of it and continues with the next epoch: the
-history holds every epoch, early stopping and the learning-rate schedule behave as without the
-interruption, and, because the data order and the dropout randomness of each epoch are restored
-too (TensorFlow/JAX: the layers' seed-generator states; PyTorch, whose unseeded Dropout uses
-torch's global generator: that generator seeded from (seed, epoch) at the start of each epoch),
-the resumed run reproduces the uninterrupted one (bit-for-bit on CPU with deterministic ops and
-the same thread count, checked for all three backends; tests/test_training.py checks TensorFlow). A backup written for another model, protocol, seed
-or other data (a fingerprint over all of them) is ignored and replaced. The backup directory is
-removed when training succeeds. Outputs are written to temporary files and renamed at the end, so
-a killed job leaves none of them.
+Resume: after an epoch :class:`Checkpoint` writes to ``backup_dir`` the model weights together with
+the optimizer state (Adam moments, iteration, learning rate), the dropout seed-generator states, the
+best weights kept for ``restore_best_weights``, the states of EarlyStopping (wait, best, best epoch)
+and ReduceLROnPlateau (wait, best, cooldown) and the history so far; the JSON file naming them is
+replaced atomically last, so a SIGKILL at any moment leaves the previous complete backup. Backups
+are written after every epoch, except that by default they are spaced so that writing them takes at
+most ~2 % of the training time (``BACKUP_OVERHEAD``: saving a 19M-parameter model with its Adam
+moments takes ~0.2 s, negligible against a paper-scale epoch of minutes, but not against the sub-
+second epochs of a small run or a GPU, where a kill then loses at most ~50 backup-durations of
+work); ``backup_interval_s=0`` forces one after every epoch. The last epoch writes none (the outputs
+follow). A rerun of the job restores all of it and continues with the next epoch: the history holds
+every epoch, early stopping and the learning-rate schedule behave as without the interruption, and,
+because the data order and the dropout randomness of each epoch are restored too (TensorFlow/JAX:
+the layers' seed-generator states; PyTorch, whose unseeded Dropout uses torch's global generator:
+that generator seeded from (seed, epoch) at the start of each epoch), the resumed run reproduces the
+uninterrupted one (bit-for-bit on CPU with deterministic ops and the same thread count, checked for
+all three backends; tests/test_training.py checks TensorFlow). A backup written for another model,
+protocol, seed or other data (a fingerprint over all of them) is ignored and replaced. The backup
+directory is removed when training succeeds. Outputs are written to temporary files and renamed at
+the end, so a killed job leaves none of them.
 
 Timing: ``epoch_time_s`` is the wall time of one epoch's ``fit`` (training and validation);
 ``train_time_s`` is their sum over all epochs (including epochs run before an interruption);
@@ -697,10 +697,10 @@ def train_model(
 
     `spec` = {"architecture", "hyperparameters", "training"} (config.model_entry). Resumes from
     `backup_dir` after an interrupted run (see module docstring; `backup_interval_s` as in
-    :func:`fit`). `threads`: intra-op threads of the backend (the job's Snakemake threads). Raises HyperparameterError for
-    an unknown architecture/hyperparameter, specbench.io.SplitError for a bad split file,
-    DataError for unusable data, TrainingDivergedError for a non-finite loss (no outputs are
-    written on any error). Returns the training.json content.
+    :func:`fit`). `threads`: intra-op threads of the backend (the job's Snakemake threads). Raises
+    HyperparameterError for an unknown architecture/hyperparameter, specbench.io.SplitError for a
+    bad split file, DataError for unusable data, TrainingDivergedError for a non-finite loss (no
+    outputs are written on any error). Returns the training.json content.
     """
     from specbench import backend
     from specbench.models import registry
