@@ -18,15 +18,18 @@ from specbench.models import registry  # noqa: E402
 
 validate(config, "../config/schema.yaml")
 try:
-    sbconfig.check_config(config, basedir=workflow.basedir)
+    # Adds the datasets derived for experiments' data_seeds, then the semantic checks.
+    sbconfig.prepare(config, basedir=workflow.basedir)
 except sbconfig.ConfigError as exc:
     raise WorkflowError(f"Invalid config: {exc}") from None
 
 
 DATASETS = sorted(config["datasets"])
-RUNS = sbconfig.runs(config)
+RUNS = sbconfig.runs(config)  # those of `select`, if given
 MODELS = sorted({run.model for run in RUNS})
 USED_DATASETS = sorted({run.dataset for run in RUNS})
+EXPERIMENTS = sbconfig.selected_experiments(config)
+SELECTION = sbconfig.describe_selection(config)
 PACKAGE_DIR = Path(specbench.__file__).parent
 
 
@@ -112,6 +115,7 @@ def run_records(allow_missing=None):
                 "dataset": run.dataset,
                 "model": run.model,
                 "seed": run.seed,
+                "data_seed": run.data_seed,
                 "architecture": spec["architecture"],
                 "hyperparameters": spec["hyperparameters"],
                 "metrics": expand(rules.evaluate_model.output.metrics, **paths)[0],
@@ -155,9 +159,10 @@ def get_benchmark_files(wildcards):
 
 
 def get_variation_dataset(wildcards):
-    """The dataset drawn in the class-variation figure: the benchmark experiment's, else the first."""
-    exp = config["experiments"].get("benchmark") or next(iter(config["experiments"].values()))
-    return exp["dataset"]
+    """The dataset drawn in the class-variation figure: the benchmark experiment's, else the first
+    (of the selected experiments)."""
+    name = "benchmark" if "benchmark" in EXPERIMENTS else EXPERIMENTS[0]
+    return config["experiments"][name]["dataset"]
 
 
 def get_variation_inputs(wildcards):
@@ -174,9 +179,9 @@ def get_final_outputs(wildcards):
     outputs += list(rules.aggregate_confusions.output) + list(rules.aggregate_runtimes.output)
     outputs += list(rules.plot_misclassifications.output) + list(rules.plot_loss_curves.output)
     outputs += list(rules.plot_class_variation.output) + list(rules.plot_confused_pair.output)
-    if "activation" in config["experiments"]:
+    if "activation" in EXPERIMENTS:
         outputs += list(rules.plot_activation.output)
-    if "modifications" in config["experiments"]:
+    if "modifications" in EXPERIMENTS:
         outputs += list(rules.plot_modifications.output)
     outputs += expand(rules.render_spectra.output.ambiguous, dataset=USED_DATASETS)
     return outputs

@@ -16,6 +16,7 @@ rule aggregate_runs:
         "../envs/results.yaml"
     params:
         runs=get_runs_params,
+        selection=SELECTION,
     script:
         "../scripts/aggregate_runs.py"
 
@@ -40,6 +41,8 @@ rule aggregate_summary:
         "results/logs/aggregate_summary.log",
     conda:
         "../envs/results.yaml"
+    params:
+        selection=SELECTION,
     script:
         "../scripts/aggregate_summary.py"
 

@@ -10,4 +10,5 @@ with redirect_to_log(snakemake.log[0]):
         reference=snakemake.input.reference,
         csv=snakemake.output.csv,
         md=snakemake.output.md,
+        selection=snakemake.params.selection,
     )

@@ -139,7 +139,7 @@ def test_protocol_defaults_overrides_and_errors():
         "restore_best_weights": True,
     }
     p = protocol({"epochs": 7, "reduce_lr": {"patience": 2}})
-    assert p["epochs"] == 7 and p["reduce_lr"] == {"patience": 2, "factor": 0.5, "min_lr": 1e-6}
+    assert p["epochs"] == 7 and p["reduce_lr"] == {"patience": 2, "factor": 0.1, "min_lr": 0.0}
     with pytest.raises(TrainingError, match="unknown training setting 'epoch'"):
         protocol({"epoch": 3})
     with pytest.raises(TrainingError, match="early_stopping.wait"):

@@ -23,14 +23,24 @@ class ConfigError(ValueError):
     """A user mistake in the workflow configuration; the message names the key and the value."""
 
 
+#: Keys of the optional top-level `select` (a subset of the experiments' runs).
+SELECT_KEYS = ("experiments", "models", "seeds", "data_seeds")
+
+
 @dataclass(frozen=True, order=True)
 class Run:
-    """One training job of one experiment: a model trained with one seed on one dataset."""
+    """One training job of one experiment: a model trained with one seed on one dataset.
+
+    `dataset` is the rendered dataset the run uses: the experiment's dataset, or, for another of
+    the experiment's `data_seeds`, the derived dataset :func:`data_seed_dataset` names;
+    `data_seed` is the seed that dataset was rendered with.
+    """
 
     experiment: str
     dataset: str
     model: str
     seed: int
+    data_seed: int = -1
 
 
 def canonical_json(obj: Any) -> str:
@@ -68,11 +78,126 @@ def classes_source_path(dataset_cfg: dict, basedir: str | Path = ".") -> Path | 
 
 
 def model_entry(config: dict, dataset: str, model: str) -> dict:
-    """The (first) config entry of `model` on `dataset`, with experiment training merged in."""
+    """The (first) config entry of `model` on `dataset`, with experiment training merged in.
+
+    `dataset` may be a dataset derived for a data seed (see :func:`expand_data_seeds`).
+    """
     for exp in config["experiments"].values():
-        if exp["dataset"] == dataset and model in exp["models"]:
+        if model in exp["models"] and dataset in dict(experiment_datasets(config, exp)):
             return resolve_model(config, exp, model)
     raise ConfigError(f"no experiment trains model {model!r} on dataset {dataset!r}")
+
+
+# ---------------------------------------------------------------- data seeds
+
+
+def data_seed_dataset(dataset: str, seed: int) -> str:
+    """Name of the variant of `dataset` rendered with data seed `seed`."""
+    return f"{dataset}_seed{seed}"
+
+
+def experiment_datasets(config: dict, experiment: dict) -> list[tuple[str, int]]:
+    """(dataset name, data seed) of every data realization an experiment trains on.
+
+    Without `data_seeds` that is its dataset with the dataset's own seed. With `data_seeds`, the
+    dataset's own seed keeps the dataset's name (its files and runs are shared with experiments
+    that use it plainly); every other seed names a derived dataset, :func:`data_seed_dataset`.
+    """
+    base = experiment["dataset"]
+    own = int(config["datasets"][base]["seed"])
+    seeds = [int(s) for s in experiment.get("data_seeds") or [own]]
+    return [(base if s == own else data_seed_dataset(base, s), s) for s in seeds]
+
+
+def expand_data_seeds(config: dict) -> dict:
+    """Add to config["datasets"] the derived dataset of every experiment's extra data seed.
+
+    A derived dataset is a copy of its base with `seed` replaced (so its classes, if generated,
+    and every rendered spectrum are drawn anew) and ``derived_from: {dataset, seed}`` added. Each
+    is a dataset of its own: adding a data seed renders and trains only what is new. Called once,
+    after schema validation (defaults filled) and before :func:`check_config`; returns `config`.
+    """
+    datasets = config["datasets"]
+    for exp_name, exp in config["experiments"].items():
+        base = exp["dataset"]
+        if base not in datasets or "derived_from" in datasets[base]:
+            continue  # check_config reports an unknown dataset
+        for name, seed in experiment_datasets(config, exp):
+            if name == base:
+                continue
+            derived = {"dataset": base, "seed": seed}
+            if name in datasets:
+                if datasets[name].get("derived_from") != derived:
+                    raise ConfigError(
+                        f"experiments.{exp_name}.data_seeds: {seed} derives dataset {name!r}, "
+                        f"but datasets.{name} is defined in the config; rename that dataset"
+                    )
+                continue
+            entry = copy.deepcopy(datasets[base])
+            entry["seed"] = seed
+            entry["derived_from"] = derived
+            datasets[name] = entry
+    return config
+
+
+# ---------------------------------------------------------------- selection
+
+
+def selection(config: dict) -> dict[str, list]:
+    """The config's `select` as {key: list} (values normalised: seeds as int); {} = everything.
+
+    `--config select='{experiments: [activation], models: [cnn2]}'` arrives from Snakemake's
+    command line with every scalar as a string, hence the conversion here.
+    """
+    select = config.get("select") or {}
+    out = {}
+    for key, values in select.items():
+        if values is None:
+            continue
+        if isinstance(values, (str, int)):
+            values = [values]
+        if key in ("seeds", "data_seeds"):
+            try:
+                values = [int(v) for v in values]
+            except (TypeError, ValueError):
+                raise ConfigError(f"select.{key}={values!r}: seeds are integers") from None
+        else:
+            values = [str(v) for v in values]
+        out[key] = values
+    return out
+
+
+def describe_selection(config: dict) -> str:
+    """One line naming the subset `select` chose ("" when the whole config runs)."""
+    sel = selection(config)
+    parts = [f"{key} {', '.join(map(str, sel[key]))}" for key in SELECT_KEYS if key in sel]
+    return "; ".join(parts)
+
+
+def _check_selection(config: dict) -> None:
+    sel = selection(config)
+    unknown_keys = sorted(set(sel) - set(SELECT_KEYS))
+    if unknown_keys:
+        raise ConfigError(
+            f"select.{unknown_keys[0]}: unknown key (known: {', '.join(SELECT_KEYS)})"
+        )
+    known = {
+        "experiments": set(config["experiments"]),
+        "models": {m for exp in config["experiments"].values() for m in exp["models"]},
+        "seeds": {int(s) for exp in config["experiments"].values() for s in exp["seeds"]},
+        "data_seeds": {
+            s for exp in config["experiments"].values() for _, s in experiment_datasets(config, exp)
+        },
+    }
+    for key, values in sel.items():
+        missing = [v for v in values if v not in known[key]]
+        if missing:
+            raise ConfigError(
+                f"select.{key}: {', '.join(map(str, missing))} not in the config "
+                f"(known: {', '.join(map(str, sorted(known[key])))})"
+            )
+    if sel and not runs(config):
+        raise ConfigError(f"select={config['select']!r} matches no run of the config")
 
 
 def resolve_model(config: dict, experiment: dict, model: str) -> dict:
@@ -86,14 +211,33 @@ def resolve_model(config: dict, experiment: dict, model: str) -> dict:
 
 
 def runs(config: dict) -> list[Run]:
-    """Every (experiment, dataset, model, seed) of the config, sorted."""
+    """Every (experiment, dataset, model, seed) of the config that `select` keeps, sorted.
+
+    One run per model, training seed and data realization (:func:`experiment_datasets`).
+    """
+    sel = selection(config)
+
+    def keep(key: str, value) -> bool:
+        return key not in sel or value in sel[key]
+
     out = {
-        Run(name, exp["dataset"], model, int(seed))
+        Run(name, dataset, model, int(seed), data_seed)
         for name, exp in config["experiments"].items()
+        if keep("experiments", name)
+        for dataset, data_seed in experiment_datasets(config, exp)
+        if keep("data_seeds", data_seed)
         for model in exp["models"]
+        if keep("models", model)
         for seed in exp["seeds"]
+        if keep("seeds", int(seed))
     }
     return sorted(out)
+
+
+def selected_experiments(config: dict) -> list[str]:
+    """Names of the experiments with at least one selected run, in config order."""
+    names = {run.experiment for run in runs(config)}
+    return [name for name in config["experiments"] if name in names]
 
 
 def unique_jobs(config: dict) -> list[tuple[str, str, int]]:
@@ -170,6 +314,11 @@ def check_config(config: dict, basedir: str | Path = ".") -> None:
                 f"{key}.dataset={exp['dataset']!r} is not a dataset "
                 f"(known: {', '.join(config['datasets'])})"
             )
+        if "derived_from" in config["datasets"][exp["dataset"]]:
+            raise ConfigError(
+                f"{key}.dataset={exp['dataset']!r} is a data-seed variant; name its base dataset "
+                f"and list the seed in {key}.data_seeds"
+            )
         for model in exp["models"]:
             spec = resolve_model(config, exp, model)
             mkey = f"{key}.models.{model}"
@@ -185,3 +334,11 @@ def check_config(config: dict, basedir: str | Path = ".") -> None:
                     f"dataset {exp['dataset']!r}: give one of them another name"
                 )
             seen[(exp["dataset"], model)] = (exp_name, fingerprint)
+    _check_selection(config)
+
+
+def prepare(config: dict, basedir: str | Path = ".") -> dict:
+    """Expand data seeds and check the (schema-validated) config; returns it. See rules/common.smk."""
+    expand_data_seeds(config)
+    check_config(config, basedir)
+    return config

@@ -66,7 +66,7 @@ PAPER_ARCHITECTURES = ("cnn2", "cnn3", "cnn6", "vgg", "resnet", "cnn_bn", "inc3"
 PAPER_EXPERIMENTS = ("benchmark", "activation", "modifications")
 
 #: Columns of runs.csv that come from the run record (the config), before the metrics.
-RUN_KEY_COLUMNS = ["experiment", "dataset", "model", "seed", "status", "architecture"]
+RUN_KEY_COLUMNS = ["experiment", "dataset", "model", "seed", "data_seed", "status", "architecture"]
 #: Metrics of metrics.json (the evaluation contract), always present in runs.csv (empty when a
 #: run is missing); further keys of metrics.json follow them, nested dicts flattened with ".".
 METRIC_COLUMNS = [
@@ -361,6 +361,7 @@ def runs_table(runs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             "dataset": record["dataset"],
             "model": record["model"],
             "seed": int(record["seed"]),
+            "data_seed": int(record.get("data_seed", -1)),
             "architecture": record.get("architecture", ""),
             "dense_activation": dense_activation(record.get("architecture", ""), hyperparameters),
             "hyperparameters": _canonical(hyperparameters),
@@ -397,6 +398,7 @@ def runs_table(runs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     for col in _FLOAT_METRICS:
         table[col] = pd.to_numeric(table[col]).astype("float64")
     table["seed"] = table["seed"].astype("int64")
+    table["data_seed"] = table["data_seed"].astype("int64")
     order = {name: i for i, name in enumerate(experiment_order(table["experiment"]))}
     models = {name: i for i, name in enumerate(model_order(table))} if len(table) else {}
     table = table.sort_values(
@@ -411,10 +413,16 @@ def runs_table(runs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+def subset_title(title: str, selection: str = "") -> str:
+    """`title`, naming the subset of the config (``select``) the table covers, if any."""
+    return f"{title} (subset: {selection})" if selection else title
+
+
 def aggregate_runs(
-    runs: Sequence[Mapping[str, Any]], csv: str | Path, md: str | Path
+    runs: Sequence[Mapping[str, Any]], csv: str | Path, md: str | Path, selection: str = ""
 ) -> pd.DataFrame:
-    """Rule aggregate_runs: :func:`runs_table` written to `csv` and `md`."""
+    """Rule aggregate_runs: :func:`runs_table` written to `csv` and `md` (`selection`: the
+    subset of the config these runs are, named in the Markdown title)."""
     table = runs_table(runs)
     n_missing = int((table["status"] == "missing").sum())
     if n_missing:
@@ -423,7 +431,7 @@ def aggregate_runs(
             n_missing,
             len(table),
         )
-    write_table(table, csv, md, title="Runs")
+    write_table(table, csv, md, title=subset_title("Runs", selection))
     return table
 
 
@@ -603,10 +611,11 @@ def aggregate_summary(
     reference: str | Path | Sequence[str | Path] | None,
     csv: str | Path,
     md: str | Path,
+    selection: str = "",
 ) -> pd.DataFrame:
     """Rule aggregate_summary: :func:`summary_table` of runs.csv with the published values."""
     table = summary_table(read_runs(runs), load_reference(reference) if reference else None)
-    write_table(table, csv, md, title="Summary per experiment and model")
+    write_table(table, csv, md, title=subset_title("Summary per experiment and model", selection))
     return table
 
 
