@@ -34,9 +34,17 @@ small CPU machine run it with a few hundred spectra (defaults: 256 training and 
 spectra, 1 warm-up and 4 timed epochs), which measures steady-state throughput per sample, not a
 full paper-scale epoch (whose fixed per-epoch costs are relatively smaller still).
 
+On a GPU (``--backend jax`` or ``torch``) each row also gives the achieved TFLOP/s as a fraction
+of the chip's dense bfloat16 peak, measured in the same run (``--peak``: the best of a few large
+bfloat16 matrix products, 8192 x 8192 x 8192, on the same device; ~790 TFLOP/s on an H100/H200),
+and ``--concurrent 1 2 4 8`` measures the packing of the gpu profile: N copies of the project path
+of the first architecture trained side by side on the one device, their summed samples/s (from
+each copy's median timed epoch) against one copy's.
+
 Run:  PYTHONPATH=src python benchmarks/train_throughput.py [--points 5000] [--classes 500]
       [--samples 256] [--epochs 4] [--repeat 1] [--architectures cnn2 vgg ...]
-      [--precision float32 mixed_bfloat16]
+      [--precision float32 mixed_bfloat16] [--backend tensorflow|jax|torch] [--peak]
+      [--concurrent 1 2 4] [--json results.json]
 """
 
 from __future__ import annotations
@@ -175,9 +183,58 @@ def project_fit(keras, arch, args, train_path, val_path, backup_dir):
     return times, params, macs
 
 
+def matmul_peak(backend: str, n: int = 8192, repeats: int = 10) -> float:
+    """Dense bfloat16 TFLOP/s of an n x n x n matrix product on the backend's device (best of
+    `repeats` timed products after a warm-up), the denominator of the peak fraction."""
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        a = jnp.ones((n, n), jnp.bfloat16)
+        f = jax.jit(lambda x, y: x @ y)
+        f(a, a).block_until_ready()
+
+        def once() -> None:
+            f(a, a).block_until_ready()
+
+    elif backend == "torch":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        a = torch.rand((n, n), dtype=torch.bfloat16, device=device)
+        a @ a
+
+        def once() -> None:
+            a @ a
+            if device == "cuda":
+                torch.cuda.synchronize()
+
+    else:
+        import tensorflow as tf
+
+        a = tf.ones((n, n), tf.bfloat16)
+        tf.linalg.matmul(a, a).numpy()
+
+        def once() -> None:
+            tf.linalg.matmul(a, a).numpy()
+
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        once()
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e12
+
+
 def child(args) -> None:
     """One measurement in this (fresh) process; prints one JSON line."""
     keras = sb_backend.configure(args.backend, args.precision[0], args.threads, True)
+    device = sb_backend.runtime()["device"]
+    if args.child == "peak":
+        n = 8192 if device["kind"] == "gpu" else 1024
+        out = {"peak_tflops": matmul_peak(args.backend, n), "device": device["name"]}
+        print("RESULT " + json.dumps(out), flush=True)
+        return
     data = Path(args.data)
     arch = args.architectures[0]
     if args.child == "project":
@@ -190,22 +247,48 @@ def child(args) -> None:
         val = (np.load(data / "xv.npy"), np.load(data / "yv.npy"))
         times, out = bare_fit(keras, arch, args, train, val), {}
     out.update(epochs=np.asarray(times).tolist(), max_rss_gb=max_rss_gb())
+    out.update(device=device["name"], device_kind=device["kind"])
+    out["resolved_precision"] = sb_backend.runtime()["precision"]
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def measure(kind: str, arch: str, precision: str, data: Path, argv: list[str]) -> dict:
-    """Run one measurement in a fresh process (clean memory, dtype policy and TF state)."""
+def _command(kind: str, arch: str, precision: str, data: Path, argv: list[str]):
     cmd = [sys.executable, __file__, *argv, "--child", kind, "--data", str(data)]
     cmd += ["--architectures", arch, "--precision", precision]
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    for line in proc.stdout.splitlines():
+    # several processes on one GPU: JAX must not preallocate 75 % of it in each
+    env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    return cmd, env
+
+
+def _result(proc_stdout: str, proc_stderr: str, what: str) -> dict:
+    for line in proc_stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT ") :])
-    raise RuntimeError(
-        f"{kind} {arch} {precision} failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
-    )
+    raise RuntimeError(f"{what} failed:\n{proc_stdout[-3000:]}{proc_stderr[-3000:]}")
+
+
+def measure(kind: str, arch: str, precision: str, data: Path, argv: list[str]) -> dict:
+    """Run one measurement in a fresh process (clean memory, dtype policy and TF state)."""
+    cmd, env = _command(kind, arch, precision, data, argv)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    return _result(proc.stdout, proc.stderr, f"{kind} {arch} {precision}")
+
+
+def measure_concurrent(n: int, arch: str, precision: str, data: Path, argv: list[str]) -> dict:
+    """n project-path processes side by side; their summed samples/s (median timed epochs)."""
+    cmd, env = _command("project", arch, precision, data, argv)
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for _ in range(n)
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate()
+        results.append(_result(out, err, f"concurrent project {arch} x{n}"))
+    per_copy = [float(np.median(np.asarray(r["epochs"])[:, 0])) for r in results]
+    return {"n": n, "epoch_s": per_copy}
 
 
 def main(argv=None) -> int:
@@ -228,13 +311,37 @@ def main(argv=None) -> int:
     parser.add_argument("--backend", default="tensorflow", choices=sb_backend.BACKENDS)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--child", choices=["project", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--peak", action="store_true", help="measure the dense bf16 matmul peak of the device"
+    )
+    parser.add_argument(
+        "--concurrent",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also train N copies of the first architecture side by side (gpu profile packing)",
+    )
+    parser.add_argument(
+        "--only-concurrent",
+        action="store_true",
+        help="skip the project/bare comparison (with --concurrent: packing only)",
+    )
+    parser.add_argument("--json", help="write the rows (and peak, packing) to this JSON file")
+    parser.add_argument("--child", choices=["project", "bare", "peak"], help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args)
         return 0
-    common = argv  # forwarded to the children, whose own --architectures/--precision come last
+    common = [a for a in argv if a not in ("--peak", "--only-concurrent")]  # forwarded to the children, whose own
+    # --architectures/--precision come last
+    for flag in ("--concurrent", "--json"):  # options of the parent only
+        if flag in common:
+            i = common.index(flag)
+            j = i + 1
+            while j < len(common) and not common[j].startswith("--"):
+                j += 1
+            common = common[:i] + common[j:]
 
     print(
         f"# train throughput: {args.points} points, {args.classes} classes, {args.samples} "
@@ -246,6 +353,12 @@ def main(argv=None) -> int:
     print(f"# load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     rows = []
     n = args.samples  # per epoch
+    peak = None
+    if args.peak:
+        got = measure("peak", args.architectures[0], args.precision[0], Path("."), common)
+        peak = got["peak_tflops"]
+        print(f"# dense bf16 matmul peak of {got['device']}: {peak:.0f} TFLOP/s", flush=True)
+    packing = []
     with tempfile.TemporaryDirectory(prefix="specbench-bench-") as tmp:
         tmp = Path(tmp)
         x, y = synthetic_split(tmp / "train.parquet", args.samples, args.points, args.classes, 1)
@@ -255,7 +368,7 @@ def main(argv=None) -> int:
         # the bare path's in-memory arrays: the same data, max-normalised the same way
         for name, array in (("x", normalise(x)), ("y", y), ("xv", normalise(xv)), ("yv", yv)):
             np.save(tmp / f"{name}.npy", array)
-        for precision in args.precision:
+        for precision in [] if args.only_concurrent else args.precision:
             for arch in args.architectures:
                 project, bare = [], []  # timed epochs' (wall s, cpu s) of all repeats
                 rss = 0.0
@@ -269,7 +382,8 @@ def main(argv=None) -> int:
                 bare = np.min(bare, axis=0)
                 row = {
                     "arch": arch,
-                    "precision": precision,
+                    "device": p["device"],
+                    "precision": p["resolved_precision"],
                     "params": p["params"],
                     "macs": p["macs"],
                     "project": n / project[0],
@@ -278,28 +392,55 @@ def main(argv=None) -> int:
                     "cpu_ratio": bare[1] / project[1],
                     "flop": 6 * p["macs"] / 1e9,
                 }
+                row["tflops"] = row["project"] * row["flop"] / 1e3
+                row["peak_fraction"] = row["tflops"] / peak if peak else None
                 rows.append(row)
+                if args.json:  # after every row: a run cut short keeps what it measured
+                    Path(args.json).write_text(
+                        json.dumps({"peak_tflops": peak, "rows": rows, "packing": []}, indent=2)
+                    )
                 print(
-                    f"{arch:8s} {precision:15s} project {row['project']:8.1f}/s  "
+                    f"{arch:8s} {row['precision']:15s} project {row['project']:8.1f}/s  "
                     f"bare {row['bare']:8.1f}/s  ratio {row['ratio']:5.3f}  "
-                    f"(CPU time {row['cpu_ratio']:5.3f}), max RSS {rss:.1f} GB",
+                    f"(CPU time {row['cpu_ratio']:5.3f}), {row['tflops']:.2f} TFLOP/s, "
+                    f"max RSS {rss:.1f} GB",
                     flush=True,
                 )
+        for k in args.concurrent:
+            got = measure_concurrent(k, args.architectures[0], args.precision[0], tmp, common)
+            total = sum(n / t for t in got["epoch_s"])
+            packing.append({"n": k, "samples_per_s": total})
+            base = packing[0]["samples_per_s"]
+            print(
+                f"# {k} x {args.architectures[0]} side by side: {total:.1f} samples/s in all "
+                f"({total / base:.2f} x one copy's {base:.1f}/s)",
+                flush=True,
+            )
     print(f"# load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({"args": vars(args), "peak_tflops": peak, "rows": rows,
+                        "packing": packing}, indent=2)
+        )
 
     header = (
-        "| architecture | precision | parameters | MACs/spectrum | project samples/s "
-        "| bare fit samples/s | ratio | CPU-time ratio | project GFLOP/s | bare GFLOP/s |"
+        "| architecture | precision | MACs/spectrum | project samples/s "
+        "| bare fit samples/s | ratio | project TFLOP/s | of peak |"
     )
     print()
+    if rows:
+        print(f"device: {rows[0]['device']}, backend {args.backend}")
     print(header)
-    print("|---" * 10 + "|")
+    print("|---" * 8 + "|")
     for r in rows:
+        frac = f"{100 * r['peak_fraction']:.1f} %" if r["peak_fraction"] else "n/a"
         print(
-            f"| {r['arch']} | {r['precision']} | {r['params']:,} | {r['macs']:,} "
-            f"| {r['project']:.1f} | {r['bare']:.1f} | {r['ratio']:.3f} | {r['cpu_ratio']:.3f} "
-            f"| {r['project'] * r['flop']:.1f} | {r['bare'] * r['flop']:.1f} |"
+            f"| {r['arch']} | {r['precision']} | {r['macs']:,} "
+            f"| {r['project']:.1f} | {r['bare']:.1f} | {r['ratio']:.3f} "
+            f"| {r['tflops']:.2f} | {frac} |"
         )
+    if not rows:
+        return 0
     worst = min(r["ratio"] for r in rows)
     worst_cpu = min(r["cpu_ratio"] for r in rows)
     status = "PASS" if worst >= 0.95 else "FAIL"

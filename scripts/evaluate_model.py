@@ -13,4 +13,5 @@ with redirect_to_log(snakemake.log[0]):
         predictions_path=snakemake.output.predictions,
         metrics_path=snakemake.output.metrics,
         threads=snakemake.threads,
+        jobs_per_gpu=snakemake.resources.get("jobs_per_gpu"),
     )

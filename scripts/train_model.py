@@ -17,4 +17,6 @@ with redirect_to_log(snakemake.log[0]):
         dataset=snakemake.wildcards.dataset,
         model_name=snakemake.wildcards.model,
         threads=snakemake.threads,
+        backend_override=snakemake.resources.get("keras_backend"),
+        jobs_per_gpu=snakemake.resources.get("jobs_per_gpu"),
     )

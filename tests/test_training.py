@@ -213,10 +213,11 @@ def test_epoch_feeder_serves_the_given_order_in_batches():
         if keras.backend.backend() == "tensorflow":
             batches = [(bx.numpy(), by.numpy()) for bx, by in args["x"]]
             val = np.concatenate([by.numpy() for _, by in args["validation_data"]])
-        else:
-            xs, ys, b = args["x"], args["y"], args["batch_size"]
-            batches = [(xs[i : i + b], ys[i : i + b]) for i in range(0, 50, b)]
-            val = args["validation_data"][1]
+        else:  # PyDatasets of device arrays
+            to_np = keras.ops.convert_to_numpy
+            train_ds, val_ds = args["x"], args["validation_data"]
+            batches = [tuple(map(to_np, train_ds[i])) for i in range(len(train_ds))]
+            val = np.concatenate([to_np(val_ds[i][1]) for i in range(len(val_ds))])
         assert [len(by) for _, by in batches] == [16, 16, 16, 2]
         np.testing.assert_array_equal(np.concatenate([by for _, by in batches]), order)
         np.testing.assert_array_equal(np.concatenate([bx for bx, _ in batches]), x[order])

@@ -18,8 +18,14 @@ What :func:`configure` does per backend:
 - torch: ``torch.set_num_threads(threads)`` and, when `deterministic`,
   ``torch.use_deterministic_algorithms(True)``.
 
-Precision: ``"float32"`` or ``"mixed_bfloat16"`` (Keras dtype policy: bfloat16 compute, float32
-variables); the model builders keep their softmax output layer in float32 either way.
+Precision: ``"float32"``, ``"mixed_bfloat16"`` (Keras dtype policy: bfloat16 compute, float32
+variables) or ``"auto"`` (bfloat16 where the device has native bfloat16 arithmetic, float32
+elsewhere: :func:`specbench.devices.resolve_precision`); the model builders keep their softmax
+output layer in float32 either way. :func:`runtime` tells what a configured process resolved.
+
+GPUs (jax, torch): before the backend is imported, :func:`specbench.devices.gpu_environment` bounds
+JAX's GPU memory per job (``jobs_per_gpu``, the gpu profile's packing) and, on a multi-GPU node,
+gives each job one GPU; the model and data then live on that device (Keras' default placement).
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ from typing import Any
 logger = logging.getLogger("specbench.backend")
 
 BACKENDS = ("tensorflow", "jax", "torch")
-PRECISIONS = ("float32", "mixed_bfloat16")
+#: Precisions a config may name; "auto" resolves to one of the others (see module docstring).
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 #: The Python package whose version is recorded for each backend.
 BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
@@ -56,7 +63,21 @@ def _add_xla_flag(flag: str) -> None:
         os.environ["XLA_FLAGS"] = " ".join([*flags, flag])
 
 
-def _set_env_before_import(backend: str, threads: int, deterministic: bool) -> None:
+_RUNTIME: dict[str, Any] = {}
+
+
+def runtime() -> dict[str, Any]:
+    """{"backend", "precision" (resolved), "device": specbench.devices.describe_device(...)} of
+    the last :func:`configure` in this process ({} before)."""
+    return dict(_RUNTIME)
+
+
+def _set_env_before_import(
+    backend: str, threads: int, deterministic: bool, jobs_per_gpu: int | None = None
+) -> None:
+    from specbench import devices
+
+    os.environ.update(devices.gpu_environment(backend, jobs_per_gpu))
     os.environ["KERAS_BACKEND"] = backend
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if backend == "tensorflow":
@@ -88,11 +109,18 @@ def _configure_tensorflow(threads: int, deterministic: bool) -> None:
         logger.warning("op determinism was enabled earlier in this process and stays enabled")
 
 
-def _configure_torch(threads: int, deterministic: bool) -> None:
+def _configure_torch(threads: int, deterministic: bool, jobs_per_gpu: int | None = None) -> None:
     import torch
 
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(deterministic)
+    if deterministic and torch.cuda.is_available():
+        # cuBLAS needs this for deterministic matrix products (else torch raises at the first).
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    if jobs_per_gpu and torch.cuda.is_available():
+        from specbench.devices import GPU_MEMORY_SHARE
+
+        torch.cuda.set_per_process_memory_fraction(GPU_MEMORY_SHARE / jobs_per_gpu)
 
 
 def configure(
@@ -100,8 +128,13 @@ def configure(
     precision: str = "float32",
     threads: int = 1,
     deterministic: bool = True,
+    jobs_per_gpu: int | None = None,
 ) -> Any:
     """Select the Keras backend and set threads, determinism and precision; returns ``keras``.
+
+    `jobs_per_gpu`: how many jobs share one GPU (the job's resource under the gpu profile);
+    None: unknown (JAX then allocates GPU memory on demand). :func:`runtime` afterwards holds
+    the resolved precision and the device.
 
     Must be called before keras is imported (raises BackendError if keras was imported with
     another backend). May be called again in the same process with the same backend (e.g. two
@@ -121,20 +154,29 @@ def configure(
                 "imported; run the job in a fresh process)"
             )
     else:
-        _set_env_before_import(backend, threads, deterministic)
+        _set_env_before_import(backend, threads, deterministic, jobs_per_gpu)
     if backend == "tensorflow":
         _configure_tensorflow(threads, deterministic)
     elif backend == "torch":
-        _configure_torch(threads, deterministic)
+        _configure_torch(threads, deterministic, jobs_per_gpu)
 
     import keras
 
-    keras.config.set_dtype_policy(precision)
+    from specbench import devices
+
+    device = devices.describe_device(backend)
+    resolved = devices.resolve_precision(precision, device)
+    keras.config.set_dtype_policy(resolved)
+    _RUNTIME.clear()
+    _RUNTIME.update(backend=backend, precision=resolved, device=device, threads=threads)
     logger.info(
-        "keras %s, backend %s, precision %s, %d thread(s), deterministic=%s",
+        "keras %s, backend %s on %s %s, precision %s%s, %d thread(s), deterministic=%s",
         keras.__version__,
         backend,
-        precision,
+        device["kind"],
+        device["name"],
+        resolved,
+        " (auto)" if precision == "auto" else "",
         threads,
         deterministic,
     )

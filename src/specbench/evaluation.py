@@ -127,6 +127,7 @@ def evaluate_model(
     metrics_path: str | os.PathLike,
     threads: int = 1,
     batch_size: int = 256,
+    jobs_per_gpu: int | None = None,
 ) -> dict[str, Any]:
     """Predict the test split with the trained model; write predictions and metrics.
 
@@ -139,7 +140,9 @@ def evaluate_model(
 
     test = single_path(test, "test")
     info = _read_info(info_path)
-    keras = backend.configure(info["backend"], info["precision"], threads, deterministic=True)
+    keras = backend.configure(
+        info["backend"], info["precision"], threads, deterministic=True, jobs_per_gpu=jobs_per_gpu
+    )
     try:
         return _evaluate(
             keras,
@@ -218,6 +221,8 @@ def _evaluate(
         "train_samples_per_s": float(info["train_samples_per_s"]),
         "backend": info["backend"],
         "precision": info["precision"],
+        "device": info.get("device"),
+        "evaluation_device": backend.runtime()["device"]["name"],
         "versions": info.get("versions", {}),
         "resumed_from_epoch": info.get("resumed_from_epoch", 0),
         "predict_samples_per_s": n_test / predict_s if predict_s > 0 else None,

@@ -81,7 +81,8 @@ HISTORY_COLUMNS = (
 #: The paper's protocol; the config's `training` (already holding these defaults) overrides it.
 DEFAULT_PROTOCOL: dict[str, Any] = {
     "backend": "tensorflow",
-    "precision": "float32",
+    # bf16 where the hardware computes it natively, else float32 (specbench.devices)
+    "precision": "auto",
     "epochs": 500,
     "batch_size": 128,
     "learning_rate": 3.0e-4,
@@ -371,6 +372,42 @@ def _host_array(variable) -> np.ndarray:
     return np.asarray(value)  # JAX
 
 
+def _device_batches(x: np.ndarray, y: np.ndarray, batch_size: int):
+    """A ``keras.utils.PyDataset`` over `x`, `y` copied once to the backend's device (JAX,
+    PyTorch: the GPU when there is one). :meth:`reorder` gathers an epoch's order on the device;
+    batches are then slices of the reordered arrays, so no spectrum crosses the host-device link
+    again. (Keras' array adapter would copy JAX arrays back to the host, and send every batch to
+    the device again.) Iterated in the calling thread (one worker, no multiprocessing)."""
+    import keras
+
+    class DeviceBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.x = keras.ops.convert_to_tensor(x)
+            self.y = keras.ops.convert_to_tensor(y)
+            self.epoch_x, self.epoch_y = self.x, self.y
+            self.n, self.batch_size = len(x), batch_size
+
+        def reorder(self, order: np.ndarray) -> None:
+            idx = keras.ops.convert_to_tensor(order.astype(np.int32))
+            self.epoch_x = keras.ops.take(self.x, idx, axis=0)
+            self.epoch_y = keras.ops.take(self.y, idx, axis=0)
+
+        @property
+        def num_batches(self) -> int:
+            return -(-self.n // self.batch_size)
+
+        def __len__(self) -> int:
+            return self.num_batches
+
+        def __getitem__(self, i: int):
+            start = i * self.batch_size
+            stop = min(start + self.batch_size, self.n)
+            return self.epoch_x[start:stop], self.epoch_y[start:stop]
+
+    return DeviceBatches()
+
+
 class EpochFeeder:
     """The arguments of one epoch's ``model.fit``: training batches in a given order, validation.
 
@@ -379,7 +416,8 @@ class EpochFeeder:
     epoch's ``fit`` traces no tf.data functions: ~50 ms less per epoch than NumPy arrays given to
     ``fit``, whose array adapter rebuilds its pipeline at every call (and faster per epoch than a
     multi-epoch ``fit`` on arrays; see benchmarks/train_throughput.py). JAX and PyTorch: the
-    NumPy arrays in that order (Keras feeds them without tf.data).
+    arrays live on the backend's device (the GPU, if any) from the start, and each epoch's order is
+    gathered there (:func:`_device_batches`).
     Batches are consecutive slices of the order, the last one partial, as in ``fit(shuffle=True)``.
     """
 
@@ -390,6 +428,9 @@ class EpochFeeder:
         self.tf = keras.backend.backend() == "tensorflow"
         if self.tf:
             self._build_tf()
+        else:
+            self._train_ds = _device_batches(*train, batch_size)
+            self._val_ds = _device_batches(*val, batch_size)
 
     def _build_tf(self) -> None:
         import tensorflow as tf
@@ -424,9 +465,9 @@ class EpochFeeder:
     def epoch(self, order: np.ndarray) -> dict[str, Any]:
         if self.tf:
             self._order.assign(order.astype(np.int64))
-            return {"x": self._train_ds, "validation_data": self._val_ds}
-        (x, y), b = self.train, self.batch_size
-        return {"x": x[order], "y": y[order], "batch_size": b, "validation_data": self.val}
+        else:
+            self._train_ds.reorder(order)
+        return {"x": self._train_ds, "validation_data": self._val_ds}
 
 
 class BestWeights:
@@ -694,12 +735,16 @@ def train_model(
     model_name: str = "",
     threads: int = 1,
     backup_interval_s: float | None = None,
+    backend_override: str | None = None,
+    jobs_per_gpu: int | None = None,
 ) -> dict[str, Any]:
     """Train spec's architecture on `train` (validated on `val`); write model, history, info.
 
     `spec` = {"architecture", "hyperparameters", "training"} (config.model_entry). Resumes from
     `backup_dir` after an interrupted run (see module docstring; `backup_interval_s` as in
-    :func:`fit`). `threads`: intra-op threads of the backend (the job's Snakemake threads). Raises
+    :func:`fit`). `threads`: intra-op threads of the backend (the job's Snakemake threads).
+    `backend_override`: the execution profile's Keras backend (the ``keras_backend`` resource of
+    the gpu profile), replacing the protocol's; `jobs_per_gpu`: jobs sharing one GPU. Raises
     HyperparameterError for an unknown architecture/hyperparameter, specbench.io.SplitError for a
     bad split file, DataError for unusable data, TrainingDivergedError for a non-finite loss (no
     outputs are written on any error). Returns the training.json content.
@@ -712,9 +757,22 @@ def train_model(
     architecture = spec["architecture"]
     hyperparameters = registry.check(architecture, spec.get("hyperparameters") or {})
     training = protocol(spec.get("training"))
+    if backend_override:
+        backend.check(backend_override)
+        if backend_override != training["backend"]:
+            logger.info(
+                "backend %s (the profile's keras_backend) instead of the config's %s",
+                backend_override,
+                training["backend"],
+            )
+        training["backend"] = backend_override
     model_name = model_name or architecture
     keras = backend.configure(
-        training["backend"], training["precision"], threads, training["deterministic"]
+        training["backend"],
+        training["precision"],
+        threads,
+        training["deterministic"],
+        jobs_per_gpu=jobs_per_gpu,
     )
     try:
         return _train(
@@ -757,6 +815,7 @@ def _train(
     from specbench import backend
     from specbench.models import registry
 
+    runtime = backend.runtime()
     t0 = time.perf_counter()
     x_train, y_train = load_split(train)
     x_val, y_val = load_split(val)
@@ -787,6 +846,7 @@ def _train(
                 "architecture": architecture,
                 "hyperparameters": hyperparameters,
                 "training": training,
+                "precision": runtime["precision"],
                 "seed": seed,
                 "data": data_fingerprint(x_train, y_train, x_val, y_val),
             }
@@ -813,7 +873,11 @@ def _train(
         "hyperparameters": hyperparameters,
         "training": training,
         "backend": training["backend"],
-        "precision": training["precision"],
+        "precision": runtime["precision"],  # resolved ("auto" -> what the device does natively)
+        "device": runtime["device"]["name"],
+        "device_kind": runtime["device"]["kind"],
+        "cpu": runtime["device"]["cpu"],
+        "threads": runtime["threads"],
         "parameters": int(model.count_params()),
         "n_train": int(len(x_train)),
         "n_val": int(len(x_val)),
