@@ -116,6 +116,7 @@ def run_records(allow_missing=None):
                 "model": run.model,
                 "seed": run.seed,
                 "data_seed": run.data_seed,
+                "base_dataset": config["experiments"][run.experiment]["dataset"],
                 "architecture": spec["architecture"],
                 "hyperparameters": spec["hyperparameters"],
                 "metrics": expand(rules.evaluate_model.output.metrics, **paths)[0],

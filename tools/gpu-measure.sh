@@ -23,7 +23,8 @@ exec > >(tee -a "$OUT/run.log") 2>&1
 export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3
 # one XLA compilation per model shape for all processes (the benchmark's and the jobs')
 export JAX_COMPILATION_CACHE_DIR="$WORK/jax-cache" JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0
-SM=(python3 -m snakemake)
+PY=${PYTHON:-python3}
+SM=("$PY" -m snakemake)
 
 if [ "$SCALE" = tiny ]; then
   CONFIG=tests/configs/tiny.yaml
@@ -47,8 +48,24 @@ fi
 stamp "scale $SCALE, config $CONFIG, budget ${BUDGET_S} s, commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)"
 (nvidia-smi -L; nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv) \
   > "$OUT/gpu.txt" 2>&1
-python3 -c "import jax, keras, snakemake; print('jax', jax.__version__, jax.devices()); print('keras', keras.__version__, 'snakemake', snakemake.__version__)" 2>&1 | tail -2 | tee "$OUT/versions.txt"
+"$PY" -c "import jax, keras, snakemake; print('jax', jax.__version__, jax.devices()); print('keras', keras.__version__, 'snakemake', snakemake.__version__)" 2>&1 | tail -2 | tee "$OUT/versions.txt"
 nproc >> "$OUT/versions.txt"
+
+# deterministic: true sets XLA's --xla_gpu_deterministic_ops, under which some XLA versions refuse
+# to compile select-and-scatter (the gradient of max pooling). Probe it; if it fails, run without
+# (recorded here and in run.log) rather than lose the whole measurement.
+if ! "$PY" - > "$OUT/determinism-probe.txt" 2>&1 <<'PY'
+import os
+os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true"
+import jax, jax.numpy as jnp
+def f(x):
+    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 1), (1, 2, 1), "VALID").sum()
+print("max-pool gradient compiles with --xla_gpu_deterministic_ops=true:", jax.grad(f)(jnp.ones((4, 64, 8))).sum())
+PY
+then
+  export XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_deterministic_ops=false"
+  stamp "WARNING: deterministic GPU ops unavailable here (determinism-probe.txt); running without"
+fi
 
 # work directories: the benchmark and the challenge experiments run side by side
 for wd in bench chal; do
@@ -64,19 +81,21 @@ GPU_RES=(--set-resources train_model:gpu=1 train_model:jobs_per_gpu=6 train_mode
 stamp "rendering the datasets (CPU) while the throughput is measured (GPU)"
 (cd "$WORK/bench" && "${SM[@]}" --profile gpu --configfile run.yaml --cores 4 \
   --config "select={$BENCH_SELECT}" --until render_spectra > "$OUT/render-bench.log" 2>&1) &
+PIDS=($!)
 (cd "$WORK/chal" && "${SM[@]}" --profile gpu --configfile run.yaml --cores 4 \
   --config "select={$CHAL_SELECT}" --until render_spectra > "$OUT/render-chal.log" 2>&1) &
+PIDS+=($!)
 
 TP_LIMIT=$(($(left) * 30 / 100))
-timeout "$TP_LIMIT" python3 "$REPO/benchmarks/train_throughput.py" --backend jax \
+timeout "$TP_LIMIT" "$PY" "$REPO/benchmarks/train_throughput.py" --backend jax \
   --precision float32 --peak --architectures "${ARCHS[@]}" "${TP[@]}" \
   --json "$OUT/throughput.json" 2>&1 | tee "$OUT/throughput.txt"
 stamp "throughput done (limit ${TP_LIMIT} s)"
-wait
+wait "${PIDS[@]}" # (a plain `wait` would also wait for the tee of the log)
 stamp "datasets rendered"
 
 RESERVE=90 # tables, figures, copying
-PLAN=$(python3 "$REPO/tools/gpu_plan.py" "$OUT/throughput.json" --config "$REPO/$CONFIG" \
+PLAN=$("$PY" "$REPO/tools/gpu_plan.py" "$OUT/throughput.json" --config "$REPO/$CONFIG" \
   --budget $(($(left) - RESERVE)) --epoch-spectra $SPECTRA \
   --group "bench:benchmark:0:$BENCH_MODELS" \
   --group "chal:activation+modifications:$CHAL_SEEDS:$CHAL_MODELS" 2> "$OUT/plan.txt")
@@ -86,21 +105,25 @@ CHAL_PLAN=$(echo "$PLAN" | awk '$1 == "chal" {print $2}')
 stamp "plan: benchmark [$BENCH_PLAN], challenge [$CHAL_PLAN]"
 
 TRAIN_LIMIT=$(($(left) - RESERVE))
+PIDS=()
 if [ -n "$BENCH_PLAN" ]; then
   (cd "$WORK/bench" && timeout -s INT "$TRAIN_LIMIT" "${SM[@]}" --profile gpu --configfile run.yaml \
     --cores $((CORES / 2)) --resources gpu=2 "${GPU_RES[@]}" \
     --config "select={$BENCH_SELECT, models: [$BENCH_PLAN]}" > "$OUT/train-bench.log" 2>&1) &
+  PIDS+=($!)
 fi
 if [ -n "$CHAL_PLAN" ]; then
-  seeds=$(python3 -c "lo,_,hi='$CHAL_SEEDS'.partition('-'); print(', '.join(map(str, range(int(lo), int(hi or lo)+1))))")
+  seeds=$("$PY" -c "lo,_,hi='$CHAL_SEEDS'.partition('-'); print(', '.join(map(str, range(int(lo), int(hi or lo)+1))))")
   (cd "$WORK/chal" && timeout -s INT "$TRAIN_LIMIT" "${SM[@]}" --profile gpu --configfile run.yaml \
     --cores $((CORES / 2)) --resources gpu=4 "${GPU_RES[@]}" \
     --config "select={$CHAL_SELECT, models: [$CHAL_PLAN], seeds: [$seeds]}" \
     > "$OUT/train-chal.log" 2>&1) &
+  PIDS+=($!)
 fi
-wait
+[ ${#PIDS[@]} -gt 0 ] && wait "${PIDS[@]}"
 stamp "training stopped or done"
 
+PIDS=()
 for wd in bench chal; do
   plan=$BENCH_PLAN select=$BENCH_SELECT
   [ $wd = chal ] && plan=$CHAL_PLAN select=$CHAL_SELECT
@@ -112,13 +135,14 @@ for wd in bench chal; do
      "$OUT/$wd/" 2>/dev/null;
    find results/runs \( -name "*.json" -o -name "*.csv" -o -name "predictions.parquet" \) \
      -exec cp --parents {} "$OUT/$wd/" \; ;
-   cp results/datasets/*/ambiguous_pairs.csv --parents "$OUT/$wd/" 2>/dev/null) &
+   cp --parents results/datasets/*/ambiguous_pairs.csv "$OUT/$wd/" 2>/dev/null) &
+  PIDS+=($!)
 done
-wait
+[ ${#PIDS[@]} -gt 0 ] && wait "${PIDS[@]}"
 stamp "tables and figures written"
 
 if [ "$(left)" -gt 40 ]; then
-  timeout $(($(left) - 10)) python3 "$REPO/benchmarks/train_throughput.py" --backend jax \
+  timeout $(($(left) - 10)) "$PY" "$REPO/benchmarks/train_throughput.py" --backend jax \
     --precision float32 --only-concurrent --concurrent 1 2 4 8 "${PACK[@]}" \
     --json "$OUT/packing.json" 2>&1 | tee "$OUT/packing.txt"
 fi

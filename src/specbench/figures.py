@@ -435,10 +435,37 @@ def plot_activation(
         ax.set_xlim(-0.6, len(archs) - 0.4)
         ax.set_xlabel("architecture")
         ax.set_ylabel("test accuracy (%)")
+        _annotate_relu_gain(ax, data, experiment, archs)
         dataset = ", ".join(sorted(data["dataset"].unique()))
-        ax.set_title(f"Hidden dense activation: experiment {experiment} ({dataset})")
+        ax.set_title(f"Hidden dense activation: experiment {experiment} ({dataset})", pad=30)
         _legend_below(fig, handles, ncol=2)
         save_figure(fig, png, svg, s["dpi"])
+
+
+def _annotate_relu_gain(ax: plt.Axes, data: pd.DataFrame, experiment: str, archs: list) -> None:
+    """Above each architecture: the paired ReLU - linear difference of test accuracy with its
+    95 % interval (seed s of both models shares data order and initial weights)."""
+    labels = {}
+    for arch in archs:
+        rows = data[data["architecture"] == arch].drop_duplicates("model")
+        relu = rows[rows["activation"] == "relu"]["model"].tolist()
+        linear = rows[rows["activation"] == "linear"]["model"].tolist()
+        if relu and linear:
+            diff = tables.paired_accuracy(data, experiment, relu[0], linear[0])
+            text = tables.paired_label(diff, "ReLU−lin.")
+            if text:
+                labels[arch] = text.replace(" pp", "\npp").replace(" (", "\n(", 1)
+    for arch, text in labels.items():
+        ax.annotate(
+            text,
+            xy=(archs.index(arch), 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize="x-small",
+        )
 
 
 # ---------------------------------------------------------------- modifications
@@ -513,10 +540,25 @@ def plot_modifications(
                     ax.hlines(means[model], i - 0.3, i + 0.3, color="black", lw=1.5, zorder=4)
             if originals and originals[0] in means:
                 ax.axhline(means[originals[0]], color=colors[0], ls="--", lw=1, zorder=1)
+            for i, model in enumerate(models):  # paired difference to the original, with CI
+                if originals and model not in originals:
+                    diff = tables.paired_accuracy(data, experiment, model, originals[0])
+                    text = tables.paired_label(diff)
+                    if text:
+                        ax.annotate(
+                            text.replace(" [", "\n[").replace(" (", "\n("),
+                            xy=(i, 1.0),
+                            xycoords=("data", "axes fraction"),
+                            xytext=(0, 2),
+                            textcoords="offset points",
+                            ha="center",
+                            va="bottom",
+                            fontsize="xx-small",
+                        )
             ax.set_xticks(range(len(models)))
             ax.set_xticklabels(models, rotation=30, ha="right")
             ax.set_xlim(-0.6, len(models) - 0.4)
-            ax.set_title(arch)
+            ax.set_title(arch, pad=34)
             ax.set_xlabel("")
             ax.set_ylabel("")
         axes[0][0].set_ylabel("test accuracy (%)")

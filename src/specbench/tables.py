@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from specbench import stats as sbstats
+
 logger = logging.getLogger("specbench.tables")
 
 __all__ = [
@@ -66,7 +68,16 @@ PAPER_ARCHITECTURES = ("cnn2", "cnn3", "cnn6", "vgg", "resnet", "cnn_bn", "inc3"
 PAPER_EXPERIMENTS = ("benchmark", "activation", "modifications")
 
 #: Columns of runs.csv that come from the run record (the config), before the metrics.
-RUN_KEY_COLUMNS = ["experiment", "dataset", "model", "seed", "data_seed", "status", "architecture"]
+RUN_KEY_COLUMNS = [
+    "experiment",
+    "dataset",
+    "model",
+    "seed",
+    "data_seed",
+    "base_dataset",
+    "status",
+    "architecture",
+]
 #: Metrics of metrics.json (the evaluation contract), always present in runs.csv (empty when a
 #: run is missing); further keys of metrics.json follow them, nested dicts flattened with ".".
 METRIC_COLUMNS = [
@@ -142,6 +153,15 @@ SUMMARY_COLUMNS = [
     "parameters",
     "macs",
     "train_time_s_mean",
+    "n_seeds",
+    "n_data_seeds",
+    "seed_sd_pct",
+    "data_sd_pct",
+    "paired_with",
+    "paired_n",
+    "paired_diff_pct",
+    "paired_ci_low_pct",
+    "paired_ci_high_pct",
     *[f"paper_{col}" for col in REFERENCE_VALUES],
 ]
 CONFUSIONS_COLUMNS = [
@@ -293,12 +313,19 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join([line(header), "| " + " | ".join(rule) + " |", *map(line, rows)]) + "\n"
 
 
-def write_table(table: pd.DataFrame, csv: str | Path, md: str | Path, title: str = "") -> None:
-    """Write `table` as CSV (every digit, NaN as empty) and as Markdown (with an optional title)."""
+def write_table(
+    table: pd.DataFrame,
+    csv: str | Path,
+    md: str | Path,
+    title: str = "",
+    md_table: pd.DataFrame | None = None,
+) -> None:
+    """Write `table` as CSV (every digit, NaN as empty) and as Markdown (with an optional title;
+    `md_table`: a narrower version for people, instead of `table`)."""
     Path(csv).parent.mkdir(parents=True, exist_ok=True)
     Path(md).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(csv, index=False)
-    text = to_markdown(table)
+    text = to_markdown(table if md_table is None else md_table)
     if title:
         text = f"# {title}\n\n{text}"
     Path(md).write_text(text)
@@ -362,6 +389,7 @@ def runs_table(runs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             "model": record["model"],
             "seed": int(record["seed"]),
             "data_seed": int(record.get("data_seed", -1)),
+            "base_dataset": record.get("base_dataset", record["dataset"]),
             "architecture": record.get("architecture", ""),
             "dense_activation": dense_activation(record.get("architecture", ""), hyperparameters),
             "hyperparameters": _canonical(hyperparameters),
@@ -521,6 +549,64 @@ def match_reference(models: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFra
 # ---------------------------------------------------------------- summary
 
 
+def counterpart(runs: pd.DataFrame, experiment: str, model: str) -> str | None:
+    """The model `model` is compared with in its experiment: the original (no hyperparameter
+    overrides) of its architecture, if `model` is not that original itself; else None."""
+    rows = runs[runs["experiment"] == experiment].drop_duplicates("model").set_index("model")
+    if model not in rows.index or is_original(rows.loc[model, "hyperparameters"]):
+        return None
+    arch = rows.loc[model, "architecture"]
+    originals = [
+        m
+        for m, r in rows.iterrows()
+        if r["architecture"] == arch and is_original(r["hyperparameters"]) and m != model
+    ]
+    return originals[0] if originals else None
+
+
+def paired_label(diff: Mapping[str, Any], what: str = "Δ") -> str:
+    """"Δ +4.8 [+1.2, +8.4] pp (n=5)"; with one pair "Δ +3.0 pp (1 seed: no interval)"."""
+    if not diff or diff.get("n", 0) == 0 or pd.isna(diff.get("mean")):
+        return ""
+    if diff["n"] < 2:
+        return f"{what} {diff['mean']:+.1f} pp (1 seed: no interval)"
+    return f"{what} {diff['mean']:+.1f} [{diff['low']:+.1f}, {diff['high']:+.1f}] pp (n={diff['n']})"
+
+
+def paired_accuracy(runs: pd.DataFrame, experiment: str, model: str, other: str) -> dict:
+    """specbench.stats.paired_difference of the test accuracy (%) of `model` minus `other` in
+    `experiment`, over the (seed, data seed) runs both finished."""
+    keys = ["seed", "data_seed"]
+    if "data_seed" not in runs.columns:
+        runs = runs.assign(data_seed=-1)
+    ok = runs[(runs["experiment"] == experiment) & (runs["status"] == "ok")]
+    mine = ok[ok["model"] == model][[*keys, "test_accuracy"]]
+    theirs = ok[ok["model"] == other][[*keys, "test_accuracy"]]
+    both = mine.merge(theirs, on=keys, suffixes=("", "_other"))
+    return sbstats.paired_difference(
+        100.0 * pd.to_numeric(both["test_accuracy"]),
+        100.0 * pd.to_numeric(both["test_accuracy_other"]),
+    )
+
+
+def _paired(runs: pd.DataFrame, experiment: str, model: str, group: pd.DataFrame) -> dict:
+    """Paired difference (percentage points of test accuracy) of `model` minus its counterpart
+    over the (seed, data seed) runs both finished; see specbench.stats."""
+    other = counterpart(runs, experiment, model)
+    out = {"paired_with": other or "", "paired_n": 0}
+    out.update(paired_diff_pct=np.nan, paired_ci_low_pct=np.nan, paired_ci_high_pct=np.nan)
+    if other is None:
+        return out
+    diff = paired_accuracy(runs, experiment, model, other)
+    out.update(
+        paired_n=diff["n"],
+        paired_diff_pct=diff["mean"],
+        paired_ci_low_pct=diff["low"],
+        paired_ci_high_pct=diff["high"],
+    )
+    return out
+
+
 def summary_table(runs: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per experiment and model: statistics over the finished seeds, published values beside.
 
@@ -531,7 +617,12 @@ def summary_table(runs: pd.DataFrame, reference: pd.DataFrame | None = None) -> 
     :func:`match_reference`). A model without finished runs has empty statistics.
     """
     rows = []
-    keys = ["experiment", "dataset", "model"]
+    runs = runs.copy()
+    if "data_seed" not in runs.columns:  # a runs.csv from before data seeds
+        runs["data_seed"] = -1
+    if "base_dataset" not in runs.columns:
+        runs["base_dataset"] = runs["dataset"]
+    keys = ["experiment", "base_dataset", "model"]
     for (experiment, dataset, model), group in runs.groupby(keys, sort=False):
         ok = group[group["status"] == "ok"]
         first = group.iloc[0]
@@ -582,6 +673,12 @@ def summary_table(runs: pd.DataFrame, reference: pd.DataFrame | None = None) -> 
             ("train_time_s", "mean"),
         ):
             row[f"{col}_{how}"] = stat(col, how)
+        row["n_seeds"] = ok["seed"].nunique()
+        row["n_data_seeds"] = ok["data_seed"].nunique()
+        accuracy = ok.assign(test_accuracy=100.0 * pd.to_numeric(ok["test_accuracy"]))
+        spread = sbstats.spread(accuracy)
+        row["seed_sd_pct"], row["data_sd_pct"] = spread["seed_sd"], spread["data_sd"]
+        row.update(_paired(runs, experiment, model, group))
         rows.append(row)
     table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS[: SUMMARY_COLUMNS.index("paper_n_seeds")])
     if reference is not None and len(table):
@@ -601,9 +698,83 @@ def summary_table(runs: pd.DataFrame, reference: pd.DataFrame | None = None) -> 
         "paper_n_test",
         "paper_test_wrong_min",
         "paper_test_wrong_max",
+        "n_seeds",
+        "n_data_seeds",
+        "paired_n",
     ):
         table[col] = pd.to_numeric(table[col]).round().astype("Int64")
     return table[SUMMARY_COLUMNS]
+
+
+def _mean_range(mean: Any, low: Any, high: Any, digits: int) -> str:
+    if pd.isna(mean):
+        return ""
+    text = f"{mean:.{digits}f}"
+    if not (pd.isna(low) or pd.isna(high)):
+        text += f" [{low:.{digits}f}–{high:.{digits}f}]"
+    return text
+
+
+def summary_markdown(table: pd.DataFrame) -> pd.DataFrame:
+    """The summary for people: one narrow row per experiment and model (every number stays in
+    summary.csv). Accuracy in %, mean [min–max] over the finished runs; the paper's beside it;
+    the paired difference against the model's counterpart with its 95 % interval."""
+    rows = []
+    for _, r in table.iterrows():
+        acc = _mean_range(
+            100 * r["test_accuracy_mean"],
+            100 * r["test_accuracy_min"],
+            100 * r["test_accuracy_max"],
+            1,
+        )
+        paper = _mean_range(
+            100 * r["paper_test_accuracy_mean"],
+            100 * r["paper_test_accuracy_min"],
+            100 * r["paper_test_accuracy_max"],
+            1,
+        )
+        wrong = _mean_range(r["test_wrong_mean"], r["test_wrong_min"], r["test_wrong_max"], 1)
+        paper_wrong = _mean_range(
+            r["paper_test_wrong_mean"], r["paper_test_wrong_min"], r["paper_test_wrong_max"], 1
+        )
+        if r["paired_with"] and r["paired_n"] >= 2:
+            paired = (
+                f"{r['paired_diff_pct']:+.1f} [{r['paired_ci_low_pct']:+.1f}, "
+                f"{r['paired_ci_high_pct']:+.1f}] vs {r['paired_with']} (n={r['paired_n']})"
+            )
+        elif r["paired_with"] and r["paired_n"] == 1:
+            paired = f"{r['paired_diff_pct']:+.1f} vs {r['paired_with']} (one pair: no interval)"
+        else:
+            paired = ""
+        seeds = f"{r['n_ok']}/{r['n_runs']}"
+        if r["n_data_seeds"] and r["n_data_seeds"] > 1:
+            seeds += f" ({r['n_data_seeds']} datasets)"
+        rows.append(
+            {
+                "experiment": r["experiment"],
+                "model": r["model"],
+                "runs": seeds,
+                "test accuracy %": acc,
+                "paper %": paper,
+                "misclassified": wrong,
+                "paper misclassified": paper_wrong,
+                "best epoch": "" if pd.isna(r["best_epoch_mean"]) else f"{r['best_epoch_mean']:.0f}",
+                "train time": _format_duration(r["train_time_s_mean"]),
+                "paired Δ (pp) [95 % CI]": paired,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _format_duration(seconds: Any) -> str:
+    if pd.isna(seconds):
+        return ""
+    seconds = float(seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def aggregate_summary(
@@ -615,7 +786,13 @@ def aggregate_summary(
 ) -> pd.DataFrame:
     """Rule aggregate_summary: :func:`summary_table` of runs.csv with the published values."""
     table = summary_table(read_runs(runs), load_reference(reference) if reference else None)
-    write_table(table, csv, md, title=subset_title("Summary per experiment and model", selection))
+    write_table(
+        table,
+        csv,
+        md,
+        title=subset_title("Summary per experiment and model", selection),
+        md_table=summary_markdown(table),
+    )
     return table
 
 

@@ -1,0 +1,58 @@
+"""Shipping a finished run set (reference-results/<name>/) and regenerating the README section
+from the shipped folders, on the real tiny workflow run."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from specbench import shipped
+
+pytestmark = pytest.mark.slow
+
+
+def test_ship_and_regenerate_readme_section(tiny_run, tmp_path):
+    results = tiny_run / "results"
+    dest = shipped.ship(
+        results,
+        tmp_path / "reference-results" / "tiny-cpu",
+        {"title": "Tiny run", "hardware": "test CPU", "wall_time": "1 min", "command": "snakemake"},
+        config_file=tiny_run / "tiny.yaml",
+    )
+    names = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()}
+    assert {"runs.csv", "summary.csv", "confusions.csv", "runtimes.csv", "summary.md"} <= names
+    assert {"provenance.json", "config.yaml", "figures/misclassifications.png"} <= names
+    assert all((dest / n).stat().st_size < shipped.MAX_FILE_BYTES for n in names)
+    assert json.loads((dest / "provenance.json").read_text())["hardware"] == "test CPU"
+
+    summary = pd.read_csv(dest / "summary.csv")
+    section = shipped.readme_section(tmp_path / "reference-results")
+    assert section.startswith("### Tiny run")
+    assert "hardware: test CPU" in section and "total wall time: 1 min" in section
+    for _, row in summary.iterrows():  # one table row per model, our mean beside the paper's
+        line = next(x for x in section.splitlines() if x.startswith(f"| {row['experiment']} | {row['model']} |"))
+        assert f"{100 * row['test_accuracy_mean']:.1f}" in line
+    assert "figures/misclassifications.png" in section
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{shipped.START}\nold text\n{shipped.END}\n\nrest\n")
+    assert shipped.update_readme(readme, tmp_path / "reference-results")
+    text = readme.read_text()
+    assert "old text" not in text and "### Tiny run" in text and text.endswith("rest\n")
+    assert not shipped.update_readme(readme, tmp_path / "reference-results")  # idempotent
+
+
+def test_ship_refuses_incomplete_results(tmp_path):
+    (tmp_path / "results" / "tables").mkdir(parents=True)
+    with pytest.raises(shipped.ShipError, match="runs.csv"):
+        shipped.ship(tmp_path / "results", tmp_path / "out", {})
+
+
+def test_verdict_against_the_published_range():
+    row = {"paper_test_accuracy_min": 0.57, "paper_test_accuracy_max": 0.64}
+    assert shipped.verdict({**row, "test_accuracy_mean": 0.60}) == "inside"
+    assert shipped.verdict({**row, "test_accuracy_mean": 0.66}) == "above"
+    assert shipped.verdict({**row, "test_accuracy_mean": 0.50}) == "below"
+    assert shipped.verdict({"test_accuracy_mean": 0.5}) == ""

@@ -1,0 +1,91 @@
+"""Paired differences and the spread over training seeds vs data seeds, on constructed cases
+whose answers are known in closed form; and the summary table's use of them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from specbench import stats
+from specbench.tables import counterpart, summary_markdown, summary_table
+
+
+def test_paired_difference_has_the_student_t_interval():
+    # differences 1, 2, 3: mean 2, sd 1, n 3, t(0.975, 2) = 4.302653 -> half width 2.484138
+    diff = stats.paired_difference([11, 12, 13], [10, 10, 10])
+    assert diff["n"] == 3 and diff["mean"] == pytest.approx(2.0)
+    assert diff["low"] == pytest.approx(2 - 4.302653 / math.sqrt(3), rel=1e-6)
+    assert diff["high"] == pytest.approx(2 + 4.302653 / math.sqrt(3), rel=1e-6)
+    # pairing matters: a constant shift has no spread, whatever the spread of each sample
+    tight = stats.paired_difference([50, 60, 70, 80], [48, 58, 68, 78])
+    assert (tight["low"], tight["mean"], tight["high"]) == pytest.approx((2, 2, 2))
+
+
+def test_paired_difference_with_one_pair_has_no_interval():
+    diff = stats.paired_difference([61.0], [58.0])
+    assert diff["n"] == 1 and diff["mean"] == 3.0
+    assert math.isnan(diff["low"]) and math.isnan(diff["high"])
+    with pytest.raises(ValueError, match="differ in length"):
+        stats.paired_difference([1, 2], [1])
+
+
+def test_spread_separates_training_seeds_from_data_seeds():
+    # accuracy = data effect (0, 10, 20 by data seed) + seed effect (+-1 by training seed)
+    rows = [
+        {"seed": s, "data_seed": d, "test_accuracy": 10 * i + (1 if s else -1)}
+        for i, d in enumerate((2023, 2024, 2025))
+        for s in (0, 1)
+    ]
+    got = stats.spread(pd.DataFrame(rows))
+    assert got["seed_sd"] == pytest.approx(math.sqrt(2))  # var of {-1, 1} = 2 in every dataset
+    assert got["data_sd"] == pytest.approx(10.0)  # var of {0, 10, 20} = 100 at either seed
+    one = stats.spread(pd.DataFrame(rows[:1]))
+    assert math.isnan(one["seed_sd"]) and math.isnan(one["data_sd"])
+
+
+def runs_frame(values: dict[str, list[float]], hyper: dict[str, str]) -> pd.DataFrame:
+    rows = []
+    for model, accs in values.items():
+        for seed, acc in enumerate(accs):
+            rows.append(
+                {
+                    "experiment": "activation",
+                    "dataset": "chal",
+                    "base_dataset": "chal",
+                    "model": model,
+                    "seed": seed,
+                    "data_seed": 11,
+                    "status": "ok",
+                    "architecture": "cnn2",
+                    "dense_activation": "relu" if "relu" in model else "linear",
+                    "hyperparameters": hyper[model],
+                    "n_test": 100,
+                    "test_wrong": round(100 * (1 - acc)),
+                    "test_accuracy": acc,
+                }
+            )
+    frame = pd.DataFrame(rows)
+    frame["test_error_pct"] = 100 * (1 - frame["test_accuracy"])
+    for col in ("best_epoch", "epochs_run", "parameters", "macs", "train_time_s"):
+        frame[col] = 1
+    return frame
+
+
+def test_summary_pairs_each_variant_with_its_original():
+    hyper = {"cnn2": "{}", "cnn2_relu": '{"dense_activation": "relu"}'}
+    runs = runs_frame({"cnn2": [0.60, 0.62, 0.58], "cnn2_relu": [0.65, 0.66, 0.64]}, hyper)
+    assert counterpart(runs, "activation", "cnn2_relu") == "cnn2"
+    assert counterpart(runs, "activation", "cnn2") is None
+    table = summary_table(runs).set_index("model")
+    expected = stats.paired_difference([65, 66, 64], [60, 62, 58])
+    relu = table.loc["cnn2_relu"]
+    assert relu["paired_with"] == "cnn2" and relu["paired_n"] == 3
+    assert relu["paired_diff_pct"] == pytest.approx(expected["mean"])
+    assert relu["paired_ci_low_pct"] == pytest.approx(expected["low"])
+    assert table.loc["cnn2", "paired_with"] == "" and np.isnan(table.loc["cnn2", "paired_diff_pct"])
+    md = summary_markdown(summary_table(runs))
+    assert len(md.columns) <= 10
+    assert "vs cnn2 (n=3)" in md.set_index("model").loc["cnn2_relu", "paired Δ (pp) [95 % CI]"]

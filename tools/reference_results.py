@@ -1,0 +1,74 @@
+"""Ship a finished run set into reference-results/<name>/, or regenerate the README section.
+
+  python tools/reference_results.py ship NAME --results results --config config/paper.yaml \
+      --title "..." --command "snakemake ..." --hardware "..." --threads 1 --wall-time "1 h 10 min"
+  python tools/reference_results.py readme        # rewrites README "Results at the published scale"
+
+Logic: specbench.shipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from specbench import shipped  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("ship")
+    s.add_argument("name")
+    s.add_argument("--results", default="results")
+    s.add_argument("--config", required=True)
+    s.add_argument("--title", required=True)
+    s.add_argument("--command", required=True)
+    s.add_argument("--hardware", required=True)
+    s.add_argument("--threads", default="")
+    s.add_argument("--wall-time", required=True)
+    s.add_argument("--date", default=datetime.date.today().isoformat())
+    s.add_argument("--note", default="")
+    s.add_argument("--versions", help="JSON file of package versions (default: a training.json)")
+    r = sub.add_parser("readme")
+    r.add_argument("--root", default="reference-results")
+    args = parser.parse_args(argv)
+    if args.cmd == "readme":
+        changed = shipped.update_readme(REPO / "README.md", args.root)
+        print("README.md updated" if changed else "README.md already up to date")
+        return 0
+    versions = {}
+    if args.versions:
+        versions = json.loads(Path(args.versions).read_text())
+    else:
+        infos = sorted(Path(args.results, "runs").rglob("training.json"))
+        if infos:
+            versions = json.loads(infos[0].read_text()).get("versions", {})
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    provenance = {
+        "title": args.title,
+        "command": args.command,
+        "hardware": args.hardware,
+        "threads": args.threads,
+        "date": args.date,
+        "wall_time": args.wall_time,
+        "commit": commit,
+        "versions": versions,
+        "note": args.note,
+    }
+    dest = shipped.ship(args.results, REPO / "reference-results" / args.name, provenance, args.config)
+    print(f"shipped {dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
