@@ -10,7 +10,7 @@
 #
 # Needs snakemake, keras, jax (CUDA) importable; the project runs from source (PYTHONPATH=src).
 set -uo pipefail
-REPO=$(cd "$(dirname "$0")/.." && pwd)
+REPO=${REPO:-$(cd "$(dirname "$0")/.." && pwd)}
 OUT=${OUT:-$REPO/gpu-out}
 BUDGET_S=${BUDGET_S:-520}
 SCALE=${SCALE:-paper}
@@ -107,20 +107,21 @@ stamp "plan: benchmark [$BENCH_PLAN], challenge [$CHAL_PLAN]"
 TRAIN_LIMIT=$(($(left) - RESERVE))
 PIDS=()
 if [ -n "$BENCH_PLAN" ]; then
-  (cd "$WORK/bench" && timeout -s INT "$TRAIN_LIMIT" "${SM[@]}" --profile gpu --configfile run.yaml \
+  (cd "$WORK/bench" && timeout -s INT -k 30 "$TRAIN_LIMIT" "${SM[@]}" --profile gpu --configfile run.yaml \
     --cores $((CORES / 2)) --resources gpu=2 "${GPU_RES[@]}" \
     --config "select={$BENCH_SELECT, models: [$BENCH_PLAN]}" > "$OUT/train-bench.log" 2>&1) &
   PIDS+=($!)
 fi
 if [ -n "$CHAL_PLAN" ]; then
   seeds=$("$PY" -c "lo,_,hi='$CHAL_SEEDS'.partition('-'); print(', '.join(map(str, range(int(lo), int(hi or lo)+1))))")
-  (cd "$WORK/chal" && timeout -s INT "$TRAIN_LIMIT" "${SM[@]}" --profile gpu --configfile run.yaml \
+  (cd "$WORK/chal" && timeout -s INT -k 30 "$TRAIN_LIMIT" "${SM[@]}" --profile gpu --configfile run.yaml \
     --cores $((CORES / 2)) --resources gpu=4 "${GPU_RES[@]}" \
     --config "select={$CHAL_SELECT, models: [$CHAL_PLAN], seeds: [$seeds]}" \
     > "$OUT/train-chal.log" 2>&1) &
   PIDS+=($!)
 fi
 [ ${#PIDS[@]} -gt 0 ] && wait "${PIDS[@]}"
+pkill -f "$WORK/.*/.snakemake/scripts" 2>/dev/null # jobs of a Snakemake killed at its deadline
 stamp "training stopped or done"
 
 PIDS=()
@@ -128,7 +129,7 @@ for wd in bench chal; do
   plan=$BENCH_PLAN select=$BENCH_SELECT
   [ $wd = chal ] && plan=$CHAL_PLAN select=$CHAL_SELECT
   [ -z "$plan" ] && continue
-  (cd "$WORK/$wd" && timeout 80 "${SM[@]}" --cores 4 --configfile run.yaml --rerun-incomplete \
+  (cd "$WORK/$wd" && timeout 80 "${SM[@]}" --cores 4 --configfile run.yaml --nolock \
     --config "select={$select, models: [$plan]}" allow_missing_runs=True \
     > "$OUT/aggregate-$wd.log" 2>&1;
    mkdir -p "$OUT/$wd" && cp -r results/tables results/figures results/benchmarks results/logs \
