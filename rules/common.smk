@@ -132,13 +132,14 @@ def allow_missing():
 
 
 def get_run_files(kind):
-    """All runs' files of one kind; with allow_missing_runs only those that exist."""
+    """All runs' files of one kind; with allow_missing_runs only those of the finished runs
+    (whose metrics.json exists: a run trained but not evaluated counts as missing)."""
 
     def get_files(wildcards):
-        files = sorted({record[kind] for record in run_records()})
+        records = run_records()
         if allow_missing():
-            files = [path for path in files if os.path.exists(path)]
-        return files
+            records = [r for r in records if os.path.exists(r["metrics"])]
+        return sorted({record[kind] for record in records})
 
     return get_files
 

@@ -36,13 +36,14 @@ if [ "$SCALE" = tiny ]; then
 else
   CONFIG=config/paper.yaml
   TP=(--samples 2048 --val-samples 256 --epochs 2)
-  ARCHS=(vgg cnn2 cnn3 cnn_bn inc3 inc6 cnn6 resnet)
+  ARCHS=(vgg cnn2 cnn3 cnn_bn cnn6 inc6 inc3 resnet) # the order the plan needs them in
   BENCH_MODELS=vgg,cnn2,cnn3,cnn_bn,inc3,inc6,cnn6,resnet
   CHAL_MODELS=cnn6,cnn6_linear,inc6,inc6_relu,inc3,inc3_relu,cnn3,cnn3_relu,cnn2,cnn2_relu
   CHAL_MODELS=$CHAL_MODELS,cnn6_bn,cnn6_convdrop,resnet,resnet_nobn_relu,vgg,vgg_k20_relu,cnn_bn
   CHAL_MODELS=$CHAL_MODELS,cnn_bn_nobn_relu
   CHAL_SEEDS=0-4 SPECTRA="bench=30000 chal=1620"
-  PACK=(--classes 27 --samples 1350 --val-samples 270 --epochs 3 --architectures cnn6)
+  CHAL_EXTRA=", data_variation" # cnn2 linear/ReLU on two more renderings (cheap)
+  PACK=(--classes 27 --samples 1350 --val-samples 270 --epochs 3 --warmup 2 --architectures cnn6)
   CORES=16
 fi
 stamp "scale $SCALE, config $CONFIG, budget ${BUDGET_S} s, commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)"
@@ -74,7 +75,7 @@ for wd in bench chal; do
   cp "$REPO/$CONFIG" "$WORK/$wd/run.yaml"
 done
 BENCH_SELECT="experiments: [benchmark], seeds: [0]"
-CHAL_SELECT="experiments: [activation, modifications]"
+CHAL_SELECT="experiments: [activation, modifications${CHAL_EXTRA:-}]"
 GPU_RES=(--set-resources train_model:gpu=1 train_model:jobs_per_gpu=6 train_model:keras_backend=jax
   evaluate_model:gpu=1 evaluate_model:jobs_per_gpu=6 --set-threads train_model=2 evaluate_model=2)
 
@@ -86,7 +87,7 @@ PIDS=($!)
   --config "select={$CHAL_SELECT}" --until render_spectra > "$OUT/render-chal.log" 2>&1) &
 PIDS+=($!)
 
-TP_LIMIT=$(($(left) * 30 / 100))
+TP_LIMIT=$(($(left) * 33 / 100))
 timeout "$TP_LIMIT" "$PY" "$REPO/benchmarks/train_throughput.py" --backend jax \
   --precision float32 --peak --architectures "${ARCHS[@]}" "${TP[@]}" \
   --json "$OUT/throughput.json" 2>&1 | tee "$OUT/throughput.txt"
@@ -94,7 +95,13 @@ stamp "throughput done (limit ${TP_LIMIT} s)"
 wait "${PIDS[@]}" # (a plain `wait` would also wait for the tee of the log)
 stamp "datasets rendered"
 
-RESERVE=90 # tables, figures, copying
+# K trainings side by side on the GPU (the gpu profile's packing), at the challenge scale
+timeout $(($(left) * 12 / 100)) "$PY" "$REPO/benchmarks/train_throughput.py" --backend jax \
+  --precision float32 --only-concurrent --concurrent 1 4 8 "${PACK[@]}" \
+  --json "$OUT/packing.json" 2>&1 | tee "$OUT/packing.txt"
+stamp "packing measured"
+
+RESERVE=110 # tables, figures, copying
 PLAN=$("$PY" "$REPO/tools/gpu_plan.py" "$OUT/throughput.json" --config "$REPO/$CONFIG" \
   --budget $(($(left) - RESERVE)) --epoch-spectra $SPECTRA \
   --group "bench:benchmark:0:$BENCH_MODELS" \
@@ -129,7 +136,7 @@ for wd in bench chal; do
   plan=$BENCH_PLAN select=$BENCH_SELECT
   [ $wd = chal ] && plan=$CHAL_PLAN select=$CHAL_SELECT
   [ -z "$plan" ] && continue
-  (cd "$WORK/$wd" && timeout 80 "${SM[@]}" --cores 4 --configfile run.yaml --nolock \
+  (cd "$WORK/$wd" && timeout 100 "${SM[@]}" --cores 8 --configfile run.yaml --nolock --rerun-triggers mtime \
     --config "select={$select, models: [$plan]}" allow_missing_runs=True \
     > "$OUT/aggregate-$wd.log" 2>&1;
    mkdir -p "$OUT/$wd" && cp -r results/tables results/figures results/benchmarks results/logs \
@@ -142,9 +149,4 @@ done
 [ ${#PIDS[@]} -gt 0 ] && wait "${PIDS[@]}"
 stamp "tables and figures written"
 
-if [ "$(left)" -gt 40 ]; then
-  timeout $(($(left) - 10)) "$PY" "$REPO/benchmarks/train_throughput.py" --backend jax \
-    --precision float32 --only-concurrent --concurrent 1 2 4 8 "${PACK[@]}" \
-    --json "$OUT/packing.json" 2>&1 | tee "$OUT/packing.txt"
-fi
 stamp "end"
