@@ -238,8 +238,9 @@ def child(args) -> None:
     data = Path(args.data)
     arch = args.architectures[0]
     if args.child == "project":
+        backup = Path(args.backup_dir) if args.backup_dir else data / "backup"
         times, params, macs = project_fit(
-            keras, arch, args, data / "train.parquet", data / "val.parquet", data / "backup"
+            keras, arch, args, data / "train.parquet", data / "val.parquet", backup
         )
         out = {"params": int(params), "macs": int(macs)}
     else:
@@ -255,7 +256,8 @@ def child(args) -> None:
 def _command(kind: str, arch: str, precision: str, data: Path, argv: list[str]):
     cmd = [sys.executable, __file__, *argv, "--child", kind, "--data", str(data)]
     cmd += ["--architectures", arch, "--precision", precision]
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # several processes on one GPU: JAX must not preallocate 75 % of it in each
     env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
@@ -279,10 +281,18 @@ def measure(kind: str, arch: str, precision: str, data: Path, argv: list[str]) -
 def measure_concurrent(n: int, arch: str, precision: str, data: Path, argv: list[str]) -> dict:
     """n project-path processes side by side; their summed samples/s (median timed epochs)."""
     cmd, env = _command("project", arch, precision, data, argv)
-    procs = [
-        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        for _ in range(n)
-    ]
+    procs = []
+    for copy in range(n):  # each copy writes its resume backups into its own folder
+        backup = data / f"backup-{n}-{copy}"
+        procs.append(
+            subprocess.Popen(
+                [*cmd, "--backup-dir", str(backup)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+        )
     results = []
     for proc in procs:
         out, err = proc.communicate()
@@ -329,6 +339,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="write the rows (and peak, packing) to this JSON file")
     parser.add_argument("--child", choices=["project", "bare", "peak"], help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
+    parser.add_argument("--backup-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args)

@@ -141,12 +141,15 @@ for wd in bench chal; do
     > "$OUT/aggregate-$wd.log" 2>&1;
    mkdir -p "$OUT/$wd" && cp -r results/tables results/figures results/benchmarks results/logs \
      "$OUT/$wd/" 2>/dev/null;
-   find results/runs \( -name "*.json" -o -name "*.csv" -o -name "predictions.parquet" \) \
+   find results/runs \( -name "*.json" -o -name "*.csv" \) \
      -exec cp --parents {} "$OUT/$wd/" \; ;
    cp --parents results/datasets/*/ambiguous_pairs.csv "$OUT/$wd/" 2>/dev/null) &
   PIDS+=($!)
 done
 [ ${#PIDS[@]} -gt 0 ] && wait "${PIDS[@]}"
 stamp "tables and figures written"
+# the device tool returns a limited number of files: everything in one archive (no models)
+tar czf "$OUT/results.tar.gz" -C "$OUT" --exclude=results.tar.gz bench chal 2>/dev/null
+rm -rf "$OUT/bench" "$OUT/chal"
 
 stamp "end"
