@@ -27,6 +27,7 @@ that uses the registry. ``from package import *`` counts the package itself only
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -86,11 +87,20 @@ def _in_package(name: str, package: str) -> bool:
     return name == package or name.startswith(package + ".")
 
 
-def _imports(path: Path, module: str | None, src: Path, package: str) -> set[str]:
+def _imports(path: Path, module: str | None, src: Path, package: str) -> frozenset[str]:
     """Modules of `package` that the import statements of file `path` load (not transitively).
 
     `module` is the file's module name (None for a script, which may not import relatively).
+    Cached per file version (planning asks for every training job's architecture).
     """
+    stat = path.stat()
+    return _parsed_imports(path, stat.st_mtime_ns, stat.st_size, module, src, package)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_imports(
+    path: Path, mtime_ns: int, size: int, module: str | None, src: Path, package: str
+) -> frozenset[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -130,7 +140,7 @@ def _imports(path: Path, module: str | None, src: Path, package: str) -> set[str
                     f"{path}:{node.lineno}: imports {name}, which has no source file in {src}"
                 )
             names.update(_with_parents(name))
-    return names
+    return frozenset(names)
 
 
 def loaded_modules(path: Path | str, *, src: Path = SRC_DIR, package: str = PACKAGE) -> set[str]:
