@@ -151,7 +151,8 @@ def project_fit(keras, arch, args, train_path, val_path, backup_dir):
     EarlyStopping/ReduceLROnPlateau bookkeeping and the resume backups (the default spacing of
     train_model: the first epoch writes one, later ones when due).
     """
-    from specbench.models import build, count_macs
+    from specbench.models import build
+    from specbench.models.macs import count_macs
     from specbench.training import compile_model, fit, load_split
 
     x, y = load_split(train_path)

@@ -12,9 +12,8 @@ if SRC not in sys.path:
 # (Set, not read: nothing is required of the user's environment, hence no `envvars:`.)
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p))
 
-import specbench  # noqa: E402
+from specbench import codedeps  # noqa: E402
 from specbench import config as sbconfig  # noqa: E402
-from specbench.models import registry  # noqa: E402
 
 validate(config, "../config/schema.yaml")
 try:
@@ -30,7 +29,6 @@ MODELS = sorted({run.model for run in RUNS})
 USED_DATASETS = sorted({run.dataset for run in RUNS})
 EXPERIMENTS = sbconfig.selected_experiments(config)
 SELECTION = sbconfig.describe_selection(config)
-PACKAGE_DIR = Path(specbench.__file__).parent
 
 
 wildcard_constraints:
@@ -49,9 +47,11 @@ def workdir_path(path):
         return str(path)
 
 
-def package_files(*modules):
-    """Source files of the package that a rule's results depend on (so edits rerun the rule)."""
-    return [workdir_path(PACKAGE_DIR / f"{module}.py") for module in modules]
+def script_sources(rule):
+    """Code inputs of a rule: the package modules its script scripts/<rule>.py imports,
+    transitively (derived from the import statements: specbench.codedeps)."""
+    script = Path(workflow.basedir) / "scripts" / f"{rule}.py"
+    return [workdir_path(path) for path in codedeps.package_sources(script)]
 
 
 # ---------------------------------------------------------------- datasets
@@ -88,9 +88,9 @@ def get_model_spec(wildcards):
 
 
 def get_model_sources(wildcards):
-    """The architecture's own source files: editing one reruns only that architecture's jobs."""
+    """The architecture's module (and what it imports): editing it reruns only its jobs."""
     spec = get_model_spec(wildcards)
-    return [workdir_path(path) for path in registry.source_files(spec["architecture"])]
+    return [workdir_path(path) for path in codedeps.architecture_sources(spec["architecture"])]
 
 
 def get_split(split):

@@ -1,7 +1,7 @@
 rule generate_classes:
     input:
         source=get_classes_source,
-        code=package_files("classes"),
+        code=script_sources("generate_classes"),
     output:
         classes="results/datasets/{dataset}/classes.json",
     log:
@@ -18,7 +18,7 @@ rule generate_classes:
 rule render_spectra:
     input:
         classes=rules.generate_classes.output.classes,
-        code=package_files("render", "io", "variants"),
+        code=script_sources("render_spectra"),
     output:
         train="results/datasets/{dataset}/train.parquet",
         val="results/datasets/{dataset}/val.parquet",

@@ -1,7 +1,7 @@
 rule aggregate_runs:
     input:
         metrics=get_run_files("metrics"),
-        code=package_files("tables"),
+        code=script_sources("aggregate_runs"),
     output:
         csv=report(
             "results/tables/runs.csv",
@@ -28,7 +28,7 @@ rule aggregate_summary:
             "config/reference/paper_benchmark.csv",
             "config/reference/paper_challenge.csv",
         ],
-        code=package_files("tables"),
+        code=script_sources("aggregate_summary"),
     output:
         csv=report(
             "results/tables/summary.csv",
@@ -50,7 +50,7 @@ rule aggregate_summary:
 rule aggregate_confusions:
     input:
         predictions=get_run_files("predictions"),
-        code=package_files("tables"),
+        code=script_sources("aggregate_confusions"),
     output:
         csv=report(
             "results/tables/confusions.csv",
@@ -73,7 +73,7 @@ rule aggregate_confusions:
 rule aggregate_runtimes:
     input:
         benchmarks=get_benchmark_files,
-        code=package_files("tables"),
+        code=script_sources("aggregate_runtimes"),
     output:
         csv=report(
             "results/tables/runtimes.csv",
@@ -94,7 +94,7 @@ rule plot_misclassifications:
     input:
         runs=rules.aggregate_runs.output.csv,
         reference="config/reference/paper_benchmark.csv",
-        code=package_files("figures"),
+        code=script_sources("plot_misclassifications"),
     output:
         png=report(
             "results/figures/misclassifications.png",
@@ -117,7 +117,7 @@ rule plot_activation:
     input:
         runs=rules.aggregate_runs.output.csv,
         reference="config/reference/paper_challenge.csv",
-        code=package_files("figures"),
+        code=script_sources("plot_activation"),
     output:
         png=report(
             "results/figures/activation.png",
@@ -140,7 +140,7 @@ rule plot_activation:
 rule plot_modifications:
     input:
         runs=rules.aggregate_runs.output.csv,
-        code=package_files("figures"),
+        code=script_sources("plot_modifications"),
     output:
         png=report(
             "results/figures/modifications.png",
@@ -163,7 +163,7 @@ rule plot_modifications:
 rule plot_loss_curves:
     input:
         histories=get_run_files("history"),
-        code=package_files("figures"),
+        code=script_sources("plot_loss_curves"),
     output:
         png=report(
             "results/figures/loss_curves.png",
@@ -186,7 +186,7 @@ rule plot_loss_curves:
 rule plot_class_variation:
     input:
         unpack(get_variation_inputs),
-        code=package_files("figures"),
+        code=script_sources("plot_class_variation"),
     output:
         png=report(
             "results/figures/class_variation.png",
@@ -210,7 +210,7 @@ rule plot_confused_pair:
         confusions=rules.aggregate_confusions.output.csv,
         predictions=get_run_files("predictions"),
         tests=expand(rules.render_spectra.output.test, dataset=USED_DATASETS),
-        code=package_files("figures"),
+        code=script_sources("plot_confused_pair"),
     output:
         png=report(
             "results/figures/confused_pair.png",

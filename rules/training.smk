@@ -3,7 +3,7 @@ rule train_model:
         train=get_split("train"),
         val=get_split("val"),
         architecture=get_model_sources,
-        code=package_files("training", "io", "backend", "models/registry", "models/blocks"),
+        code=script_sources("train_model"),
     output:
         model="results/runs/{dataset}/{model}/seed{seed}/model.keras",
         history="results/runs/{dataset}/{model}/seed{seed}/history.csv",
@@ -30,7 +30,7 @@ rule evaluate_model:
         history=rules.train_model.output.history,
         info=rules.train_model.output.info,
         test=get_split("test"),
-        code=package_files("evaluation", "io", "backend"),
+        code=script_sources("evaluate_model"),
     output:
         predictions="results/runs/{dataset}/{model}/seed{seed}/predictions.parquet",
         metrics="results/runs/{dataset}/{model}/seed{seed}/metrics.json",

@@ -48,7 +48,7 @@ def public_version(version: str) -> str:
 
 
 def parse_rules() -> dict[str, dict]:
-    """rule name -> {'file', 'conda' (Path or None), 'script' (Path or None), 'code': [module]}."""
+    """rule name -> {'file', 'conda' (Path or None), 'script' (Path or None), 'architectures'}."""
     rules = {}
     for smk in sorted((REPO / "rules").glob("*.smk")):
         text = smk.read_text()
@@ -61,13 +61,10 @@ def parse_rules() -> dict[str, dict]:
                 m = re.search(rf"^    {key}:\s*\n\s+\"([^\"]+)\"", block, re.M)
                 return (smk.parent / m.group(1)).resolve() if m else None
 
-            code = re.search(r"package_files\(([^)]*)\)", block)
-            modules = re.findall(r"\"([\w/.]+)\"", code.group(1)) if code else []
             rules[name] = {
                 "file": smk.name,
                 "conda": directive("conda"),
                 "script": directive("script"),
-                "code": [m.replace("/", ".") for m in modules],
                 # train_model declares its architecture's source files as inputs
                 "architectures": "get_model_sources" in block,
             }
@@ -196,18 +193,18 @@ def parents(module: str) -> set[str]:
 def rule_imports(rule: dict) -> tuple[set[str], set[str]]:
     """(third-party import names, specbench modules) that a rule's job imports.
 
-    The modules the job *uses* are those its script imports, those the rule declares as code
-    inputs (package_files(...), and the architectures' sources for training rules), and, again,
+    The modules the job *uses* are those its script imports (the rule's code inputs are derived
+    from them, specbench.codedeps), the architectures' modules for training rules, and, again,
     every specbench module a used module imports (also inside functions). Every import of a
     used module counts, lazy ones included (heavy libraries are imported inside functions).
     Modules that are merely *loaded* (package __init__s and their module-level imports) add only
-    their module-level imports: e.g. specbench.models' __init__ loads models.macs, whose keras
-    import runs only when count_macs is called, so the result rules do not need keras.
+    their module-level imports: e.g. a package's __init__ that loads a submodule whose keras import
+    runs only inside a function does not make the rule need keras.
     """
     script = rule["script"]
     assert script is not None and script.is_file(), f"script {script} of the rule is missing"
     top = imports_of(script)
-    used = {f"specbench.{m}" for m in rule["code"]}
+    used = set()
     if rule.get("architectures"):
         used |= set(registry_modules())
     used |= top["eager_own"] | top["lazy_own"]
@@ -415,14 +412,16 @@ def test_import_analysis(tmp_path):
     assert conda_name("yaml") == "pyyaml"
     assert conda_name("tensorflow") == "tensorflow"  # PyPI tensorflow-cpu
 
-    # The registry alone: its package __init__ loads models.macs, whose keras import is lazy.
-    third, modules = rule_imports({"script": script, "code": []})
-    assert {"specbench.models", "specbench.models.registry", "specbench.models.macs"} <= modules
+    # The registry alone (it imports an architecture's module, and so keras, only by name).
+    third, modules = rule_imports({"script": script})
+    assert {"specbench.models", "specbench.models.registry"} <= modules
     assert third == {"yaml"}
     # A training rule runs the architectures' modules, which import keras when imported.
-    third, modules = rule_imports({"script": script, "code": [], "architectures": True})
+    third, modules = rule_imports({"script": script, "architectures": True})
     assert set(registry_modules()) <= modules
     assert "keras" in third
     # Using macs (evaluation's count_macs) makes its lazy keras import count.
-    third, _ = rule_imports({"script": script, "code": ["models.macs"]})
+    script.write_text("def f():\n    from specbench.models.macs import count_macs\n")
+    imports_of.cache_clear()
+    third, _ = rule_imports({"script": script})
     assert "keras" in third

@@ -19,7 +19,8 @@ import yaml  # noqa: E402
 
 from specbench import config as sbconfig  # noqa: E402
 from specbench.models import blocks, registry  # noqa: E402
-from specbench.models import build, check, count_macs, names, source_files  # noqa: E402
+from specbench.models import build, check, names, source_files  # noqa: E402
+from specbench.models.macs import count_macs  # noqa: E402
 
 # Keras' TensorFlow backend warns about NumPy 2's __array__ copy keyword; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")

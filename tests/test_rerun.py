@@ -27,6 +27,15 @@ RUN_FIGURES = {
     "plot_confused_pair",
 }
 DOWNSTREAM = AGGREGATES | RUN_FIGURES | {"all"}
+# (dataset, model) of every run of tests/configs/tiny.yaml (seed 0)
+RUNS = [
+    ("bench", "cnn2"),
+    ("bench", "vgg"),
+    ("chal", "cnn2"),
+    ("chal", "cnn2_relu"),
+    ("chal", "vgg"),
+    ("chal", "vgg_k20_relu"),
+]
 
 JOB_START = re.compile(r"^(?:local)?rule (\w+):\s*$")
 WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
@@ -77,6 +86,48 @@ def test_architecture_source_reruns_only_that_architecture(clone_run):
     source.write_text(source.read_text() + "\n# an edit to the VGG architecture\n")
     expected = run_jobs("bench", "vgg") | run_jobs("chal", "vgg") | run_jobs("chal", "vgg_k20_relu")
     assert planned_jobs(workdir) == expected | DOWNSTREAM
+
+
+def edit_module(workdir: Path, module: str) -> None:
+    """Append a comment to src/specbench/<module> (a code change Snakemake sees)."""
+    source = workdir / "src" / "specbench" / module
+    source.write_text(source.read_text() + "\n# an edit\n")
+
+
+def test_macs_module_reruns_evaluation_not_training(clone_run):
+    """models/macs.py counts the `macs` of metrics.json: evaluate_model's script imports it."""
+    workdir = clone_run()
+    edit_module(workdir, "models/macs.py")
+    expected = {f"evaluate_model[dataset={d},model={m},seed=0]" for d, m in RUNS}
+    assert planned_jobs(workdir) == expected | DOWNSTREAM
+
+
+def test_tables_module_reruns_every_rule_that_imports_it(clone_run):
+    """tables.py: the aggregates, and every figure (specbench.figures imports it)."""
+    workdir = clone_run()
+    edit_module(workdir, "tables.py")
+    assert planned_jobs(workdir) == DOWNSTREAM | {"plot_class_variation"}
+
+
+def test_variants_module_reruns_the_datasets_and_everything_after(clone_run):
+    """variants.py checks the classes' test variants (generate_classes) and renders them."""
+    workdir = clone_run()
+    edit_module(workdir, "variants.py")
+    expected = {
+        f"{rule}[dataset={dataset}]"
+        for rule in ("generate_classes", "render_spectra")
+        for dataset in ("bench", "chal")
+    }
+    for dataset, model in RUNS:
+        expected |= run_jobs(dataset, model)
+    assert planned_jobs(workdir) == expected | DOWNSTREAM | {"plot_class_variation"}
+
+
+def test_logs_module_reruns_nothing(clone_run):
+    """logs.py only routes log lines (specbench.codedeps.EXCLUDED)."""
+    workdir = clone_run()
+    edit_module(workdir, "logs.py")
+    assert planned_jobs(workdir) == set()
 
 
 def test_dataset_rendering_parameter_reruns_only_that_dataset(clone_run):

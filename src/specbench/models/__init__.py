@@ -1,10 +1,11 @@
 """The benchmarked 1-D CNN architectures (Keras 3) and their registry.
 
 Importing this package does not import Keras: the registry functions are plain Python and
-:func:`build` / :func:`count_macs` import Keras only when called.
+:func:`build` imports Keras only when called. It loads nothing but the registry, so that the
+jobs using the registry do not depend on (and rerun for edits of) other modules:
+``count_macs`` lives in :mod:`specbench.models.macs` (re-exported by specbench.evaluation).
 """
 
-from specbench.models.macs import count_macs
 from specbench.models.registry import (
     ACTIVATIONS,
     ARCHITECTURES,
@@ -25,7 +26,6 @@ __all__ = [
     "architecture",
     "build",
     "check",
-    "count_macs",
     "names",
     "source_files",
 ]

@@ -312,8 +312,8 @@ def build(name: str, n_points: int, n_classes: int, **hyperparameters: Any):
 def source_files(name: str) -> list[str]:
     """Absolute paths of the module defining architecture `name` (its training jobs' inputs).
 
-    Only the architecture's own module: registry.py and blocks.py are shared by every
-    architecture and declared separately by the training rule.
+    Only the architecture's own module; specbench.codedeps.architecture_sources adds the
+    package modules it imports (blocks.py, this registry).
     """
     arch = architecture(name)
     return [str(MODELS_DIR / f"{arch.module}.py")]
