@@ -13,6 +13,7 @@ if SRC not in sys.path:
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p))
 
 import specbench  # noqa: E402
+from specbench import condaenvs  # noqa: E402
 from specbench import config as sbconfig  # noqa: E402
 from specbench.models import registry  # noqa: E402
 
@@ -49,6 +50,16 @@ def workdir_path(path):
 def package_files(*modules):
     """Source files of the package that a rule's results depend on (so edits rerun the rule)."""
     return [workdir_path(PACKAGE_DIR / f"{module}.py") for module in modules]
+
+
+def conda_env(name):
+    """envs/<name>.yaml with Python pinned to the one Snakemake runs on (specbench.condaenvs)."""
+    source = Path(workflow.basedir) / "envs" / f"{name}.yaml"
+    try:
+        path = condaenvs.render(source, Path(".snakemake") / "specbench" / "envs")
+    except ValueError as exc:
+        raise WorkflowError(f"{source}: {exc}") from None
+    return str(path.resolve())
 
 
 # ---------------------------------------------------------------- datasets
