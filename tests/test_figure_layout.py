@@ -46,7 +46,7 @@ def test_layout_problems_finds_what_it_should():
     """A legend on a line, two labels on one spot, a title wider than the canvas: all found;
     the same figure laid out properly: nothing."""
     fig, (ax, other) = plt.subplots(1, 2, figsize=(4, 3))
-    ax.plot([0, 1], [1, 1], label="a line through the legend")
+    ax.plot([0, 1], [0, 1], label="a line through the legend")  # ends in the upper right
     ax.legend(loc="upper right")
     ax.annotate("h+s", (0.5, 0.5))
     ax.annotate("l+s", (0.5, 0.5))

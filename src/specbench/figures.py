@@ -303,7 +303,8 @@ def _fit_title(ax: plt.Axes, text: str, **kwargs) -> None:
 def _place_labels(ax: plt.Axes, points: Sequence[tuple[float, float]], texts: Sequence[str]) -> None:
     """Label points of `ax` without overprinting: labels of coinciding points are merged, and
     each label goes to the first of eight spots around its point (in points: right, above,
-    left, below, diagonals) clear of the labels placed before it and inside the panel."""
+    left, below, diagonals) clear of the markers, of the labels placed before it and inside the
+    panel."""
     groups: dict[tuple[float, float], list[str]] = {}
     for point, text in zip(points, texts):
         groups.setdefault((float(point[0]), float(point[1])), []).append(text)
@@ -317,8 +318,13 @@ def _place_labels(ax: plt.Axes, points: Sequence[tuple[float, float]], texts: Se
         (-1, 0): ("right", "center"),
         (0, -1): ("center", "top"),
     }
-    placed: list[matplotlib.transforms.Bbox] = []
     frame = ax.get_window_extent(renderer)
+    # The labelled markers themselves are obstacles too (a box of about their size).
+    radius = 5 * fig.dpi / 72
+    placed: list[matplotlib.transforms.Bbox] = [
+        matplotlib.transforms.Bbox.from_extents(px - radius, py - radius, px + radius, py + radius)
+        for px, py in ax.transData.transform(np.array(list(groups), dtype=float).reshape(-1, 2))
+    ]
     for (x, y), names in sorted(groups.items()):
         label = ", ".join(dict.fromkeys(names))
         best = None
