@@ -13,6 +13,7 @@ if SRC not in sys.path:
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p))
 
 from specbench import codedeps  # noqa: E402
+from specbench import condaenvs  # noqa: E402
 from specbench import config as sbconfig  # noqa: E402
 
 validate(config, "../config/schema.yaml")
@@ -52,6 +53,16 @@ def script_sources(rule):
     transitively (derived from the import statements: specbench.codedeps)."""
     script = Path(workflow.basedir) / "scripts" / f"{rule}.py"
     return [workdir_path(path) for path in codedeps.package_sources(script)]
+
+
+def conda_env(name):
+    """envs/<name>.yaml with Python pinned to the one Snakemake runs on (specbench.condaenvs)."""
+    source = Path(workflow.basedir) / "envs" / f"{name}.yaml"
+    try:
+        path = condaenvs.render(source, Path(".snakemake") / "specbench" / "envs")
+    except ValueError as exc:
+        raise WorkflowError(f"{source}: {exc}") from None
+    return str(path.resolve())
 
 
 # ---------------------------------------------------------------- datasets

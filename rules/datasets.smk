@@ -7,7 +7,7 @@ rule generate_classes:
     log:
         "results/logs/generate_classes/{dataset}.log",
     conda:
-        "../envs/datasets.yaml"
+        conda_env("datasets")
     params:
         dataset=get_classes_params,
         name="{dataset}",
@@ -29,7 +29,7 @@ rule render_spectra:
     benchmark:
         "results/benchmarks/render_spectra/{dataset}.tsv"
     conda:
-        "../envs/datasets.yaml"
+        conda_env("datasets")
     params:
         render=get_render_params,
         name="{dataset}",

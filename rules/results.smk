@@ -13,7 +13,7 @@ rule aggregate_runs:
     log:
         "results/logs/aggregate_runs.log",
     conda:
-        "../envs/results.yaml"
+        conda_env("results")
     params:
         runs=get_runs_params,
         selection=SELECTION,
@@ -40,7 +40,7 @@ rule aggregate_summary:
     log:
         "results/logs/aggregate_summary.log",
     conda:
-        "../envs/results.yaml"
+        conda_env("results")
     params:
         selection=SELECTION,
     script:
@@ -62,7 +62,7 @@ rule aggregate_confusions:
     log:
         "results/logs/aggregate_confusions.log",
     conda:
-        "../envs/results.yaml"
+        conda_env("results")
     params:
         runs=get_runs_params,
         top=config["aggregate"]["top_confusions"],
@@ -85,7 +85,7 @@ rule aggregate_runtimes:
     log:
         "results/logs/aggregate_runtimes.log",
     conda:
-        "../envs/results.yaml"
+        conda_env("results")
     script:
         "../scripts/aggregate_runtimes.py"
 
@@ -106,7 +106,7 @@ rule plot_misclassifications:
     log:
         "results/logs/plot_misclassifications.log",
     conda:
-        "../envs/results.yaml"
+        conda_env("results")
     params:
         style=config["figures"]["misclassifications"],
     script:
@@ -129,7 +129,7 @@ rule plot_activation:
     log:
         "results/logs/plot_activation.log",
     conda:
-        "../envs/results.yaml"
+        conda_env("results")
     params:
         style=config["figures"]["activation"],
         experiment="activation",
@@ -152,7 +152,7 @@ rule plot_modifications:
     log:
         "results/logs/plot_modifications.log",
     conda:
-        "../envs/results.yaml"
+        conda_env("results")
     params:
         style=config["figures"]["modifications"],
         experiment="modifications",
@@ -175,7 +175,7 @@ rule plot_loss_curves:
     log:
         "results/logs/plot_loss_curves.log",
     conda:
-        "../envs/results.yaml"
+        conda_env("results")
     params:
         runs=get_runs_params,
         style=config["figures"]["loss_curves"],
@@ -198,7 +198,7 @@ rule plot_class_variation:
     log:
         "results/logs/plot_class_variation.log",
     conda:
-        "../envs/results.yaml"
+        conda_env("results")
     params:
         style=config["figures"]["class_variation"],
     script:
@@ -222,7 +222,7 @@ rule plot_confused_pair:
     log:
         "results/logs/plot_confused_pair.log",
     conda:
-        "../envs/results.yaml"
+        conda_env("results")
     params:
         runs=get_runs_params,
         style=config["figures"]["confused_pair"],

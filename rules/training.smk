@@ -13,7 +13,7 @@ rule train_model:
     benchmark:
         "results/benchmarks/train_model/{dataset}/{model}/seed{seed}.tsv"
     conda:
-        "../envs/training.yaml"
+        conda_env("training")
     threads: 1
     params:
         spec=get_model_spec,
@@ -39,7 +39,7 @@ rule evaluate_model:
     benchmark:
         "results/benchmarks/evaluate_model/{dataset}/{model}/seed{seed}.tsv"
     conda:
-        "../envs/training.yaml"
+        conda_env("training")
     threads: 1
     params:
         spec=get_model_spec,

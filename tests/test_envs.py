@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from specbench import condaenvs
+
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
 ENVS = ("datasets", "training", "results")
@@ -31,7 +33,7 @@ NOT_FROM_ENV = {"specbench", "snakemake"}
 EXTRA_PINS = {"jax": {"jaxlib"}}
 
 PIN = re.compile(r"^(?P<name>[a-z0-9][a-z0-9._-]*) ==(?P<version>[0-9][^\s=,*]*)$")
-PYTHON_PIN = re.compile(r"^python =(?P<version>3\.\d+)$")
+PYTHON_RANGE = re.compile(r"^python (?P<spec>>=3\.\d+,<3\.\d+)$")
 
 
 def normalise(name: str) -> str:
@@ -61,9 +63,16 @@ def parse_rules() -> dict[str, dict]:
                 m = re.search(rf"^    {key}:\s*\n\s+\"([^\"]+)\"", block, re.M)
                 return (smk.parent / m.group(1)).resolve() if m else None
 
+            def conda():
+                """`conda: conda_env("x")` -> envs/x.yaml (or a path literal's file)."""
+                m = re.search(r"^    conda:\s*\n\s+conda_env\(\"(\w+)\"\)", block, re.M)
+                return REPO / "envs" / f"{m.group(1)}.yaml" if m else directive("conda")
+
             rules[name] = {
                 "file": smk.name,
-                "conda": directive("conda"),
+                "conda": conda(),
+                # conda_env() pins python to Snakemake's; a path literal would not
+                "conda_env_call": "conda_env(" in block,
                 "script": directive("script"),
                 # train_model declares its architecture's source files as inputs
                 "architectures": "get_model_sources" in block,
@@ -293,7 +302,8 @@ def pyproject_pins() -> dict[str, str]:
         specs += group
     out = {}
     for spec in specs:
-        m = re.match(r"^([A-Za-z0-9._-]+)(\[[^\]]*\])?==([^\s;,]+)$", spec.strip())
+        # `name==version` or `name[extra]==version; marker` (the marker picks the platforms)
+        m = re.match(r"^([A-Za-z0-9._-]+)(\[[^\]]*\])?==([^\s;,]+)\s*(;.*)?$", spec.strip())
         if m:
             out[normalise(m.group(1))] = m.group(3)
     return out
@@ -317,6 +327,7 @@ def test_rules_use_the_three_environments():
         assert rule["conda"] is not None, f"rule {name} ({rule['file']}) has no conda: directive"
         assert rule["conda"].parent == REPO / "envs", f"rule {name}: {rule['conda']}"
         assert rule["conda"].stem in ENVS, f"rule {name}: unknown environment {rule['conda']}"
+        assert rule["conda_env_call"], f"rule {name}: conda: should be conda_env(\"<name>\")"
     families = {
         "datasets": {"generate_classes", "render_spectra"},
         "training": {"train_model", "evaluate_model"},
@@ -336,13 +347,14 @@ def test_env_file_is_conda_forge_only_and_pinned(env):
     assert data["channels"] == ["conda-forge", "nodefaults"]
     deps = data["dependencies"]
     python = [d for d in deps if isinstance(d, str) and d.split()[0] == "python"]
-    assert len(python) == 1, f"envs/{env}.yaml must pin python once, has {python}"
-    m = PYTHON_PIN.match(python[0])
-    assert m, f"envs/{env}.yaml: {python[0]!r} should read 'python =3.X'"
-    # Snakemake hands the `snakemake` object to scripts with its own modules: same Python.
-    assert m["version"] == f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert len(python) == 1, f"envs/{env}.yaml must list python once, has {python}"
+    m = PYTHON_RANGE.match(python[0])
+    assert m, f"envs/{env}.yaml: {python[0]!r} should read 'python >=3.X,<3.Y'"
+    # Every Python the project supports, no other: the workflow pins it to Snakemake's own.
     requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
-    assert f">={m['version']}" in requires or m["version"] in requires
+    assert m["spec"] == requires.replace(" ", ""), (
+        f"envs/{env}.yaml: python {m['spec']}, pyproject.toml requires-python {requires}"
+    )
     assert pins(env), f"envs/{env}.yaml pins no package"
     assert not {"specbench", "snakemake"} & set(pins(env)), "comes from PYTHONPATH / Snakemake"
 
@@ -425,3 +437,33 @@ def test_import_analysis(tmp_path):
     imports_of.cache_clear()
     third, _ = rule_imports({"script": script})
     assert "keras" in third
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_conda_gets_the_env_with_snakemakes_python(env, tmp_path):
+    """What conda is handed (specbench.condaenvs.render, called by conda_env() in
+    rules/common.smk): the env file with python pinned to the running Python, nothing else
+    changed; a Python outside the supported range is refused, naming it."""
+    source = REPO / "envs" / f"{env}.yaml"
+    here = (sys.version_info.major, sys.version_info.minor)
+    path = condaenvs.render(source, tmp_path)
+    assert path == tmp_path / f"python{here[0]}.{here[1]}" / f"{env}.yaml"
+    rendered = yaml.safe_load(path.read_text())
+    original = load_env(env)
+    python = [d for d in rendered["dependencies"] if d.split()[0] == "python"]
+    assert python == [f"python ={here[0]}.{here[1]}"]
+    assert [d for d in rendered["dependencies"] if d.split()[0] != "python"] == [
+        d for d in original["dependencies"] if d.split()[0] != "python"
+    ]
+    assert {k: v for k, v in rendered.items() if k != "dependencies"} == {
+        k: v for k, v in original.items() if k != "dependencies"
+    }
+    mtime = path.stat().st_mtime_ns
+    assert condaenvs.render(source, tmp_path) == path and path.stat().st_mtime_ns == mtime
+    version = (3, 12) if here == (3, 13) else (3, 13)
+    other = condaenvs.render(source, tmp_path, version=version)
+    assert other != path and f"python ={version[0]}.{version[1]}\n" in other.read_text()
+    with pytest.raises(ValueError, match=r"Python 3\.10.*python >=3\.11"):
+        condaenvs.pinned(source.read_text(), (3, 10))
+    with pytest.raises(ValueError, match="one `- python`"):
+        condaenvs.pinned("dependencies:\n  - numpy ==2.4.6\n", here)

@@ -34,7 +34,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.collections  # noqa: E402
+import matplotlib.text  # noqa: E402
 import matplotlib.ticker  # noqa: E402
+import matplotlib.transforms  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -50,6 +53,7 @@ logger = logging.getLogger("specbench.figures")
 __all__ = [
     "STYLE_DEFAULTS",
     "FigureInputError",
+    "layout_problems",
     "plot_activation",
     "plot_class_variation",
     "plot_confused_pair",
@@ -126,8 +130,89 @@ def palette(style: Mapping[str, Any], n: int) -> list:
     return sns.color_palette(style["palette"], max(n, 1))
 
 
+def _titles(fig: plt.Figure) -> list[tuple[str, matplotlib.text.Text]]:
+    out = []
+    if fig._suptitle is not None and fig._suptitle.get_text():  # noqa: SLF001
+        out.append(("figure title", fig._suptitle))  # noqa: SLF001
+    for i, ax in enumerate(fig.axes):
+        if not ax.get_visible():
+            continue
+        for title in (ax.title, ax._left_title, ax._right_title):  # noqa: SLF001
+            if title.get_text():
+                out.append((f"title of panel {i + 1}", title))
+    return out
+
+
+def _data_under(ax: plt.Axes, box: matplotlib.transforms.Bbox) -> bool:
+    """Whether a line, band or marker of `ax` is drawn inside `box` (display coordinates)."""
+    for line in ax.lines:
+        if line.get_visible() and len(line.get_xydata()):
+            path = line.get_transform().transform_path(line.get_path())
+            if path.intersects_bbox(box, filled=False):
+                return True
+    for coll in ax.collections:
+        if not coll.get_visible():
+            continue
+        for path in coll.get_paths():
+            if isinstance(coll, matplotlib.collections.PolyCollection) and len(path.vertices):
+                if coll.get_transform().transform_path(path).intersects_bbox(box, filled=True):
+                    return True
+        offsets = coll.get_offset_transform().transform(coll.get_offsets())
+        if len(offsets) and not isinstance(coll, matplotlib.collections.PolyCollection):
+            inside = (
+                (offsets[:, 0] >= box.x0)
+                & (offsets[:, 0] <= box.x1)
+                & (offsets[:, 1] >= box.y0)
+                & (offsets[:, 1] <= box.y1)
+            )
+            if inside.any():
+                return True
+    return False
+
+
+def layout_problems(fig: plt.Figure) -> list[str]:
+    """What is unreadable in `fig`: a title outside the canvas (it would be cut) or over another
+    title, a legend over a panel's data (or, for a figure legend, over a panel), text labels of a
+    panel over each other. Empty when the layout is clean."""
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    canvas = fig.bbox
+    problems = []
+    titles = [(name, t.get_window_extent(renderer)) for name, t in _titles(fig)]
+    for i, (name, box) in enumerate(titles):
+        if box.x0 < canvas.x0 - 1 or box.x1 > canvas.x1 + 1 or box.y1 > canvas.y1 + 1:
+            problems.append(f"{name} reaches outside the figure (cut off)")
+        for other, other_box in titles[i + 1 :]:
+            if box.overlaps(other_box):
+                problems.append(f"{name} overlaps {other}")
+    for i, ax in enumerate(fig.axes):
+        if not ax.get_visible():
+            continue
+        legend = ax.get_legend()
+        if legend is not None and _data_under(ax, legend.get_window_extent(renderer)):
+            problems.append(f"the legend of panel {i + 1} covers its data")
+        labels = [t for t in ax.texts if t.get_visible() and t.get_text()]
+        boxes = [t.get_window_extent(renderer) for t in labels]
+        for j, box in enumerate(boxes):
+            for k in range(j + 1, len(boxes)):
+                if box.overlaps(boxes[k]):
+                    problems.append(
+                        f"labels {labels[j].get_text()!r} and {labels[k].get_text()!r} of panel "
+                        f"{i + 1} overlap"
+                    )
+    for legend in fig.legends:
+        box = legend.get_window_extent(renderer)
+        for i, ax in enumerate(fig.axes):
+            if ax.get_visible() and box.overlaps(ax.get_window_extent(renderer)):
+                problems.append(f"the figure legend covers panel {i + 1}")
+    return problems
+
+
 def save_figure(fig: plt.Figure, png: str | Path, svg: str | Path, dpi: float) -> None:
-    """Write `fig` as PNG (at `dpi`) and SVG, without timestamps, and close it."""
+    """Write `fig` as PNG (at `dpi`) and SVG, without timestamps, and close it (a WARNING for
+    each of its layout_problems)."""
+    for problem in layout_problems(fig):
+        logger.warning("%s: %s", Path(png).name, problem)
     for path in (png, svg):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=dpi, bbox_inches="tight", metadata={"Software": None})
@@ -154,6 +239,113 @@ def _legend_below(fig: plt.Figure, handles: list, ncol: int = 2) -> None:
         fontsize="small",
         frameon=False,
     )
+
+
+def _legend_over_headroom(fig: plt.Figure, tops: Mapping[plt.Axes, float]) -> None:
+    """Legends at the top of their panels, clear of the data: each legend gets as many columns
+    as fit the panel's width, and the panel's y range is raised until the highest data point
+    (`tops`: axes -> largest y value drawn) lies below its legend. Lays the figure out."""
+    renderer = fig.canvas.get_renderer()
+    _tight(fig)
+    for ax in tops:
+        legend = ax.get_legend()
+        n = len(legend.get_texts()) if legend is not None else 0
+        for ncol in range(min(n, 3), 1, -1):
+            legend.set_ncols(ncol)
+            fig.draw_without_rendering()
+            if legend.get_window_extent(renderer).width <= 0.96 * ax.bbox.width:
+                break
+        else:
+            if legend is not None:
+                legend.set_ncols(1)
+    for _ in range(4):
+        fig.draw_without_rendering()
+        changed = False
+        for ax, top in tops.items():
+            legend = ax.get_legend()
+            if legend is None or not np.isfinite(top):
+                continue
+            box = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted())
+            free = box.y0 - 0.03  # axes fraction left below the legend
+            scale = ax.yaxis.get_transform()  # identity or log
+            lo, hi = (float(v) for v in scale.transform(np.array(ax.get_ylim())))
+            peak = float(scale.transform(np.array([top]))[0])
+            if free <= 0.1 or (peak - lo) <= free * (hi - lo) + 1e-12:
+                continue
+            new_hi = lo + (peak - lo) / free
+            ax.set_ylim(top=float(scale.inverted().transform(np.array([new_hi]))[0]))
+            changed = True
+        _tight(fig)
+        if not changed:
+            break
+
+
+def _fit_title(ax: plt.Axes, text: str, **kwargs) -> None:
+    """A panel title no wider than its panel: broken after ': ', else between words."""
+    title = ax.set_title(text, **kwargs)
+    renderer = ax.figure.canvas.get_renderer()
+
+    def fits(candidate: str) -> bool:
+        title.set_text(candidate)
+        return title.get_window_extent(renderer).width <= ax.bbox.width
+
+    if fits(text) or fits(text.replace(": ", ":\n")):
+        return
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and fits(f"{lines[-1]} {word}"):
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    title.set_text("\n".join(lines))
+
+
+def _place_labels(ax: plt.Axes, points: Sequence[tuple[float, float]], texts: Sequence[str]) -> None:
+    """Label points of `ax` without overprinting: labels of coinciding points are merged, and
+    each label goes to the first of eight spots around its point (in points: right, above,
+    left, below, diagonals) clear of the markers, of the labels placed before it and inside the
+    panel."""
+    groups: dict[tuple[float, float], list[str]] = {}
+    for point, text in zip(points, texts):
+        groups.setdefault((float(point[0]), float(point[1])), []).append(text)
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    _tight(fig)
+    spots = [(6, 0), (0, 7), (-6, 0), (0, -7), (6, 6), (-6, 6), (-6, -6), (6, -6)]
+    align = {
+        (1, 0): ("left", "center"),
+        (0, 1): ("center", "bottom"),
+        (-1, 0): ("right", "center"),
+        (0, -1): ("center", "top"),
+    }
+    frame = ax.get_window_extent(renderer)
+    # The labelled markers themselves are obstacles too (a box of about their size).
+    radius = 5 * fig.dpi / 72
+    placed: list[matplotlib.transforms.Bbox] = [
+        matplotlib.transforms.Bbox.from_extents(px - radius, py - radius, px + radius, py + radius)
+        for px, py in ax.transData.transform(np.array(list(groups), dtype=float).reshape(-1, 2))
+    ]
+    for (x, y), names in sorted(groups.items()):
+        label = ", ".join(dict.fromkeys(names))
+        best = None
+        for dx, dy in spots:
+            ha, va = align.get((int(np.sign(dx)), int(np.sign(dy))), (
+                "left" if dx > 0 else "right",
+                "bottom" if dy > 0 else "top",
+            ))
+            text = ax.annotate(label, (x, y), textcoords="offset points", xytext=(dx, dy),
+                               ha=ha, va=va, fontsize="x-small")  # fmt: skip
+            box = text.get_window_extent(renderer)
+            clear = not any(box.overlaps(other) for other in placed)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            if clear and inside:
+                best = text
+                break
+            text.remove()
+        if best is None:  # nowhere clear: the first spot, on top of the others' labels
+            best = ax.annotate(label, (x, y), textcoords="offset points", xytext=spots[0],
+                               ha="left", va="center", fontsize="x-small")  # fmt: skip
+        placed.append(best.get_window_extent(renderer))
 
 
 def _message(ax: plt.Axes, text: str) -> None:
@@ -668,8 +860,10 @@ def plot_loss_curves(
         fig, axes = plt.subplots(
             nrows, ncols, figsize=(s["width"], 0.75 * s["height"] * nrows), squeeze=False
         )
+        tops = {}
         for ax, arch in zip(axes.flat, archs):
             sub = data[data["architecture"] == arch]
+            tops[ax] = -np.inf
             models = tables.model_order(sub)
             lines = [
                 (d, m)
@@ -681,6 +875,8 @@ def plot_loss_curves(
             for color, (dataset, model) in zip(colors, lines):
                 curve = sub[(sub["model"] == model) & (sub["dataset"] == dataset)]
                 stats = curve.groupby("epoch")["val_loss"].agg(["mean", "min", "max"])
+                finite = stats["max"][np.isfinite(stats["max"])]
+                tops[ax] = max(tops[ax], float(finite.max()) if len(finite) else -np.inf)
                 label = model if len(datasets) == 1 else f"{model} ({dataset})"
                 ax.plot(
                     stats.index,
@@ -713,7 +909,7 @@ def plot_loss_curves(
             else f"{n_seeds.min()}-{n_seeds.max()} seeds"
         )
         fig.suptitle(f"Validation loss per epoch: mean over {seeds}, band: their range")
-        _tight(fig)
+        _legend_over_headroom(fig, tops)
         save_figure(fig, png, svg, s["dpi"])
 
 
@@ -838,8 +1034,6 @@ def plot_class_variation(
         left.axvline(ref_pos, color="0.5", ls=":", lw=1)
         left.set_xlabel("position (point)")
         left.set_ylabel("intensity")
-        left.set_title(f"class {class_index}: reference and training variants")
-        left.legend(fontsize="x-small", loc="upper right")
 
         train_pos = [row[peak] for row in train_rows["peak_positions"]]
         train_h = heights[:, peak]
@@ -862,14 +1056,19 @@ def plot_class_variation(
             zorder=3,
             label=f"peak maximum, test variants ({len(test_rows)})",
         )
-        for px, py, name in zip(test_pos, test_h, test_rows["variant"].map(short_variant)):
-            right.annotate(
-                name, (px, py), textcoords="offset points", xytext=(5, 4), fontsize="x-small"
-            )
         right.set_xlabel("peak position (point)")
         right.set_ylabel("peak height")
-        right.set_title(f"peak {peak + 1} (at {ref_pos}): maxima")
-        _legend_below(fig, right.get_legend_handles_labels()[0], ncol=2)
+        # Room for the labels: a margin of a tenth of the range on every side.
+        right.margins(0.12)
+        _tight(fig)
+        _fit_title(left, f"class {class_index}: reference and training variants")
+        _fit_title(right, f"peak {peak + 1} (at {ref_pos}): maxima")
+        _place_labels(
+            right, list(zip(test_pos, test_h)), list(test_rows["variant"].map(short_variant))
+        )
+        # One legend for both panels, below them (inside a panel it would cover spectra).
+        handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+        _legend_below(fig, handles, ncol=2)
         save_figure(fig, png, svg, s["dpi"])
 
 
