@@ -265,12 +265,28 @@ def _legend_over_headroom(fig: plt.Figure, tops: Mapping[plt.Axes, float]) -> No
             legend = ax.get_legend()
             if legend is None or not np.isfinite(top):
                 continue
+            if getattr(legend, "_specbench_outside", False):
+                continue
             box = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted())
             free = box.y0 - 0.03  # axes fraction left below the legend
+            if free <= 0.4:  # a legend taller than the panel's upper half goes beside it
+                handles, labels = ax.get_legend_handles_labels()
+                legend = ax.legend(
+                    handles,
+                    labels,
+                    fontsize="x-small",
+                    loc="upper left",
+                    bbox_to_anchor=(1.02, 1.0),
+                    borderaxespad=0.0,
+                    frameon=False,
+                )
+                legend._specbench_outside = True
+                changed = True
+                continue
             scale = ax.yaxis.get_transform()  # identity or log
             lo, hi = (float(v) for v in scale.transform(np.array(ax.get_ylim())))
             peak = float(scale.transform(np.array([top]))[0])
-            if free <= 0.1 or (peak - lo) <= free * (hi - lo) + 1e-12:
+            if (peak - lo) <= free * (hi - lo) + 1e-12:
                 continue
             new_hi = lo + (peak - lo) / free
             ax.set_ylim(top=float(scale.inverted().transform(np.array([new_hi]))[0]))
@@ -908,7 +924,7 @@ def plot_loss_curves(
             if n_seeds.min() == n_seeds.max()
             else f"{n_seeds.min()}-{n_seeds.max()} seeds"
         )
-        fig.suptitle(f"Validation loss per epoch: mean over {seeds}, band: their range")
+        fig.suptitle(f"Validation loss: mean over {seeds}, band = range", fontsize="medium")
         _legend_over_headroom(fig, tops)
         save_figure(fig, png, svg, s["dpi"])
 
