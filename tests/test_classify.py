@@ -173,6 +173,40 @@ def test_parquet_predictions_equal_the_evaluation(trained, tmp_path, capsys):
     assert f"accuracy {accuracy:.4f} ({len(split) - wrong} of {len(split)})" in stdout
 
 
+def test_mixed_precision_run_predicts_as_its_evaluation(tmp_path):
+    """The default config trains in mixed_bfloat16: classify must load and predict it alike."""
+    from specbench.classify import classify
+
+    data = write_dataset(tmp_path / "data", per_class=(8, 4, 4))
+    run = tmp_path / "run"
+    train_model(
+        train=data["train"],
+        val=data["val"],
+        spec=make_spec(epochs=1, precision="mixed_bfloat16"),
+        seed=0,
+        model_path=run / "model.keras",
+        history_path=run / "history.csv",
+        info_path=run / "training.json",
+    )
+    evaluate_model(
+        model_path=run / "model.keras",
+        info_path=run / "training.json",
+        history_path=run / "history.csv",
+        test=data["test"],
+        predictions_path=run / "predictions.parquet",
+        metrics_path=run / "metrics.json",
+    )
+    table = classify(run, data["test"], top=2).table
+    evaluation = pd.read_parquet(run / "predictions.parquet")
+    assert (table["predicted"] == evaluation["predicted"]).all()
+    np.testing.assert_array_equal(
+        table["probability"].to_numpy(np.float32), evaluation["probability"].to_numpy()
+    )
+    import keras
+
+    assert keras.config.dtype_policy().name == "float32"  # not leaked
+
+
 def test_every_format_gives_the_same_predictions(trained, tmp_path):
     """Rows CSV (with and without header), .npy (2-D and 1-D), x,y CSV: same classes/numbers."""
     from specbench.classify import classify
@@ -432,6 +466,19 @@ def test_python_m_specbench(trained, tmp_path):
     assert f"accuracy {metrics['test_accuracy']:.4f}" in proc.stdout
     expected = pd.read_parquet(run / "predictions.parquet")["predicted"]
     assert (pd.read_csv(tmp_path / "p.csv")["predicted"] == expected).all()
+
+    # another backend (.keras files are backend-independent): same classes, same numbers ~1e-5
+    proc = subprocess.run(
+        [*command, "classify", str(run), str(test), "-o", str(tmp_path / "j.csv"),
+         "--backend", "jax"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    jax = pd.read_csv(tmp_path / "j.csv")
+    assert (jax["predicted"] == expected).all()
+    np.testing.assert_allclose(
+        jax["probability"], pd.read_csv(tmp_path / "p.csv")["probability"], rtol=1e-4
+    )
 
     np.save(tmp_path / "short.npy", np.ones((2, 7)))
     proc = subprocess.run(

@@ -203,25 +203,37 @@ def run_summary(run: Run) -> dict[str, Any]:
     }
 
 
-def load_model(run: Run, *, backend: str | None = None, threads: int = 1):
-    """The run's Keras model, loaded with ``safe_mode=True`` on `backend` (default: the run's).
-
-    Configures Keras first (specbench.backend.configure, with the run's precision). Raises
-    ClassifyError for a file that is not a loadable Keras model, one that safe mode refuses,
-    a model whose input/output do not match training.json, or a backend that is not installed.
-    """
+def _configure(run: Run, backend: str | None, threads: int):
+    """specbench.backend.configure for `run` (its precision; `backend` or the run's); keras."""
     from specbench import backend as backends
 
     backend = backend or run.info["backend"]
     if not zipfile.is_zipfile(run.model_path):
         raise ClassifyError(f"{run.model_path}: not a Keras model file (not a .keras archive)")
     try:
-        keras = backends.configure(backend, run.info["precision"], threads, deterministic=True)
+        return backends.configure(backend, run.info["precision"], threads, deterministic=True)
     except ImportError as exc:
         raise ClassifyError(
-            f"backend {backend!r} of {run.info_path} is not installed ({exc}); "
-            "choose another with --backend"
+            f"backend {backend!r} is not installed ({exc}); choose another with --backend"
         ) from None
+
+
+def load_model(run: Run, *, backend: str | None = None, threads: int = 1):
+    """The run's Keras model, loaded with ``safe_mode=True`` on `backend` (default: the run's).
+
+    Configures Keras first (specbench.backend.configure, with the run's precision; the global
+    dtype policy is float32 again on return). Raises ClassifyError for a file that is not a
+    loadable Keras model, one that safe mode refuses, a model whose input/output do not match
+    training.json, or a backend that is not installed.
+    """
+    keras = _configure(run, backend, threads)
+    try:
+        return _load(keras, run)
+    finally:  # the dtype policy is process-global: do not leak mixed precision
+        keras.config.set_dtype_policy("float32")
+
+
+def _load(keras, run: Run):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -229,8 +241,6 @@ def load_model(run: Run, *, backend: str | None = None, threads: int = 1):
     except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad archive
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise ClassifyError(f"{run.model_path}: cannot load the Keras model ({first})") from None
-    finally:
-        keras.config.set_dtype_policy("float32")
     inputs = getattr(model, "input_shape", None)
     outputs = getattr(model, "output_shape", None)
     if tuple(inputs or ()) != (None, run.n_points) or tuple(outputs or ()) != (
@@ -374,6 +384,7 @@ def _read_parquet(path: Path) -> Block:
 
 
 _READERS = {".csv": _read_csv, ".npy": _read_npy, ".parquet": _read_parquet}
+assert _READERS.keys() == SPECTRA_FORMATS.keys()
 
 
 def read_spectra(paths: Sequence[str | os.PathLike]) -> list[Block]:
@@ -571,10 +582,14 @@ def classify(
     run = run if isinstance(run, Run) else load_run(run)
     top = _check_top_k(top, run.n_classes)
     prepared = prepare(run, read_spectra(spectra), grid=grid)
-    model = load_model(run, backend=backend, threads=threads)
-    probabilities = np.asarray(
-        model.predict(prepared.x, batch_size=batch_size, verbose=0), dtype=np.float32
-    )
+    keras = _configure(run, backend, threads)
+    try:  # as specbench.evaluation: load and predict under the run's precision policy
+        model = _load(keras, run)
+        probabilities = np.asarray(
+            model.predict(prepared.x, batch_size=batch_size, verbose=0), dtype=np.float32
+        )
+    finally:
+        keras.config.set_dtype_policy("float32")
     classes, probs = top_k(probabilities, top)
     n = len(probabilities)
     columns: dict[str, Any] = {
