@@ -33,14 +33,14 @@ N_POINTS = 128  # write_dataset's default
 N_CLASSES = 5
 
 
-def copy_split(src: Path, dest: Path, *, metadata=None, spectra=None, rows=None) -> Path:
-    """A copy of split `src` (optionally other metadata/spectra, or only `rows`)."""
+def copy_split(src: Path, dest: Path, *, metadata=None, labels=None, rows=None) -> Path:
+    """A copy of split `src` (optionally other metadata/labels, or only `rows`)."""
     split = read_split(src)
     take = slice(None) if rows is None else rows
     write_split(
         dest,
-        spectra=split.spectra[take] if spectra is None else spectra,
-        labels=split.labels[take],
+        spectra=split.spectra[take],
+        labels=split.labels[take] if labels is None else labels,
         peak_positions=split.peak_positions[take],
         peak_heights=split.peak_heights[take],
         sigma=split.sigma[take],
@@ -341,6 +341,9 @@ def bad_inputs(root: Path, test: Path) -> dict[str, tuple[list, str]]:
     (root / "spectra.txt").write_text("1,2\n")
     (root / "truncated.parquet").write_bytes(test.read_bytes()[:500])
     copy_split(test, root / "empty.parquet", rows=slice(0, 0))
+    labels = read_split(test).labels.copy()
+    labels[3] = N_CLASSES + 2
+    copy_split(test, root / "labels.parquet", labels=labels)
     np.savetxt(
         root / "narrow.csv", np.column_stack([np.arange(50), spectra[0, :50]]), delimiter=","
     )
@@ -359,6 +362,10 @@ def bad_inputs(root: Path, test: Path) -> dict[str, tuple[list, str]]:
         "missing": ([root / "nope.csv"], "nope.csv: no such file"),
         "truncated": ([root / "truncated.parquet"], "truncated.parquet: not a readable Parquet"),
         "empty parquet": ([root / "empty.parquet"], "empty.parquet: no spectra"),
+        "labels": (
+            [root / "labels.parquet"],
+            "labels.parquet: labels 0..7 lie outside the model's 5",
+        ),
         "x range": ([root / "narrow.csv"], "narrow.csv: x values span 0..49"),
         "top-k": ([test, "--top-k", "6"], "--top-k 6 must be an integer from 1 to 5"),
     }
@@ -403,6 +410,13 @@ def other_shape_model(path: Path) -> None:
     keras.Model(inputs, keras.layers.Dense(N_CLASSES, activation="softmax")(inputs)).save(path)
 
 
+def other_size_model(path: Path) -> None:
+    import keras
+
+    inputs = keras.Input((N_POINTS,))
+    keras.Model(inputs, keras.layers.Dense(N_CLASSES, activation="softmax")(inputs)).save(path)
+
+
 def test_files_that_are_not_models_of_this_workflow(trained, tmp_path, capsys):
     test, run = trained
     info = (run / "training.json").read_text()
@@ -429,6 +443,7 @@ def test_files_that_are_not_models_of_this_workflow(trained, tmp_path, capsys):
         "text model": (folder("text", b"not a zip"), "not a Keras model file"),
         "lambda": (folder("lambda", lambda_model), "cannot load the Keras model"),
         "shape": (folder("shape", other_shape_model), "it maps (None, 64) to (None, 5)"),
+        "size": (folder("size", other_size_model), "it has 645 parameters, training.json says"),
         "bad json": (folder("json", run_model(run), "{"), "training.json: not valid JSON"),
         "key": (folder("key", run_model(run), json.dumps(keyless)), "lacks key 'n_points'"),
         "suffix": (run / "history.csv", "not a run folder or .keras file (suffix '.csv')"),

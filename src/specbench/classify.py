@@ -171,9 +171,9 @@ def load_run(path: str | os.PathLike) -> Run:
             raise ClassifyError(f"{info_path}: {key}={value!r} is not an integer >= 2")
     metrics_path = model_path.parent / METRICS_FILE
     metrics = _read_json(metrics_path, METRICS_FILE) if metrics_path.is_file() else None
-    run = Run(model_path=model_path, info_path=info_path, info=info, metrics=metrics)
-    run.grid  # validates a recorded grid
-    return run
+    if "grid" in info:
+        _check_grid(info["grid"], f"{info_path}: grid")
+    return Run(model_path=model_path, info_path=info_path, info=info, metrics=metrics)
 
 
 def run_summary(run: Run) -> dict[str, Any]:
@@ -243,13 +243,17 @@ def _load(keras, run: Run):
         raise ClassifyError(f"{run.model_path}: cannot load the Keras model ({first})") from None
     inputs = getattr(model, "input_shape", None)
     outputs = getattr(model, "output_shape", None)
-    if tuple(inputs or ()) != (None, run.n_points) or tuple(outputs or ()) != (
-        None,
-        run.n_classes,
-    ):
+    expected = (None, run.n_points), (None, run.n_classes)
+    if (inputs, outputs) != expected:
         raise ClassifyError(
             f"{run.model_path}: not a model of this workflow: it maps {inputs} to {outputs}, "
-            f"{run.info_path} says (None, {run.n_points}) to (None, {run.n_classes})"
+            f"{run.info_path} says {expected[0]} to {expected[1]}"
+        )
+    parameters = run.info.get("parameters")
+    if parameters is not None and model.count_params() != parameters:
+        raise ClassifyError(
+            f"{run.model_path}: not the model of {run.info_path}: it has "
+            f"{model.count_params()} parameters, {INFO_FILE} says {parameters}"
         )
     return model
 
@@ -484,6 +488,13 @@ def prepare(
                 f"{block.source}: spectrum in row {row} is {what} on the model's grid "
                 "(it cannot be normalised as in training)"
             )
+        if block.labels is not None and (
+            block.labels.min() < 0 or block.labels.max() >= run.n_classes
+        ):
+            raise ClassifyError(
+                f"{block.source}: labels {block.labels.min()}..{block.labels.max()} lie outside "
+                f"the model's {run.n_classes} classes ({run.info_path})"
+            )
         parts.append(y)
         sources += [block.source] * len(y)
         rows.append(np.arange(len(y)))
@@ -497,13 +508,6 @@ def prepare(
         variant = [
             v for b in blocks for v in (b.variant if b.variant is not None else [""] * len(b.y))
         ]
-        known = np.concatenate([np.full(len(b.y), b.labels is not None) for b in blocks])
-        given = labels[known]
-        if given.min() < 0 or given.max() >= run.n_classes:
-            raise ClassifyError(
-                f"labels {given.min()}..{given.max()} of the spectra lie outside the model's "
-                f"{run.n_classes} classes ({run.info_path})"
-            )
     x = normalise(np.concatenate(parts), inplace=True)
     return Prepared(
         x=x,
