@@ -403,18 +403,17 @@ def lambda_model(path: Path) -> None:
     keras.Model(inputs, keras.layers.Dense(N_CLASSES, activation="softmax")(hidden)).save(path)
 
 
-def other_shape_model(path: Path) -> None:
-    import keras
+def dense_model(n_points: int):
+    """A saver of a one-layer softmax model on n_points inputs (not a workflow architecture)."""
 
-    inputs = keras.Input((64,))
-    keras.Model(inputs, keras.layers.Dense(N_CLASSES, activation="softmax")(inputs)).save(path)
+    def save(path: Path) -> None:
+        import keras
 
+        inputs = keras.Input((n_points,))
+        outputs = keras.layers.Dense(N_CLASSES, activation="softmax")(inputs)
+        keras.Model(inputs, outputs).save(path)
 
-def other_size_model(path: Path) -> None:
-    import keras
-
-    inputs = keras.Input((N_POINTS,))
-    keras.Model(inputs, keras.layers.Dense(N_CLASSES, activation="softmax")(inputs)).save(path)
+    return save
 
 
 def test_files_that_are_not_models_of_this_workflow(trained, tmp_path, capsys):
@@ -442,8 +441,11 @@ def test_files_that_are_not_models_of_this_workflow(trained, tmp_path, capsys):
         "no training.json": (lonely / "best.keras", "not a model of this workflow (no training"),
         "text model": (folder("text", b"not a zip"), "not a Keras model file"),
         "lambda": (folder("lambda", lambda_model), "cannot load the Keras model"),
-        "shape": (folder("shape", other_shape_model), "it maps (None, 64) to (None, 5)"),
-        "size": (folder("size", other_size_model), "it has 645 parameters, training.json says"),
+        "shape": (folder("shape", dense_model(64)), "it maps (None, 64) to (None, 5)"),
+        "size": (
+            folder("size", dense_model(N_POINTS)),
+            "it has 645 parameters, training.json says",
+        ),
         "bad json": (folder("json", run_model(run), "{"), "training.json: not valid JSON"),
         "key": (folder("key", run_model(run), json.dumps(keyless)), "lacks key 'n_points'"),
         "suffix": (run / "history.csv", "not a run folder or .keras file (suffix '.csv')"),
