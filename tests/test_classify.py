@@ -476,7 +476,7 @@ def test_python_m_specbench(trained, tmp_path):
     command = [sys.executable, "-m", "specbench"]
     proc = subprocess.run(
         [*command, "classify", str(run), str(test), "-o", str(tmp_path / "p.csv")],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True, text=True, env=env, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((run / "metrics.json").read_text())
@@ -488,7 +488,7 @@ def test_python_m_specbench(trained, tmp_path):
     proc = subprocess.run(
         [*command, "classify", str(run), str(test), "-o", str(tmp_path / "j.csv"),
          "--backend", "jax"],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True, text=True, env=env, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     jax = pd.read_csv(tmp_path / "j.csv")
@@ -500,7 +500,7 @@ def test_python_m_specbench(trained, tmp_path):
     np.save(tmp_path / "short.npy", np.ones((2, 7)))
     proc = subprocess.run(
         [*command, "classify", str(run), str(tmp_path / "short.npy"), "-o", "-"],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True, text=True, env=env, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == (
