@@ -28,9 +28,19 @@ import numpy as np
 
 from specbench.models.macs import count_macs
 
-__all__ = ["EvaluationError", "count_macs", "evaluate_model", "top2", "write_predictions"]
+__all__ = [
+    "PREDICT_BATCH_SIZE",
+    "EvaluationError",
+    "count_macs",
+    "evaluate_model",
+    "top2",
+    "write_predictions",
+]
 
 logger = logging.getLogger("specbench.evaluation")
+
+#: Spectra per predict() batch (evaluation and ``specbench classify``: same batches, same numbers).
+PREDICT_BATCH_SIZE = 256
 
 METRICS_KEYS = (
     "model",
@@ -126,7 +136,7 @@ def evaluate_model(
     predictions_path: str | os.PathLike,
     metrics_path: str | os.PathLike,
     threads: int = 1,
-    batch_size: int = 256,
+    batch_size: int = PREDICT_BATCH_SIZE,
     jobs_per_gpu: int | None = None,
 ) -> dict[str, Any]:
     """Predict the test split with the trained model; write predictions and metrics.

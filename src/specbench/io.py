@@ -276,11 +276,12 @@ def _read_table(path: str | os.PathLike, columns: Sequence[str]) -> tuple[pa.Tab
         table = pf.read(columns=list(columns), use_threads=True)
     except (pa.ArrowException, OSError) as exc:
         raise SplitError(f"{path}: cannot read (truncated or corrupt?): {exc}") from None
+    return table, _metadata(arrow_schema)
+
+
+def _metadata(arrow_schema: pa.Schema) -> dict[str, str]:
     raw = arrow_schema.metadata or {}
-    metadata = {
-        k.decode(): v.decode() for k, v in raw.items() if k not in (b"ARROW:schema", b"pandas")
-    }
-    return table, metadata
+    return {k.decode(): v.decode() for k, v in raw.items() if k not in (b"ARROW:schema", b"pandas")}
 
 
 def _spectra(table: pa.Table) -> np.ndarray:
@@ -346,3 +347,15 @@ def read_split(path: str | os.PathLike) -> Split:
         peak_heights=_list_column(table, "peak_heights", np.float32),
         metadata=metadata,
     )
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The file metadata of a split (``dataset``, ``config_hash``, ...) without reading its rows.
+
+    Raises SplitError naming the file when it is missing or not readable Parquet.
+    """
+    pf = _open(path)
+    try:
+        return _metadata(pf.schema_arrow)
+    except (pa.ArrowException, OSError) as exc:
+        raise SplitError(f"{path}: unreadable schema: {exc}") from None

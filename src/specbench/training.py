@@ -813,11 +813,13 @@ def _train(
     backup_interval_s,
 ) -> dict[str, Any]:
     from specbench import backend
+    from specbench.io import read_metadata
     from specbench.models import registry
 
     runtime = backend.runtime()
     t0 = time.perf_counter()
     x_train, y_train = load_split(train)
+    config_hash = read_metadata(train).get("config_hash")
     x_val, y_val = load_split(val)
     if x_val.shape[1] != x_train.shape[1]:
         raise DataError(
@@ -868,6 +870,7 @@ def _train(
     info = {
         "model": model_name,
         "dataset": dataset,
+        "config_hash": config_hash,
         "seed": seed,
         "architecture": architecture,
         "hyperparameters": hyperparameters,

@@ -1,0 +1,165 @@
+"""The ``specbench`` command: use a benchmarked model (logic in specbench.classify).
+
+    specbench --version
+    specbench info RUN [--json]
+    specbench classify RUN SPECTRA [SPECTRA ...] -o OUT.csv [--top-k K] [--grid START,STOP]
+                       [--backend NAME] [--threads N]
+
+User mistakes (a bad file, argument or run) end with one line ``specbench: error: ...`` on stderr
+and exit status 1 (2 for bad command-line syntax, as argparse does); never with a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from specbench import __version__
+
+PROG = "specbench"
+
+
+def _grid(text: str) -> tuple[float, float]:
+    from specbench.classify import ClassifyError, parse_grid
+
+    try:
+        return parse_grid(text)
+    except ClassifyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    from specbench.backend import BACKENDS
+    from specbench.classify import DEFAULT_TOP_K, SPECTRA_FORMATS
+
+    top = argparse.ArgumentParser(
+        prog=PROG,
+        description="Use a model trained by the specbench workflow.",
+    )
+    top.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    run_help = "a trained run folder (results/runs/DATASET/MODEL/seedN) or its model.keras"
+
+    info = commands.add_parser(
+        "info",
+        help="describe a trained model",
+        description="Architecture, hyperparameters, parameters, dataset, test accuracy, "
+        "training protocol and backend of a trained run.",
+    )
+    info.add_argument("run", metavar="RUN", help=run_help)
+    info.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    classify = commands.add_parser(
+        "classify",
+        help="classify spectra with a trained model",
+        description="Predict the class of every spectrum in SPECTRA; write one CSV row each.",
+        epilog="Spectrum formats: "
+        + "; ".join(f"{suffix}: {what}" for suffix, what in SPECTRA_FORMATS.items())
+        + ". The model's points sit at 0..n_points-1 unless --grid places them.",
+    )
+    classify.add_argument("run", metavar="RUN", help=run_help)
+    classify.add_argument("spectra", metavar="SPECTRA", nargs="+", help="spectrum file(s)")
+    classify.add_argument(
+        "-o", "--output", required=True, metavar="OUT.csv", help="output CSV ('-': stdout)"
+    )
+    classify.add_argument(
+        "--top-k",
+        type=_positive,
+        default=DEFAULT_TOP_K,
+        metavar="K",
+        help=f"classes listed per spectrum (default {DEFAULT_TOP_K})",
+    )
+    classify.add_argument(
+        "--grid",
+        type=_grid,
+        metavar="START,STOP",
+        help="the model's points run evenly from START to STOP in your x units; x,y spectra "
+        "are interpolated there, rows of another length are taken to span START..STOP",
+    )
+    classify.add_argument(
+        "--backend", choices=BACKENDS, help="Keras backend (default: the one it was trained with)"
+    )
+    classify.add_argument(
+        "--threads", type=_positive, default=1, help="CPU threads of the backend (default 1)"
+    )
+    return top
+
+
+def _text(summary: dict[str, Any]) -> str:
+    """`specbench info` as aligned `key: value` lines (nested values as compact JSON)."""
+    lines = []
+    width = max(map(len, summary))
+    for key, value in summary.items():
+        if isinstance(value, (dict, list)):
+            value = json.dumps(value, separators=(", ", ": "))
+        elif value is None:
+            value = "-"
+        lines.append(f"{key + ':':<{width + 1}} {value}")
+    return "\n".join(lines)
+
+
+def _info(args) -> int:
+    from specbench.classify import load_run, run_summary
+
+    summary = run_summary(load_run(args.run))
+    print(json.dumps(summary, indent=2) if args.json else _text(summary))
+    return 0
+
+
+def _classify(args) -> int:
+    from specbench.classify import classify, write_table
+
+    result = classify(
+        args.run,
+        args.spectra,
+        top=args.top_k,
+        grid=args.grid,
+        backend=args.backend,
+        threads=args.threads,
+    )
+    for note in result.warnings:
+        print(f"{PROG}: warning: {note}", file=sys.stderr)
+    write_table(result.table, args.output)
+    report = sys.stderr if args.output == "-" else sys.stdout
+    summary = f"{len(result.table)} spectra classified"
+    if args.output != "-":
+        summary += f", wrote {args.output}"
+    if result.accuracy is not None:
+        right = int(round(result.accuracy * result.n_labelled))
+        summary += f"; accuracy {result.accuracy:.4f} ({right} of {result.n_labelled})"
+    print(summary, file=report)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line `argv` (default: sys.argv[1:]); returns the exit status."""
+    from specbench.backend import BackendError
+    from specbench.classify import ClassifyError
+
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    try:
+        return _info(args) if args.command == "info" else _classify(args)
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: no message
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (ClassifyError, BackendError, OSError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 1

@@ -1,0 +1,511 @@
+"""Tests of `specbench classify` / `specbench info` on a really trained and evaluated tiny model."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from specbench import __version__
+from specbench.classify import (
+    ClassifyError,
+    load_run,
+    prepare,
+    read_spectra,
+    resample,
+    run_summary,
+    top_k,
+)
+from specbench.cli import main
+from specbench.evaluation import evaluate_model
+from specbench.io import read_metadata, read_split, write_split
+from specbench.training import normalise, train_model
+from test_training import SRC, make_spec, write_dataset
+
+N_POINTS = 128  # write_dataset's default
+N_CLASSES = 5
+
+
+def copy_split(src: Path, dest: Path, *, metadata=None, labels=None, rows=None) -> Path:
+    """A copy of split `src` (optionally other metadata/labels, or only `rows`)."""
+    split = read_split(src)
+    take = slice(None) if rows is None else rows
+    write_split(
+        dest,
+        spectra=split.spectra[take],
+        labels=split.labels[take] if labels is None else labels,
+        peak_positions=split.peak_positions[take],
+        peak_heights=split.peak_heights[take],
+        sigma=split.sigma[take],
+        variant=split.variant[take],
+        metadata=split.metadata if metadata is None else metadata,
+    )
+    return dest
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(test split, run folder) of a tiny cnn2 trained for 3 epochs and evaluated."""
+    root = tmp_path_factory.mktemp("classify")
+    data = write_dataset(root / "data")
+    train = copy_split(
+        data["train"],
+        root / "data" / "train-meta.parquet",
+        metadata={"dataset": "synthetic", "config_hash": "0123456789abcdef"},
+    )
+    run = root / "runs" / "synthetic" / "tiny" / "seed0"
+    train_model(
+        train=train,
+        val=data["val"],
+        spec=make_spec(),
+        seed=0,
+        dataset="synthetic",
+        model_name="tiny",
+        model_path=run / "model.keras",
+        history_path=run / "history.csv",
+        info_path=run / "training.json",
+    )
+    evaluate_model(
+        model_path=run / "model.keras",
+        info_path=run / "training.json",
+        history_path=run / "history.csv",
+        test=data["test"],
+        predictions_path=run / "predictions.parquet",
+        metrics_path=run / "metrics.json",
+    )
+    return data["test"], run
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ------------------------------------------------------------------------------ info, --version
+
+
+def test_version(capsys):
+    code, out, _ = cli(capsys, "--version")
+    assert code == 0 and out.strip() == f"specbench {__version__}"
+
+
+def test_info_shows_the_run(trained, capsys):
+    _, run = trained
+    info = json.loads((run / "training.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert info["config_hash"] == "0123456789abcdef"  # from the training split's metadata
+
+    code, out, err = cli(capsys, "info", run, "--json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["architecture"] == "cnn2" == info["architecture"]
+    assert shown["hyperparameters"] == info["hyperparameters"]
+    assert shown["parameters"] == info["parameters"] == metrics["parameters"]
+    assert (shown["dataset"], shown["config_hash"]) == ("synthetic", "0123456789abcdef")
+    assert shown["test_accuracy"] == metrics["test_accuracy"]
+    assert shown["training"] == info["training"]
+    assert (shown["backend"], shown["precision"]) == ("tensorflow", "float32")
+    assert (shown["n_points"], shown["n_classes"]) == (N_POINTS, N_CLASSES)
+    assert shown["grid"] == [0, N_POINTS - 1]
+
+    code, text, _ = cli(capsys, "info", run / "model.keras")  # the .keras file works too
+    assert code == 0
+    lines = dict(line.split(":", 1) for line in text.splitlines())
+    assert lines["architecture"].strip() == "cnn2"
+    assert lines["parameters"].strip() == str(info["parameters"])
+    assert float(lines["test_accuracy"]) == metrics["test_accuracy"]
+    assert json.loads(lines["training"]) == info["training"]
+    assert lines["backend"].strip() == "tensorflow"
+
+
+def test_info_of_an_unevaluated_run(trained, tmp_path, capsys):
+    _, run = trained
+    shutil.copytree(run, tmp_path / "run")
+    (tmp_path / "run" / "metrics.json").unlink()
+    code, out, _ = cli(capsys, "info", tmp_path / "run", "--json")
+    assert code == 0 and json.loads(out)["test_accuracy"] is None
+
+
+# ------------------------------------------------------------------------------ predictions
+
+
+def test_parquet_predictions_equal_the_evaluation(trained, tmp_path, capsys):
+    test, run = trained
+    out = tmp_path / "out" / "pred.csv"
+    code, stdout, err = cli(capsys, "classify", run, test, "-o", out, "--top-k", "3")
+    assert code == 0, err
+    table = pd.read_csv(out)
+    evaluation = pd.read_parquet(run / "predictions.parquet")
+    metrics = json.loads((run / "metrics.json").read_text())
+    split = read_split(test)
+
+    assert list(table.columns) == [
+        "index", "source", "row", "label", "correct", "variant", "predicted", "probability",
+        "class_1", "probability_1", "class_2", "probability_2", "class_3", "probability_3",
+    ]  # fmt: skip
+    assert table["index"].tolist() == table["row"].tolist() == list(range(len(split)))
+    assert (table["label"] == split.labels).all()
+    assert table["variant"].tolist() == list(split.variant)
+    assert (table["predicted"] == evaluation["predicted"]).all()
+    assert (table["class_2"] == evaluation["runner_up"]).all()
+    np.testing.assert_array_equal(
+        table["probability"].to_numpy(np.float32), evaluation["probability"].to_numpy()
+    )
+    np.testing.assert_array_equal(
+        table["probability_2"].to_numpy(np.float32),
+        evaluation["runner_up_probability"].to_numpy(),
+    )
+    assert (table["class_1"] == table["predicted"]).all()
+    assert (table["probability_1"] >= table["probability_2"]).all()
+    assert (table["probability_2"] >= table["probability_3"]).all()
+    assert (table["correct"] == (table["predicted"] == table["label"])).all()
+    accuracy = table["correct"].mean()
+    assert accuracy == pytest.approx(metrics["test_accuracy"])
+    wrong = metrics["test_wrong"]
+    assert f"accuracy {accuracy:.4f} ({len(split) - wrong} of {len(split)})" in stdout
+
+
+def test_mixed_precision_run_predicts_as_its_evaluation(tmp_path):
+    """The default config trains in mixed_bfloat16: classify must load and predict it alike."""
+    from specbench.classify import classify
+
+    data = write_dataset(tmp_path / "data", per_class=(8, 4, 4))
+    run = tmp_path / "run"
+    train_model(
+        train=data["train"],
+        val=data["val"],
+        spec=make_spec(epochs=1, precision="mixed_bfloat16"),
+        seed=0,
+        model_path=run / "model.keras",
+        history_path=run / "history.csv",
+        info_path=run / "training.json",
+    )
+    evaluate_model(
+        model_path=run / "model.keras",
+        info_path=run / "training.json",
+        history_path=run / "history.csv",
+        test=data["test"],
+        predictions_path=run / "predictions.parquet",
+        metrics_path=run / "metrics.json",
+    )
+    table = classify(run, data["test"], top=2).table
+    evaluation = pd.read_parquet(run / "predictions.parquet")
+    assert (table["predicted"] == evaluation["predicted"]).all()
+    np.testing.assert_array_equal(
+        table["probability"].to_numpy(np.float32), evaluation["probability"].to_numpy()
+    )
+    import keras
+
+    assert keras.config.dtype_policy().name == "float32"  # not leaked
+
+
+def test_every_format_gives_the_same_predictions(trained, tmp_path):
+    """Rows CSV (with and without header), .npy (2-D and 1-D), x,y CSV: same classes/numbers."""
+    from specbench.classify import classify
+
+    test, run = trained
+    split = read_split(test)
+    spectra = split.spectra.astype(np.float64)
+    header = ",".join(f"p{i}" for i in range(N_POINTS))
+    np.savetxt(tmp_path / "rows.csv", spectra[:10], delimiter=",", header=header, comments="")
+    np.savetxt(tmp_path / "plain.csv", spectra[10:20] * 7.5, delimiter=",")  # another scale
+    np.save(tmp_path / "rows.npy", spectra[20:30])
+    np.save(tmp_path / "one.npy", spectra[30])
+    xy = []
+    for i in (31, 32):  # x,y pairs in descending order, with a header and a comment line
+        path = tmp_path / f"xy{i}.csv"
+        pairs = np.column_stack([np.arange(N_POINTS), spectra[i]])[::-1]
+        np.savetxt(path, pairs, delimiter=",", header="# measured\nx,y", comments="")
+        xy.append(path)
+    files = [tmp_path / n for n in ("rows.csv", "plain.csv", "rows.npy", "one.npy")] + xy
+
+    result = classify(run, files, top=2)
+    reference = classify(run, [test], top=2).table
+    table = result.table
+    assert len(table) == 33 and "label" not in table and result.accuracy is None
+    assert table["index"].tolist() == list(range(33))
+    assert table["source"].tolist() == (
+        [str(files[0])] * 10 + [str(files[1])] * 10 + [str(files[2])] * 10 + [str(files[3])]
+        + [str(xy[0]), str(xy[1])]
+    )  # fmt: skip
+    assert table["row"].tolist() == [*range(10)] * 3 + [0, 0, 0]
+    ref = reference.iloc[:33]
+    assert (table["predicted"].to_numpy() == ref["predicted"].to_numpy()).all()
+    assert (table["class_2"].to_numpy() == ref["class_2"].to_numpy()).all()
+    np.testing.assert_allclose(table["probability"], ref["probability"], rtol=1e-5)
+
+
+def test_top_k_orders_and_validates():
+    p = np.array([[0.1, 0.6, 0.3], [0.4, 0.2, 0.4]], dtype=np.float32)
+    classes, probs = top_k(p, 3)
+    assert classes.tolist() == [[1, 2, 0], [0, 2, 1]]  # ties: lower index first
+    np.testing.assert_allclose(probs, [[0.6, 0.3, 0.1], [0.4, 0.4, 0.2]])
+    with pytest.raises(ClassifyError, match="top-k 4"):
+        top_k(p, 4)
+
+
+# ------------------------------------------------------------------------------ grid, resampling
+
+
+def test_resample_is_exact_for_linear_data():
+    x = np.array([0.0, 0.3, 1.1, 2.0, 3.7, 5.0])
+    y = np.stack([3 * x + 1, -2 * x + 20])
+    positions = np.linspace(0, 5, 11)
+    np.testing.assert_allclose(
+        resample(x, y, positions), np.stack([3 * positions + 1, -2 * positions + 20])
+    )
+    np.testing.assert_allclose(  # descending x: same result
+        resample(x[::-1], y[:, ::-1], positions), np.stack([3 * positions + 1, -2 * positions + 20])
+    )
+    with pytest.raises(
+        ClassifyError, match=r"s.csv: x values span 0..5 but the model's grid spans"
+    ):
+        resample(x, y, np.linspace(-1, 5, 4), source="s.csv")
+    with pytest.raises(ClassifyError, match="not strictly increasing"):
+        resample(np.array([0.0, 1.0, 1.0, 2.0]), np.ones((1, 4)), positions, source="s.csv")
+
+
+def test_grid_maps_user_x_values_onto_the_model(trained, tmp_path):
+    """A spectrum measured on a 2x finer grid from 10 to 80 (other units), given --grid 10,80,
+    lands exactly on the model's points; rows of 2n-1 values spanning the grid likewise."""
+    test, run = trained
+    run_ = load_run(run)
+    s = read_split(test).spectra[:3].astype(np.float64)
+    fine = np.empty((3, 2 * N_POINTS - 1))
+    fine[:, ::2] = s
+    fine[:, 1::2] = (s[:, :-1] + s[:, 1:]) / 2
+    x = np.linspace(10, 80, 2 * N_POINTS - 1)
+    path = tmp_path / "fine.csv"
+    np.savetxt(path, np.column_stack([x, fine[0]]), delimiter=",")
+    np.save(tmp_path / "fine.npy", fine)
+    expected = normalise(s.astype(np.float32))
+
+    got = prepare(run_, read_spectra([path, tmp_path / "fine.npy"]), grid=(10, 80))
+    np.testing.assert_allclose(got.x, expected[[0, 0, 1, 2]], rtol=1e-6, atol=1e-7)
+    # without --grid the model's points are 0..127: 10..80 does not cover them
+    with pytest.raises(
+        ClassifyError, match="x values span 10..80 but the model's grid spans 0..127"
+    ):
+        prepare(run_, read_spectra([path]))
+    with pytest.raises(ClassifyError, match="spectra have 255 points, the model takes 128"):
+        prepare(run_, read_spectra([tmp_path / "fine.npy"]))
+
+    # a grid recorded in training.json places the model's points without --grid
+    shutil.copytree(run, tmp_path / "run")
+    info = json.loads((tmp_path / "run" / "training.json").read_text())
+    (tmp_path / "run" / "training.json").write_text(json.dumps({**info, "grid": [10, 80]}))
+    got = prepare(load_run(tmp_path / "run"), read_spectra([path]))
+    np.testing.assert_allclose(got.x, expected[:1], rtol=1e-6, atol=1e-7)
+
+
+def test_a_split_of_another_dataset_warns(trained, tmp_path, capsys):
+    test, run = trained
+    other = copy_split(test, tmp_path / "other.parquet", metadata={"dataset": "chal"})
+    assert read_metadata(other)["dataset"] == "chal"
+    code, _, err = cli(capsys, "classify", run, other, "-o", tmp_path / "o.csv")
+    assert code == 0
+    assert "warning: " in err and "dataset 'chal' differs from the model's 'synthetic'" in err
+
+
+# ------------------------------------------------------------------------------ bad inputs
+
+
+def bad_inputs(root: Path, test: Path) -> dict[str, tuple[list, str]]:
+    """name -> (classify arguments after RUN, expected message) for every user mistake."""
+    spectra = read_split(test).spectra[:3]
+    root.mkdir(parents=True, exist_ok=True)
+    np.save(root / "short.npy", spectra[:, :100])
+    nan = spectra.copy()
+    nan[1, 5] = np.nan
+    np.savetxt(root / "nan.csv", nan, delimiter=",")
+    inf = spectra.copy()
+    inf[2, 0] = np.inf
+    np.save(root / "inf.npy", inf)
+    zero = spectra.copy()
+    zero[0] = 0
+    np.save(root / "zero.npy", zero)
+    (root / "empty.csv").write_text("")
+    (root / "header.csv").write_text("a,b,c\n")
+    (root / "words.csv").write_text("1,2,3\n4,five,6\n")
+    (root / "binary.csv").write_bytes(bytes(range(256)) * 4)
+    (root / "broken.npy").write_bytes(b"\x93NUMPY garbage")
+    np.save(root / "empty.npy", np.zeros((0, N_POINTS)))
+    (root / "spectra.txt").write_text("1,2\n")
+    (root / "truncated.parquet").write_bytes(test.read_bytes()[:500])
+    copy_split(test, root / "empty.parquet", rows=slice(0, 0))
+    labels = read_split(test).labels.copy()
+    labels[3] = N_CLASSES + 2
+    copy_split(test, root / "labels.parquet", labels=labels)
+    np.savetxt(
+        root / "narrow.csv", np.column_stack([np.arange(50), spectra[0, :50]]), delimiter=","
+    )
+    return {
+        "length": ([root / "short.npy"], "short.npy: spectra have 100 points, the model takes 128"),
+        "nan": ([root / "nan.csv"], "nan.csv: spectrum in row 1 has NaN or infinite values"),
+        "inf": ([root / "inf.npy"], "inf.npy: spectrum in row 2 has NaN or infinite values"),
+        "zero": ([root / "zero.npy"], "zero.npy: spectrum in row 0 is all zero"),
+        "empty csv": ([root / "empty.csv"], "empty.csv: empty file"),
+        "header only": ([root / "header.csv"], "header.csv: no spectra"),
+        "words": ([root / "words.csv"], "words.csv: not a CSV of numbers"),
+        "binary": ([root / "binary.csv"], "binary.csv: not a text CSV file"),
+        "broken npy": ([root / "broken.npy"], "broken.npy: not a readable .npy file"),
+        "empty npy": ([root / "empty.npy"], "empty.npy: no spectra"),
+        "suffix": ([root / "spectra.txt"], "spectra.txt: unknown spectrum format '.txt'"),
+        "missing": ([root / "nope.csv"], "nope.csv: no such file"),
+        "truncated": ([root / "truncated.parquet"], "truncated.parquet: not a readable Parquet"),
+        "empty parquet": ([root / "empty.parquet"], "empty.parquet: no spectra"),
+        "labels": (
+            [root / "labels.parquet"],
+            "labels.parquet: labels 0..7 lie outside the model's 5",
+        ),
+        "x range": ([root / "narrow.csv"], "narrow.csv: x values span 0..49"),
+        "top-k": ([test, "--top-k", "6"], "--top-k 6 must be an integer from 1 to 5"),
+    }
+
+
+def test_bad_spectra_give_one_line_errors(trained, tmp_path, capsys):
+    test, run = trained
+    for name, (args, message) in bad_inputs(tmp_path, test).items():
+        out = tmp_path / "out" / f"{name}.csv"
+        code, _, err = cli(capsys, "classify", run, *args, "-o", out)
+        assert code == 1, (name, err)
+        assert err.startswith("specbench: error: ") and message in err, (name, err)
+        assert len(err.strip().splitlines()) == 1, (name, err)
+        if name != "top-k":
+            assert err.count(str(args[0])) == 1, (name, err)  # the file is named once
+        assert not out.exists(), name
+
+
+def test_bad_arguments_are_usage_errors(trained, tmp_path, capsys):
+    test, run = trained
+    for args, message in (
+        (["--top-k", "0"], "argument --top-k: '0' is not a positive integer"),
+        (["--grid", "10"], "grid '10' must be START,STOP"),
+        (["--grid", "5,5"], "must be two different finite numbers"),
+    ):
+        code, _, err = cli(capsys, "classify", run, test, "-o", tmp_path / "o.csv", *args)
+        assert code == 2 and message in err, (args, err)
+
+
+def lambda_model(path: Path) -> None:
+    import keras
+
+    inputs = keras.Input((N_POINTS,))
+    hidden = keras.layers.Lambda(lambda t: t * 2.0)(inputs)
+    keras.Model(inputs, keras.layers.Dense(N_CLASSES, activation="softmax")(hidden)).save(path)
+
+
+def dense_model(n_points: int):
+    """A saver of a one-layer softmax model on n_points inputs (not a workflow architecture)."""
+
+    def save(path: Path) -> None:
+        import keras
+
+        inputs = keras.Input((n_points,))
+        outputs = keras.layers.Dense(N_CLASSES, activation="softmax")(inputs)
+        keras.Model(inputs, outputs).save(path)
+
+    return save
+
+
+def test_files_that_are_not_models_of_this_workflow(trained, tmp_path, capsys):
+    test, run = trained
+    info = (run / "training.json").read_text()
+
+    def folder(name: str, model=None, training=info) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        if isinstance(model, bytes):
+            (path / "model.keras").write_bytes(model)
+        elif model is not None:
+            model(path / "model.keras")
+        if training is not None:
+            (path / "training.json").write_text(training)
+        return path
+
+    lonely = tmp_path / "lonely"
+    lonely.mkdir()
+    shutil.copy(run / "model.keras", lonely / "best.keras")
+    keyless = json.loads(info)
+    del keyless["n_points"]
+    cases = {
+        "no model": (folder("nomodel"), "not a trained run folder (no model.keras)"),
+        "no training.json": (lonely / "best.keras", "not a model of this workflow (no training"),
+        "text model": (folder("text", b"not a zip"), "not a Keras model file"),
+        "lambda": (folder("lambda", lambda_model), "cannot load the Keras model"),
+        "shape": (folder("shape", dense_model(64)), "it maps (None, 64) to (None, 5)"),
+        "size": (
+            folder("size", dense_model(N_POINTS)),
+            "it has 645 parameters, training.json says",
+        ),
+        "bad json": (folder("json", run_model(run), "{"), "training.json: not valid JSON"),
+        "key": (folder("key", run_model(run), json.dumps(keyless)), "lacks key 'n_points'"),
+        "suffix": (run / "history.csv", "not a run folder or .keras file (suffix '.csv')"),
+        "missing": (tmp_path / "nowhere", "no such run folder or .keras file"),
+    }
+    for name, (path, message) in cases.items():
+        code, _, err = cli(capsys, "classify", path, test, "-o", tmp_path / f"{name}.csv")
+        assert code == 1 and err.startswith("specbench: error: ") and message in err, (name, err)
+        assert len(err.strip().splitlines()) == 1, (name, err)
+    code, _, err = cli(capsys, "info", cases["key"][0])
+    assert code == 1 and "lacks key 'n_points'" in err
+
+
+def run_model(run: Path):
+    def copy(path: Path) -> None:
+        shutil.copy(run / "model.keras", path)
+
+    return copy
+
+
+# ------------------------------------------------------------------------------ the real command
+
+
+def test_python_m_specbench(trained, tmp_path):
+    """The command in its own process: a Parquet split and a bad file (exit 1, no traceback)."""
+    test, run = trained
+    env = dict(os.environ, PYTHONPATH=SRC, TF_CPP_MIN_LOG_LEVEL="2")
+    command = [sys.executable, "-m", "specbench"]
+    proc = subprocess.run(
+        [*command, "classify", str(run), str(test), "-o", str(tmp_path / "p.csv")],
+        capture_output=True, text=True, env=env, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert f"accuracy {metrics['test_accuracy']:.4f}" in proc.stdout
+    expected = pd.read_parquet(run / "predictions.parquet")["predicted"]
+    assert (pd.read_csv(tmp_path / "p.csv")["predicted"] == expected).all()
+
+    # another backend (.keras files are backend-independent): same classes, same numbers ~1e-5
+    proc = subprocess.run(
+        [*command, "classify", str(run), str(test), "-o", str(tmp_path / "j.csv"),
+         "--backend", "jax"],
+        capture_output=True, text=True, env=env, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    jax = pd.read_csv(tmp_path / "j.csv")
+    assert (jax["predicted"] == expected).all()
+    np.testing.assert_allclose(
+        jax["probability"], pd.read_csv(tmp_path / "p.csv")["probability"], rtol=1e-4
+    )
+
+    np.save(tmp_path / "short.npy", np.ones((2, 7)))
+    proc = subprocess.run(
+        [*command, "classify", str(run), str(tmp_path / "short.npy"), "-o", "-"],
+        capture_output=True, text=True, env=env, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"specbench: error: {tmp_path / 'short.npy'}: spectra have 7 points, the model takes "
+        "128; give --grid START,STOP (the x range they span) to resample them"
+    )
+    proc = subprocess.run([*command, "--version"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"specbench {__version__}"
