@@ -18,7 +18,7 @@ rule generate_classes:
 rule render_spectra:
     input:
         classes=rules.generate_classes.output.classes,
-        code=package_files("render", "io", "variants"),
+        code=package_files("render", "artifacts", "io", "variants"),
     output:
         train="results/datasets/{dataset}/train.parquet",
         val="results/datasets/{dataset}/val.parquet",

@@ -152,6 +152,48 @@ def _check_dataset(name: str, ds: dict, basedir: Path) -> None:
     low, high = render.get("sigma", [2, 5])
     if low > high:
         raise ConfigError(f"{key}.render.sigma=[{low}, {high}]: low is larger than high")
+    for section in ("render", "test"):
+        _check_artifacts(f"{key}.{section}", ds.get(section) or {})
+
+
+def _check_value(key: str, value: Any, *, minimum=None, maximum=None, positive=False) -> None:
+    """A number or a range [low, high] (see specbench.artifacts) within the given bounds."""
+    shown = json.dumps(value)
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(values) == 2 and values[0] > values[1]:
+        raise ConfigError(f"{key}={shown}: empty range (low is larger than high)")
+    for v in values:
+        if positive and not v > 0:
+            raise ConfigError(f"{key}={shown}: must be larger than 0")
+        if minimum is not None and v < minimum or maximum is not None and v > maximum:
+            raise ConfigError(f"{key}={shown}: must be within [{minimum}, {maximum}]")
+
+
+def _check_artifacts(key: str, section: dict) -> None:
+    """Peak shape, noise and background of a dataset's render or test section."""
+    shape = section.get("peak_shape")
+    if shape is not None:
+        if shape["shape"] == "pseudo_voigt":
+            if "eta" not in shape:
+                raise ConfigError(f"{key}.peak_shape.eta is required when shape is 'pseudo_voigt'")
+            _check_value(f"{key}.peak_shape.eta", shape["eta"], minimum=0, maximum=1)
+        elif "eta" in shape:
+            raise ConfigError(
+                f"{key}.peak_shape.eta is only used with shape 'pseudo_voigt' "
+                f"(got {shape['shape']!r})"
+            )
+    noise = section.get("noise")
+    if noise is not None:
+        level = {"gaussian": "snr", "poisson": "counts"}[noise["kind"]]
+        _check_value(f"{key}.noise.{level}", noise[level], positive=True)
+    background = section.get("background")
+    if background is not None:
+        for j, value in enumerate(background.get("polynomial") or []):
+            _check_value(f"{key}.background.polynomial[{j}]", value)
+        exponential = background.get("exponential")
+        if exponential is not None:
+            _check_value(f"{key}.background.exponential.amplitude", exponential["amplitude"])
+            _check_value(f"{key}.background.exponential.decay", exponential["decay"], positive=True)
 
 
 def check_config(config: dict, basedir: str | Path = ".") -> None:
