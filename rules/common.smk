@@ -17,7 +17,12 @@ from specbench import config as sbconfig  # noqa: E402
 from specbench.models import registry  # noqa: E402
 
 validate(config, "../config/schema.yaml")
+# Dataset sweeps: each level of datasets.<name>.sweep becomes the dataset <name>_<level> (and an
+# experiment with `sweep: true`, one experiment per level); the result is validated again.
+SWEEPS = sbconfig.sweep_levels(config)
 try:
+    config.update(sbconfig.expand_sweeps(config))
+    validate(config, "../config/schema.yaml")
     sbconfig.check_config(config, basedir=workflow.basedir)
 except sbconfig.ConfigError as exc:
     raise WorkflowError(f"Invalid config: {exc}") from None

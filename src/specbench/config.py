@@ -53,6 +53,64 @@ def deep_merge(base: dict, override: dict | None) -> dict:
     return merged
 
 
+def expand_sweeps(config: dict) -> dict:
+    """A copy of `config` with every dataset sweep expanded into datasets of their own.
+
+    ``datasets.<base>.sweep: {<level>: <override>, ...}`` adds the dataset ``<base>_<level>`` =
+    the base deep-merged with the override, for each level in order; the base stays a dataset of
+    its own, without ``sweep`` (so adding or changing a level changes no other dataset's config,
+    and Snakemake reruns only that level's jobs). An experiment with ``sweep: true`` on a swept
+    dataset becomes one experiment ``<experiment>_<level>`` per level (without ``sweep``), on the
+    level's dataset. Pure: neither `config` nor its parts are modified. Run it after schema
+    validation, then validate again (the derived datasets get their schema defaults and checks).
+    """
+    out = copy.deepcopy(config)
+    datasets: dict = {}
+    levels_of: dict[str, list[str]] = {}
+    for base, ds in config["datasets"].items():
+        base_ds = {key: value for key, value in ds.items() if key != "sweep"}
+        datasets[base] = copy.deepcopy(base_ds)
+        for level, override in (ds.get("sweep") or {}).items():
+            name = f"{base}_{level}"
+            if name in config["datasets"] or name in datasets:
+                raise ConfigError(
+                    f"datasets.{base}.sweep.{level}: the derived dataset name {name!r} is "
+                    f"already a dataset"
+                )
+            datasets[name] = deep_merge(base_ds, override)
+            levels_of.setdefault(base, []).append(level)
+    out["datasets"] = datasets
+    experiments: dict = {}
+    for exp_name, exp in config["experiments"].items():
+        if not exp.get("sweep"):
+            experiments[exp_name] = copy.deepcopy(
+                {key: value for key, value in exp.items() if key != "sweep"}
+            )
+            continue
+        levels = levels_of.get(exp["dataset"])
+        if not levels:
+            raise ConfigError(
+                f"experiments.{exp_name}.sweep=true but its dataset {exp['dataset']!r} has no "
+                f"sweep (datasets.{exp['dataset']}.sweep)"
+            )
+        for level in levels:
+            name = f"{exp_name}_{level}"
+            if name in config["experiments"] or name in experiments:
+                raise ConfigError(
+                    f"experiments.{exp_name}: the derived experiment name {name!r} is "
+                    f"already an experiment"
+                )
+            entry = {key: value for key, value in exp.items() if key != "sweep"}
+            experiments[name] = copy.deepcopy({**entry, "dataset": f"{exp['dataset']}_{level}"})
+    out["experiments"] = experiments
+    return out
+
+
+def sweep_levels(config: dict) -> dict[str, list[str]]:
+    """{base dataset: [its sweep levels, in order]} of a config before expand_sweeps."""
+    return {base: list(ds["sweep"]) for base, ds in config["datasets"].items() if ds.get("sweep")}
+
+
 def classes_source_path(dataset_cfg: dict, basedir: str | Path = ".") -> Path | None:
     """The JSON file a dataset's classes come from (None for generated datasets).
 
