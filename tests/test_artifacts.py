@@ -430,6 +430,8 @@ def test_shipped_configs_render_what_they_rendered_before(config_file):
     digests = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, ds in cfg["datasets"].items():
+            if f"{name}/train" not in GOLDEN[config_file]:
+                continue  # added after the digests (paper.yaml's robustness sweep)
             out = Path(tmp) / name
             out.mkdir()
             keys = ("source", "classes_file", "n_points", "seed", "generate")

@@ -23,7 +23,10 @@ def load(path):
 
 
 def check(cfg):
-    """What rules/common.smk does: schema validation (with defaults), then semantic checks."""
+    """What rules/common.smk does: schema validation (with defaults), sweeps expanded and
+    validated again, then semantic checks."""
+    validate(cfg, SCHEMA)
+    cfg = sbconfig.expand_sweeps(cfg)
     validate(cfg, SCHEMA)
     sbconfig.check_config(cfg, basedir=REPO)
     return cfg
@@ -35,7 +38,13 @@ def tiny():
 
 
 @pytest.mark.parametrize(
-    "path", [REPO / "config" / "config.yaml", REPO / "config" / "paper.yaml", TINY_CONFIG]
+    "path",
+    [
+        REPO / "config" / "config.yaml",
+        REPO / "config" / "paper.yaml",
+        REPO / "config" / "robustness.yaml",
+        TINY_CONFIG,
+    ],
 )
 def test_shipped_configs_are_valid(path):
     cfg = check(load(path))
@@ -191,6 +200,7 @@ def test_default_and_paper_plan_quickly(tmp_path):
     cfg = check(load(REPO / "config" / "paper.yaml"))
     n_jobs = len(sbconfig.unique_jobs(cfg))
     text = proc.stdout + proc.stderr
-    assert n_jobs == 8 * 5 + 18 * 5  # cnn6 is shared by activation and modifications
-    for rule, count in (("train_model", n_jobs), ("evaluate_model", n_jobs), ("render_spectra", 2)):
+    # cnn6 is shared by activation and modifications; robustness: 4 models x 4 noise levels
+    assert n_jobs == 8 * 5 + 18 * 5 + 4 * 4 * 5
+    for rule, count in (("train_model", n_jobs), ("evaluate_model", n_jobs), ("render_spectra", 6)):
         assert any(line.split()[:2] == [rule, str(count)] for line in text.splitlines()), text

@@ -166,3 +166,67 @@ def test_sweep_expands_to_the_exact_job_list_and_reruns_one_level(tmp_path):
     (workdir / "sweep.yaml").write_text(yaml.safe_dump(swept(levels)))
     proc = snakemake(workdir, "-n", "--configfile", "sweep.yaml", *targets)
     assert planned_jobs(proc.stdout + proc.stderr) == [("render_spectra", "dataset=bench_snr30")]
+
+
+# ------------------------------------------------------------------ robustness experiment
+
+
+def test_robustness_table_and_figures(tmp_path):
+    """Table and figures from a runs table (as aggregate_runs writes it) and rendered levels."""
+    from specbench.render import render_dataset
+    from specbench.robustness import plot_level_spectra, plot_robustness, robustness_table
+
+    levels = sbconfig.swept_experiments(swept())
+    assert [(r["experiment"], r["level"], r["level_index"], r["dataset"]) for r in levels] == [
+        ("robustness_clean", "clean", 0, "bench_clean"),
+        ("robustness_snr30", "snr30", 1, "bench_snr30"),
+        ("robustness_snr10", "snr10", 2, "bench_snr10"),
+    ]
+    accuracy = {("clean", 0): 1.0, ("clean", 1): 0.9, ("snr30", 0): 0.8, ("snr30", 1): 0.7,
+                ("snr10", 0): 0.5, ("snr10", 1): 0.3}  # fmt: skip
+    rows = [
+        {"experiment": f"robustness_{lvl}", "dataset": f"bench_{lvl}", "model": "vgg",
+         "seed": seed, "test_accuracy": acc, "status": "ok"}
+        for (lvl, seed), acc in accuracy.items()
+    ]  # fmt: skip
+    rows.append({**rows[0], "seed": 2, "test_accuracy": 0.0, "status": "missing"})
+    rows.append({**rows[0], "experiment": "benchmark", "dataset": "bench", "test_accuracy": 0.1})
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    table = robustness_table(
+        runs=tmp_path / "runs.csv", levels=levels, csv=tmp_path / "r.csv", md=tmp_path / "r.md"
+    )
+    assert table["level"].tolist() == ["clean", "snr30", "snr10"]
+    assert table["experiment"].unique().tolist() == ["robustness"]
+    assert table["seeds"].tolist() == [2, 2, 2]  # the missing seed is not counted
+    assert table["mean_accuracy"].tolist() == pytest.approx([0.95, 0.75, 0.4])
+    assert table["min_accuracy"].tolist() == pytest.approx([0.9, 0.7, 0.3])
+    assert (
+        "| robustness | vgg | snr10 | bench_snr10 | 2 | 40.0 % | 30.0 % | 50.0 % |"
+        in (tmp_path / "r.md").read_text()
+    )
+    plot_robustness(table=tmp_path / "r.csv", png=tmp_path / "r.png", svg=tmp_path / "r.svg")
+    assert (tmp_path / "r.png").stat().st_size > 10_000
+
+    cfg = expand(swept())
+    from specbench.classes import generate_classes, save_classes
+
+    save_classes(generate_classes(4, n_points=128, seed=7, boundary=8), tmp_path / "c.json")
+    tests = {}
+    for level in LEVELS:
+        ds = cfg["datasets"][f"bench_{level}"]
+        out = tmp_path / level
+        render_dataset(
+            classes_path=tmp_path / "c.json",
+            render={"seed": ds["seed"], "render": ds["render"], "test": ds["test"]},
+            name=level,
+            config_hash="x",
+            train_path=out / "train.parquet",
+            val_path=out / "val.parquet",
+            test_path=out / "test.parquet",
+            ambiguous_path=out / "amb.csv",
+        )
+        tests[level] = out / "test.parquet"
+    plot_level_spectra(tests=tests, png=tmp_path / "s.png", svg=tmp_path / "s.svg")
+    assert (tmp_path / "s.png").stat().st_size > 10_000

@@ -111,6 +111,24 @@ def sweep_levels(config: dict) -> dict[str, list[str]]:
     return {base: list(ds["sweep"]) for base, ds in config["datasets"].items() if ds.get("sweep")}
 
 
+def swept_experiments(config: dict) -> list[dict]:
+    """One {experiment, base, level, level_index, dataset} per experiment that expand_sweeps
+    derives from an experiment with `sweep: true` (config before expand_sweeps), in sweep order."""
+    levels = sweep_levels(config)
+    return [
+        {
+            "experiment": f"{name}_{level}",
+            "base": name,
+            "level": level,
+            "level_index": index,
+            "dataset": f"{exp['dataset']}_{level}",
+        }
+        for name, exp in config["experiments"].items()
+        if exp.get("sweep")
+        for index, level in enumerate(levels.get(exp["dataset"], []))
+    ]
+
+
 def classes_source_path(dataset_cfg: dict, basedir: str | Path = ".") -> Path | None:
     """The JSON file a dataset's classes come from (None for generated datasets).
 
