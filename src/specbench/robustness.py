@@ -142,6 +142,7 @@ def plot_level_spectra(
             1,
             figsize=(st["width"], st["height"] * max(1, len(tests)) / 2),
             sharex=True,
+            sharey=True,  # one scale: the noise's size is comparable between levels
             squeeze=False,
         )
         for ax, (level, path) in zip(axes[:, 0], tests.items()):
