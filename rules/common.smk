@@ -19,7 +19,6 @@ from specbench.models import registry  # noqa: E402
 validate(config, "../config/schema.yaml")
 # Dataset sweeps: each level of datasets.<name>.sweep becomes the dataset <name>_<level> (and an
 # experiment with `sweep: true`, one experiment per level); the result is validated again.
-SWEEPS = sbconfig.sweep_levels(config)
 SWEPT_EXPERIMENTS = sbconfig.swept_experiments(config)
 try:
     config.update(sbconfig.expand_sweeps(config))
@@ -192,7 +191,7 @@ def get_final_outputs(wildcards):
 
 
 def get_level_tests(wildcards):
-    """{level: test split} of the first swept experiment's dataset, in sweep order."""
+    """{test_<level>: test split} of the first swept experiment's dataset, in sweep order."""
     first = SWEPT_EXPERIMENTS[0]["base"] if SWEPT_EXPERIMENTS else None
     return {
         f"test_{row['level']}": expand(rules.render_spectra.output.test, dataset=row["dataset"])[0]
