@@ -18,6 +18,7 @@ include: "rules/common.smk"
 include: "rules/datasets.smk"
 include: "rules/training.smk"
 include: "rules/results.smk"
+include: "rules/robustness.smk"
 
 
 rule all:

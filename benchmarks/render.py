@@ -15,7 +15,14 @@ Renders the 500-class x 5000-point benchmark set (50/10/9 train/val/test spectra
 With ``--writers`` it also compares Parquet writer settings on the training split (write MB/s,
 file size, read-back MB/s), the measurement behind specbench.io.WRITE_OPTIONS.
 
+With ``--artifacts`` the same set is rendered with measurement artifacts (ARTIFACTS: pseudo-Voigt
+peaks with eta in [0, 1], a polynomial + exponential background, Gaussian noise at SNR 10-100; the
+test split Lorentzian at SNR 30), and the loop computes the same thing per spectrum (the row's
+pseudo-Voigt kernel with scipy's correlate1d, then specbench.artifacts.apply_artifacts on the row).
+``--artifacts noiseless`` leaves the noise out (shape and background only).
+
 Run:  PYTHONPATH=src python benchmarks/render.py [--loop-rows 3000] [--repeat 5] [--writers]
+      [--artifacts {all,noiseless}]
 Timings are the best of --repeat runs (the first touch of fresh memory is slow in some VMs);
 process CPU times are printed beside them, since on a shared machine wall-clock time also
 measures the other processes.
@@ -32,13 +39,19 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
+from scipy.ndimage import correlate1d, gaussian_filter1d
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from specbench import io  # noqa: E402
+from specbench.artifacts import apply_artifacts  # noqa: E402
 from specbench.classes import generate_classes, save_classes  # noqa: E402
-from specbench.render import fill_defaults, plan_splits, render_dataset  # noqa: E402
+from specbench.render import (  # noqa: E402
+    fill_defaults,
+    plan_splits,
+    profile_kernels,
+    render_dataset,
+)
 
 PAPER = {
     "seed": 2022,
@@ -51,6 +64,20 @@ PAPER = {
         "vary_tallest": True,
     },
     "test": {},
+}
+ARTIFACTS = {
+    "render": {
+        "peak_shape": {"shape": "pseudo_voigt", "eta": [0.0, 1.0]},
+        "background": {
+            "polynomial": [[0.0, 0.1], [-0.1, 0.1]],
+            "exponential": {"amplitude": [0.0, 0.3], "decay": [0.05, 0.3]},
+        },
+        "noise": {"kind": "gaussian", "snr": [10, 100]},
+    },
+    "test": {
+        "peak_shape": {"shape": "lorentzian"},
+        "noise": {"kind": "gaussian", "snr": 30},
+    },
 }
 MB = 1e6
 
@@ -98,13 +125,20 @@ def package_render(classes, params, block_rows: int = io.ROW_GROUP_ROWS) -> int:
 
 
 def loop_render(plan, rows: np.ndarray) -> np.ndarray:
-    """The published way: one gaussian_filter1d per spectrum, collected into an array."""
+    """The published way: one gaussian_filter1d per spectrum, collected into an array (with
+    artifacts: the row's kernel with correlate1d, then its background and noise)."""
     out = []
     for r in rows:
         x = np.zeros(plan.n_points)
         for p, h in zip(plan.positions[r, : plan.counts[r]], plan.heights[r, : plan.counts[r]]):
             x[p] = h
-        out.append(gaussian_filter1d(x, float(plan.sigma[r]), mode="constant"))
+        if plan.artifacts is None:
+            out.append(gaussian_filter1d(x, float(plan.sigma[r]), mode="constant"))
+            continue
+        art = plan.artifacts[r : r + 1]
+        kernel, _ = profile_kernels(plan.sigma[r : r + 1], art.eta)
+        y = correlate1d(x, kernel[0], mode="constant").astype(np.float32)
+        out.append(apply_artifacts(y[None], art)[0])
     return np.array(out, dtype=np.float32)
 
 
@@ -113,9 +147,24 @@ def main() -> None:
     parser.add_argument("--loop-rows", type=int, default=3000, help="rows timed in the loop")
     parser.add_argument("--repeat", type=int, default=5, help="runs per timing (best is shown)")
     parser.add_argument("--writers", action="store_true", help="compare Parquet writer settings")
+    parser.add_argument(
+        "--artifacts",
+        choices=["all", "noiseless"],
+        help="render with measurement artifacts (ARTIFACTS; noiseless: without the noise)",
+    )
     args = parser.parse_args()
 
-    params = fill_defaults(PAPER)
+    config = PAPER
+    if args.artifacts:
+        config = {
+            **PAPER,
+            "render": {**PAPER["render"], **ARTIFACTS["render"]},
+            "test": dict(ARTIFACTS["test"]),
+        }
+        if args.artifacts == "noiseless":
+            del config["render"]["noise"], config["test"]["noise"]
+        print(f"artifacts: render {config['render']}, test {config['test']}")
+    params = fill_defaults(config)
     classes = generate_classes(500, n_points=5000, seed=2022)
     plans = plan_splits(classes, params)
     n_total = sum(len(p) for p in plans.values())
@@ -135,7 +184,7 @@ def main() -> None:
         t0 = time.perf_counter()
         render_dataset(
             classes_path=classes_path,
-            render=PAPER,
+            render=config,
             name="benchmark",
             config_hash="bench",
             train_path=paths["train"],
@@ -174,7 +223,8 @@ def main() -> None:
             f"spectra/s"
         )
         print(
-            f"render, gaussian_filter1d loop (timed on {len(pick)} of {n_total} spectra): "
+            f"render, {'correlate1d + artifacts' if args.artifacts else 'gaussian_filter1d'} loop "
+            f"(timed on {len(pick)} of {n_total} spectra): "
             f"{t_loop:.3f} s = {loop_rate:,.0f} spectra/s "
             f"(extrapolated {n_total / loop_rate:.2f} s for all)"
         )
@@ -199,6 +249,7 @@ def main() -> None:
                     peak_heights=hgt,
                     sigma=p.sigma,
                     variant=p.variant,
+                    artifacts=p.artifacts,
                     metadata={"dataset": "benchmark"},
                     **(options or {}),
                 )

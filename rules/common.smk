@@ -17,7 +17,12 @@ from specbench import condaenvs  # noqa: E402
 from specbench import config as sbconfig  # noqa: E402
 
 validate(config, "../config/schema.yaml")
+# Dataset sweeps: each level of datasets.<name>.sweep becomes the dataset <name>_<level> (and an
+# experiment with `sweep: true`, one experiment per level); the result is validated again.
+SWEPT_EXPERIMENTS = sbconfig.swept_experiments(config)
 try:
+    config.update(sbconfig.expand_sweeps(config))
+    validate(config, "../config/schema.yaml")
     # Adds the datasets derived for experiments' data_seeds, then the semantic checks.
     sbconfig.prepare(config, basedir=workflow.basedir)
 except sbconfig.ConfigError as exc:
@@ -197,4 +202,21 @@ def get_final_outputs(wildcards):
     if "modifications" in EXPERIMENTS:
         outputs += list(rules.plot_modifications.output)
     outputs += expand(rules.render_spectra.output.ambiguous, dataset=USED_DATASETS)
+    if SWEPT_EXPERIMENTS:
+        outputs += list(rules.aggregate_robustness.output) + list(rules.plot_robustness.output)
+        outputs += list(rules.plot_level_spectra.output)
     return outputs
+
+
+def get_level_tests(wildcards):
+    """{test_<level>: test split} of the first swept experiment's dataset, in sweep order."""
+    first = SWEPT_EXPERIMENTS[0]["base"] if SWEPT_EXPERIMENTS else None
+    return {
+        f"test_{row['level']}": expand(rules.render_spectra.output.test, dataset=row["dataset"])[0]
+        for row in SWEPT_EXPERIMENTS
+        if row["base"] == first
+    }
+
+
+def get_level_names(wildcards):
+    return [name[len("test_") :] for name in get_level_tests(wildcards)]

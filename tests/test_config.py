@@ -23,7 +23,10 @@ def load(path):
 
 
 def check(cfg):
-    """What rules/common.smk does: schema validation (with defaults), then semantic checks."""
+    """What rules/common.smk does: schema validation (with defaults), sweeps expanded and
+    validated again, then semantic checks."""
+    validate(cfg, SCHEMA)
+    cfg = sbconfig.expand_sweeps(cfg)
     validate(cfg, SCHEMA)
     sbconfig.check_config(cfg, basedir=REPO)
     return cfg
@@ -35,7 +38,13 @@ def tiny():
 
 
 @pytest.mark.parametrize(
-    "path", [REPO / "config" / "config.yaml", REPO / "config" / "paper.yaml", TINY_CONFIG]
+    "path",
+    [
+        REPO / "config" / "config.yaml",
+        REPO / "config" / "paper.yaml",
+        REPO / "config" / "robustness.yaml",
+        TINY_CONFIG,
+    ],
 )
 def test_shipped_configs_are_valid(path):
     cfg = check(load(path))
@@ -192,7 +201,8 @@ def test_default_and_paper_plan_quickly(tmp_path):
     n_jobs = len(sbconfig.unique_jobs(cfg))
     text = proc.stdout + proc.stderr
     # cnn6 is shared by activation and modifications; data_variation adds cnn2 and cnn2_relu,
-    # seed 0, on two more renderings of the challenge set (its 2023 runs are activation's)
-    assert n_jobs == 8 * 5 + 18 * 5 + 2 * 2
-    for rule, count in (("train_model", n_jobs), ("evaluate_model", n_jobs), ("render_spectra", 4)):
+    # seed 0, on two more renderings of the challenge set (its 2023 runs are activation's);
+    # robustness: 4 models x 4 noise levels x 5 seeds
+    assert n_jobs == 8 * 5 + 18 * 5 + 2 * 2 + 4 * 4 * 5
+    for rule, count in (("train_model", n_jobs), ("evaluate_model", n_jobs), ("render_spectra", 8)):
         assert any(line.split()[:2] == [rule, str(count)] for line in text.splitlines()), text

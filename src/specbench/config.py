@@ -63,6 +63,82 @@ def deep_merge(base: dict, override: dict | None) -> dict:
     return merged
 
 
+def expand_sweeps(config: dict) -> dict:
+    """A copy of `config` with every dataset sweep expanded into datasets of their own.
+
+    ``datasets.<base>.sweep: {<level>: <override>, ...}`` adds the dataset ``<base>_<level>`` =
+    the base deep-merged with the override, for each level in order; the base stays a dataset of
+    its own, without ``sweep`` (so adding or changing a level changes no other dataset's config,
+    and Snakemake reruns only that level's jobs). An experiment with ``sweep: true`` on a swept
+    dataset becomes one experiment ``<experiment>_<level>`` per level (without ``sweep``), on the
+    level's dataset. Pure: neither `config` nor its parts are modified. Run it after schema
+    validation, then validate again (the derived datasets get their schema defaults and checks).
+    """
+    out = copy.deepcopy(config)
+    datasets: dict = {}
+    levels_of: dict[str, list[str]] = {}
+    for base, ds in config["datasets"].items():
+        base_ds = {key: value for key, value in ds.items() if key != "sweep"}
+        datasets[base] = copy.deepcopy(base_ds)
+        for level, override in (ds.get("sweep") or {}).items():
+            name = f"{base}_{level}"
+            if name in config["datasets"] or name in datasets:
+                raise ConfigError(
+                    f"datasets.{base}.sweep.{level}: the derived dataset name {name!r} is "
+                    f"already a dataset"
+                )
+            datasets[name] = deep_merge(base_ds, override)
+            levels_of.setdefault(base, []).append(level)
+    out["datasets"] = datasets
+    experiments: dict = {}
+    for exp_name, exp in config["experiments"].items():
+        if not exp.get("sweep"):
+            experiments[exp_name] = copy.deepcopy(
+                {key: value for key, value in exp.items() if key != "sweep"}
+            )
+            continue
+        levels = levels_of.get(exp["dataset"])
+        if not levels:
+            raise ConfigError(
+                f"experiments.{exp_name}.sweep=true but its dataset {exp['dataset']!r} has no "
+                f"sweep (datasets.{exp['dataset']}.sweep)"
+            )
+        for level in levels:
+            name = f"{exp_name}_{level}"
+            if name in config["experiments"] or name in experiments:
+                raise ConfigError(
+                    f"experiments.{exp_name}: the derived experiment name {name!r} is "
+                    f"already an experiment"
+                )
+            entry = {key: value for key, value in exp.items() if key != "sweep"}
+            experiments[name] = copy.deepcopy({**entry, "dataset": f"{exp['dataset']}_{level}"})
+    out["experiments"] = experiments
+    return out
+
+
+def sweep_levels(config: dict) -> dict[str, list[str]]:
+    """{base dataset: [its sweep levels, in order]} of a config before expand_sweeps."""
+    return {base: list(ds["sweep"]) for base, ds in config["datasets"].items() if ds.get("sweep")}
+
+
+def swept_experiments(config: dict) -> list[dict]:
+    """One {experiment, base, level, level_index, dataset} per experiment that expand_sweeps
+    derives from an experiment with `sweep: true` (config before expand_sweeps), in sweep order."""
+    levels = sweep_levels(config)
+    return [
+        {
+            "experiment": f"{name}_{level}",
+            "base": name,
+            "level": level,
+            "level_index": index,
+            "dataset": f"{exp['dataset']}_{level}",
+        }
+        for name, exp in config["experiments"].items()
+        if exp.get("sweep")
+        for index, level in enumerate(levels.get(exp["dataset"], []))
+    ]
+
+
 def classes_source_path(dataset_cfg: dict, basedir: str | Path = ".") -> Path | None:
     """The JSON file a dataset's classes come from (None for generated datasets).
 
@@ -296,6 +372,48 @@ def _check_dataset(name: str, ds: dict, basedir: Path) -> None:
     low, high = render.get("sigma", [2, 5])
     if low > high:
         raise ConfigError(f"{key}.render.sigma=[{low}, {high}]: low is larger than high")
+    for section in ("render", "test"):
+        _check_artifacts(f"{key}.{section}", ds.get(section) or {})
+
+
+def _check_value(key: str, value: Any, *, minimum=None, maximum=None, positive=False) -> None:
+    """A number or a range [low, high] (see specbench.artifacts) within the given bounds."""
+    shown = json.dumps(value)
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(values) == 2 and values[0] > values[1]:
+        raise ConfigError(f"{key}={shown}: empty range (low is larger than high)")
+    for v in values:
+        if positive and not v > 0:
+            raise ConfigError(f"{key}={shown}: must be larger than 0")
+        if minimum is not None and v < minimum or maximum is not None and v > maximum:
+            raise ConfigError(f"{key}={shown}: must be within [{minimum}, {maximum}]")
+
+
+def _check_artifacts(key: str, section: dict) -> None:
+    """Peak shape, noise and background of a dataset's render or test section."""
+    shape = section.get("peak_shape")
+    if shape is not None:
+        if shape["shape"] == "pseudo_voigt":
+            if "eta" not in shape:
+                raise ConfigError(f"{key}.peak_shape.eta is required when shape is 'pseudo_voigt'")
+            _check_value(f"{key}.peak_shape.eta", shape["eta"], minimum=0, maximum=1)
+        elif "eta" in shape:
+            raise ConfigError(
+                f"{key}.peak_shape.eta is only used with shape 'pseudo_voigt' "
+                f"(got {shape['shape']!r})"
+            )
+    noise = section.get("noise")
+    if noise is not None:
+        level = {"gaussian": "snr", "poisson": "counts"}[noise["kind"]]
+        _check_value(f"{key}.noise.{level}", noise[level], positive=True)
+    background = section.get("background")
+    if background is not None:
+        for j, value in enumerate(background.get("polynomial") or []):
+            _check_value(f"{key}.background.polynomial[{j}]", value)
+        exponential = background.get("exponential")
+        if exponential is not None:
+            _check_value(f"{key}.background.exponential.amplitude", exponential["amplitude"])
+            _check_value(f"{key}.background.exponential.decay", exponential["decay"], positive=True)
 
 
 def check_config(config: dict, basedir: str | Path = ".") -> None:

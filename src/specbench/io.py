@@ -6,6 +6,14 @@ share a position, the later one is the one rendered), ``sigma`` float32 (Gaussia
 ``variant`` string (``random`` for train/val, e.g. ``shift=-30,height=+0.04`` for test). File
 metadata: ``dataset``, ``config_hash``, ``specbench_version``, ``split``, ``n_points`` (strings).
 
+Splits rendered with measurement artifacts (specbench.artifacts) have ARTIFACT_COLUMNS after
+these: ``shape`` string, ``eta`` float32, ``noise`` string (``none``, ``gaussian``,
+``poisson``), ``noise_level`` float32 (SNR or counts at the peak maximum), ``noise_seed`` int64,
+``background`` list<float32> (relative polynomial coefficients), ``exp_amplitude`` and
+``exp_decay`` float32; with them every row is re-rendered from its columns
+(specbench.render.plan_from_split). Splits without artifacts do not have these columns, so their
+files are what they were before artifacts existed.
+
 Writer settings (WRITE_OPTIONS), measured with ``benchmarks/render.py --writers`` on the
 paper-scale set (34,500 x 5000 points = 690 MB of float32, mostly zeros between peaks): LZ4
 compression makes the files 16 MB instead of 691 MB and writes faster than no compression (less
@@ -31,6 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from specbench import __version__
+from specbench.artifacts import Artifacts
 
 ROW_GROUP_ROWS = 2048
 WRITE_OPTIONS = {
@@ -40,12 +49,25 @@ WRITE_OPTIONS = {
 }
 
 
+ARTIFACT_COLUMNS = (
+    "shape",
+    "eta",
+    "noise",
+    "noise_level",
+    "noise_seed",
+    "background",
+    "exp_amplitude",
+    "exp_decay",
+)
+BASE_COLUMNS = ("label", "spectrum", "peak_positions", "peak_heights", "sigma", "variant")
+
+
 class SplitError(ValueError):
     """A split file that is missing, truncated or not in the specbench schema (names the file)."""
 
 
-def schema(n_points: int) -> pa.Schema:
-    """The Arrow schema of a split with spectra of n_points points.
+def schema(n_points: int, artifacts: bool = False) -> pa.Schema:
+    """The Arrow schema of a split with spectra of n_points points (+ ARTIFACT_COLUMNS).
 
     List elements are non-nullable (named ``element`` as Parquet's LIST convention does), which
     spares the reader a definition level per spectrum point.
@@ -54,6 +76,16 @@ def schema(n_points: int) -> pa.Schema:
     def element(kind: pa.DataType) -> pa.Field:
         return pa.field("element", kind, nullable=False)
 
+    extra = [
+        pa.field("shape", pa.string(), nullable=False),
+        pa.field("eta", pa.float32(), nullable=False),
+        pa.field("noise", pa.string(), nullable=False),
+        pa.field("noise_level", pa.float32(), nullable=False),
+        pa.field("noise_seed", pa.int64(), nullable=False),
+        pa.field("background", pa.list_(element(pa.float32())), nullable=False),
+        pa.field("exp_amplitude", pa.float32(), nullable=False),
+        pa.field("exp_decay", pa.float32(), nullable=False),
+    ]
     return pa.schema(
         [
             pa.field("label", pa.int32(), nullable=False),
@@ -63,6 +95,7 @@ def schema(n_points: int) -> pa.Schema:
             pa.field("sigma", pa.float32(), nullable=False),
             pa.field("variant", pa.string(), nullable=False),
         ]
+        + (extra if artifacts else [])
     )
 
 
@@ -81,6 +114,14 @@ EXPECTED = {
     "peak_heights": ("list<float32>", lambda t: _is_list_of(t, pa.float32())),
     "sigma": ("float32", lambda t: t == pa.float32()),
     "variant": ("string", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+    "shape": ("string", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+    "eta": ("float32", lambda t: t == pa.float32()),
+    "noise": ("string", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+    "noise_level": ("float32", lambda t: t == pa.float32()),
+    "noise_seed": ("int64", lambda t: t == pa.int64()),
+    "background": ("list<float32>", lambda t: _is_list_of(t, pa.float32())),
+    "exp_amplitude": ("float32", lambda t: t == pa.float32()),
+    "exp_decay": ("float32", lambda t: t == pa.float32()),
 }
 
 
@@ -95,6 +136,7 @@ class Split:
     peak_positions: list[np.ndarray]
     peak_heights: list[np.ndarray]
     metadata: dict[str, str] = field(default_factory=dict)
+    artifacts: Artifacts | None = None  # per-row artifact parameters, when the file has them
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -124,6 +166,7 @@ def _table(
     sigma: np.ndarray,
     variant: Sequence[str],
     arrow_schema: pa.Schema,
+    artifacts: Artifacts | None = None,
 ) -> pa.Table:
     spectra = np.ascontiguousarray(spectra, dtype=np.float32)
     if spectra.ndim != 2:
@@ -136,10 +179,29 @@ def _table(
         "sigma": len(sigma),
         "variant": len(variant),
     }
+    if artifacts is not None:
+        lengths["artifacts"] = len(artifacts)
     for key, length in lengths.items():
         if length != n_rows:
             raise ValueError(f"{key} has {length} rows but spectra has {n_rows}")
+    has_artifacts = "shape" in arrow_schema.names
+    if has_artifacts != (artifacts is not None):
+        raise ValueError(
+            "artifacts must be given exactly when the writer was opened with artifacts=True"
+        )
     flat = pa.array(spectra.reshape(-1), type=pa.float32())
+    extra = []
+    if artifacts is not None:
+        extra = [
+            pa.array(list(artifacts.shape), type=pa.string()),
+            pa.array(np.asarray(artifacts.eta, dtype=np.float32), type=pa.float32()),
+            pa.array(list(artifacts.noise), type=pa.string()),
+            pa.array(np.asarray(artifacts.noise_level, dtype=np.float32), type=pa.float32()),
+            pa.array(np.asarray(artifacts.noise_seed, dtype=np.int64), type=pa.int64()),
+            _list_array(list(artifacts.background), np.float32, pa.float32()),
+            pa.array(np.asarray(artifacts.exp_amplitude, dtype=np.float32), type=pa.float32()),
+            pa.array(np.asarray(artifacts.exp_decay, dtype=np.float32), type=pa.float32()),
+        ]
     return pa.Table.from_arrays(
         [
             pa.array(np.asarray(labels, dtype=np.int32), type=pa.int32()),
@@ -148,7 +210,8 @@ def _table(
             _list_array(peak_heights, np.float32, pa.float32()),
             pa.array(np.asarray(sigma, dtype=np.float32), type=pa.float32()),
             pa.array(list(variant), type=pa.string()),
-        ],
+        ]
+        + extra,
         schema=arrow_schema,
     )
 
@@ -159,7 +222,8 @@ class SplitWriter:
     The file is written next to `path` and renamed into place on a clean exit, so a killed or
     failed job leaves no truncated split behind. `metadata` values become strings (JSON unless
     they are strings already); specbench_version and n_points are added. write_options override
-    WRITE_OPTIONS (pyarrow.parquet.ParquetWriter keywords).
+    WRITE_OPTIONS (pyarrow.parquet.ParquetWriter keywords). With artifacts=True the file has
+    ARTIFACT_COLUMNS and every write() must pass `artifacts`.
     """
 
     def __init__(
@@ -167,6 +231,7 @@ class SplitWriter:
         path: str | os.PathLike,
         n_points: int,
         metadata: Mapping[str, object] | None = None,
+        artifacts: bool = False,
         **write_options,
     ) -> None:
         self.path = Path(path)
@@ -174,8 +239,10 @@ class SplitWriter:
         meta = {"specbench_version": __version__, "n_points": str(self.n_points)}
         for key, value in (metadata or {}).items():
             meta[str(key)] = value if isinstance(value, str) else json.dumps(value)
-        self.schema = schema(self.n_points).with_metadata(meta)
+        self.schema = schema(self.n_points, artifacts=artifacts).with_metadata(meta)
         self.options = {**WRITE_OPTIONS, **write_options}
+        if artifacts and isinstance(self.options.get("use_dictionary"), list):
+            self.options["use_dictionary"] = [*self.options["use_dictionary"], "shape", "noise"]
         self.row_group_size = self.options.pop("row_group_size", ROW_GROUP_ROWS)
         self.rows = 0
         self._tmp = self.path.with_name(f".{self.path.name}.tmp")
@@ -195,6 +262,7 @@ class SplitWriter:
         peak_heights: Sequence[np.ndarray],
         sigma: np.ndarray,
         variant: Sequence[str],
+        artifacts: Artifacts | None = None,
     ) -> None:
         """Append rows (see the module docstring for the columns)."""
         if self._writer is None:
@@ -203,7 +271,16 @@ class SplitWriter:
             raise ValueError(
                 f"spectra must be [rows, {self.n_points}], got shape {np.shape(spectra)}"
             )
-        table = _table(spectra, labels, peak_positions, peak_heights, sigma, variant, self.schema)
+        table = _table(
+            spectra,
+            labels,
+            peak_positions,
+            peak_heights,
+            sigma,
+            variant,
+            self.schema,
+            artifacts,
+        )
         self._writer.write_table(table, row_group_size=self.row_group_size)
         self.rows += len(table)
 
@@ -229,11 +306,14 @@ def write_split(
     sigma: np.ndarray,
     variant: Sequence[str],
     metadata: Mapping[str, object] | None = None,
+    artifacts: Artifacts | None = None,
     **write_options,
 ) -> None:
     """Write one whole split (schema in the module docstring; see SplitWriter)."""
     n_points = np.shape(spectra)[1] if np.ndim(spectra) == 2 else 0
-    with SplitWriter(path, n_points, metadata=metadata, **write_options) as writer:
+    with SplitWriter(
+        path, n_points, metadata=metadata, artifacts=artifacts is not None, **write_options
+    ) as writer:
         writer.write(
             spectra=spectra,
             labels=labels,
@@ -241,6 +321,7 @@ def write_split(
             peak_heights=peak_heights,
             sigma=sigma,
             variant=variant,
+            artifacts=artifacts,
         )
 
 
@@ -265,12 +346,17 @@ def _check_schema(path: str | os.PathLike, actual: pa.Schema, columns: Sequence[
             raise SplitError(f"{path}: wrong schema: column {name!r} is {got}, expected {want}")
 
 
-def _read_table(path: str | os.PathLike, columns: Sequence[str]) -> tuple[pa.Table, dict]:
+def _read_table(
+    path: str | os.PathLike, columns: Sequence[str], optional: Sequence[str] = ()
+) -> tuple[pa.Table, dict]:
+    """Read `columns`, and `optional` too when the file has any of them (then all of them)."""
     pf = _open(path)
     try:
         arrow_schema = pf.schema_arrow
     except (pa.ArrowException, OSError) as exc:
         raise SplitError(f"{path}: unreadable schema: {exc}") from None
+    if any(name in arrow_schema.names for name in optional):
+        columns = [*columns, *optional]
     _check_schema(path, arrow_schema, columns)
     try:
         table = pf.read(columns=list(columns), use_threads=True)
@@ -332,8 +418,7 @@ def read_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
 def read_split(path: str | os.PathLike) -> Split:
     """Every column of a split (see Split); SplitError on a missing/truncated/wrong file."""
-    columns = ["label", "spectrum", "peak_positions", "peak_heights", "sigma", "variant"]
-    table, metadata = _read_table(path, columns)
+    table, metadata = _read_table(path, BASE_COLUMNS, optional=ARTIFACT_COLUMNS)
     try:
         spectra = _spectra(table)
     except SplitError as exc:
@@ -346,6 +431,27 @@ def read_split(path: str | os.PathLike) -> Split:
         peak_positions=_list_column(table, "peak_positions", np.int32),
         peak_heights=_list_column(table, "peak_heights", np.float32),
         metadata=metadata,
+        artifacts=_artifacts(table) if "shape" in table.column_names else None,
+    )
+
+
+def _artifacts(table: pa.Table) -> Artifacts:
+    def values(name: str, dtype: type) -> np.ndarray:
+        return table.column(name).to_numpy().astype(dtype, copy=False)
+
+    background = _list_column(table, "background", np.float32)
+    degree = {len(row) for row in background}
+    if len(degree) > 1:
+        raise SplitError(f"background lists of different lengths {sorted(degree)}")
+    return Artifacts(
+        shape=np.array(table.column("shape").to_pylist(), dtype=object),
+        eta=values("eta", np.float32),
+        noise=np.array(table.column("noise").to_pylist(), dtype=object),
+        noise_level=values("noise_level", np.float32),
+        noise_seed=values("noise_seed", np.int64),
+        background=(np.stack(background) if background else np.zeros((0, 0), dtype=np.float32)),
+        exp_amplitude=values("exp_amplitude", np.float32),
+        exp_decay=values("exp_decay", np.float32),
     )
 
 

@@ -14,6 +14,11 @@ spectrum length, which is why it is much faster than filtering each spectrum (be
 Randomness (NumPy SPEC 7): class k's spectra of split s come from
 ``default_rng([k, seed, SPLIT_CODES[s]])``, so rendering is reproducible and class k's rows do not
 change when classes are added or removed.
+
+Measurement artifacts (other peak shapes, a background, noise; specbench.artifacts) are off unless
+the config's ``render``/``test`` asks for them; then the plan carries their per-row parameters,
+render_peaks mixes the Lorentzian kernel in by each row's eta, and apply_artifacts adds background
+and noise. Without them nothing here changes: the same spectra and the same Parquet files.
 """
 
 from __future__ import annotations
@@ -27,6 +32,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from specbench import io
+from specbench.artifacts import (
+    Artifacts,
+    apply_artifacts,
+    draw_artifacts,
+    lorentzian_kernels,
+    settings_of,
+)
 from specbench.classes import ClassSet, load_classes
 from specbench.variants import (
     DEFAULT_VARIANTS,
@@ -63,6 +75,7 @@ class SplitPlan:
     counts: np.ndarray  # int64 [rows]
     sigma: np.ndarray  # float32 [rows]
     variant: list[str]
+    artifacts: Artifacts | None = None  # per-row shape/noise/background; None: Gaussian, clean
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -71,14 +84,17 @@ class SplitPlan:
         """Spectra float32 of rows start:stop (all by default), into `out` when given."""
         stop = len(self) if stop is None else stop
         rows = slice(start, stop)
-        return render_peaks(
+        art = None if self.artifacts is None else self.artifacts[rows]
+        spectra = render_peaks(
             self.positions[rows],
             self.heights[rows],
             self.sigma[rows],
             self.n_points,
             counts=self.counts[rows],
             out=out,
+            eta=None if art is None else art.eta,
         )
+        return spectra if art is None else apply_artifacts(spectra, art, out=spectra)
 
     def peak_lists(self, start: int = 0, stop: int | None = None):
         """(positions, heights) of rows start:stop as lists of 1-D arrays (the valid peaks)."""
@@ -111,6 +127,33 @@ def gaussian_kernels(sigma: np.ndarray, truncate: float = TRUNCATE) -> tuple[np.
     return weights, big
 
 
+def profile_kernels(sigma: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, int]:
+    """Per-row pseudo-Voigt weights (1 - eta) G + eta L on a common grid (as gaussian_kernels).
+
+    G is gaussian_kernels' row, L lorentzian_kernels' row of the same FWHM (both sum to 1), so
+    eta = 0 gives the Gaussian kernel exactly and eta = 1 the Lorentzian one.
+    """
+    sigma = np.asarray(sigma, dtype=np.float64)
+    eta = np.asarray(eta, dtype=np.float64)
+    if eta.shape != sigma.shape:
+        raise ValueError(f"eta has shape {eta.shape}, sigma {sigma.shape}")
+    if eta.size and not np.all((eta >= 0) & (eta <= 1)):
+        raise ValueError(f"eta must be in [0, 1], got [{eta.min()}, {eta.max()}]")
+    gauss, g_big = gaussian_kernels(sigma)
+    mixed = eta > 0
+    if not mixed.any():
+        return gauss, g_big
+    lorentz, l_big = lorentzian_kernels(sigma[mixed])
+    big = max(g_big, l_big)
+    weights = np.zeros((len(sigma), 2 * big + 1), dtype=np.float64)
+    weights[:, big - g_big : big + g_big + 1] = gauss
+    mix = eta[mixed][:, None]
+    padded = np.zeros((int(mixed.sum()), 2 * big + 1), dtype=np.float64)
+    padded[:, big - l_big : big + l_big + 1] = lorentz
+    weights[mixed] = (1.0 - mix) * weights[mixed] + mix * padded
+    return weights, big
+
+
 def render_peaks(
     positions: np.ndarray,
     heights: np.ndarray,
@@ -119,6 +162,7 @@ def render_peaks(
     counts: np.ndarray | None = None,
     out: np.ndarray | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    eta: np.ndarray | None = None,
 ) -> np.ndarray:
     """Render spectra float32 [rows, n_points] from padded peaks, as gaussian_filter1d would.
 
@@ -130,6 +174,9 @@ def render_peaks(
     Sums are taken in float64 in a buffer of chunk_rows rows; only the points that peaks touch
     are copied to `out` (allocated when None, zeroed first) and re-zeroed in the buffer, so the
     work is proportional to peaks x kernel width. Every peak slot is one vectorised scatter.
+
+    eta [rows] (default: all Gaussian) mixes in the Lorentzian of the same FWHM per row
+    (profile_kernels; specbench.artifacts).
     """
     positions = np.asarray(positions, dtype=np.int64)
     heights = np.asarray(heights, dtype=np.float64)
@@ -163,7 +210,7 @@ def render_peaks(
     later_same &= np.triu(np.ones((slots, slots), dtype=bool), k=1)[None]
     effective = np.where(valid & ~later_same.any(axis=2), heights, 0.0)
 
-    weights, big = gaussian_kernels(sigma)
+    weights, big = gaussian_kernels(sigma) if eta is None else profile_kernels(sigma, eta)
     offsets = np.arange(-big, big + 1, dtype=np.int64)
     chunk_rows = max(1, min(chunk_rows, rows))
     buf = np.zeros(chunk_rows * n_points, dtype=np.float64)
@@ -218,6 +265,7 @@ def random_split(
     height_shift: float = 0.05,
     sigma: Sequence[float] = (2, 5),
     vary_tallest: bool = True,
+    artifacts: dict | None = None,
 ) -> SplitPlan:
     """Training/validation spectra: per_class random variations of every class (class-major).
 
@@ -225,7 +273,8 @@ def random_split(
     [-shift, shift) (clipped to the spectrum), every height by uniform(-height_shift, height_shift)
     (clipped to [0, 2]; the tallest peak is kept when vary_tallest is false), and the width is
     sigma ~ uniform(sigma[0], sigma[1]). Class k's draws come from default_rng([k, seed, split])
-    with split 0 for train and 1 for val.
+    with split 0 for train and 1 for val. artifacts: {peak_shape, noise, background} settings
+    (specbench.artifacts; None or {}: Gaussian peaks, no noise, no background).
     """
     if split not in SPLIT_CODES:
         raise ValueError(f"split must be one of {sorted(SPLIT_CODES)}, got {split!r}")
@@ -261,6 +310,7 @@ def random_split(
         counts[labels],
         widths.astype(np.float32),
         ["random"] * rows,
+        draw_artifacts(artifacts, labels, seed=seed, split=split) if artifacts else None,
     )
 
 
@@ -271,9 +321,12 @@ def test_split(
     shift: int = 30,
     delta: float = 0.04,
     variants: Sequence[str] = DEFAULT_VARIANTS,
+    artifacts: dict | None = None,
+    seed: int = 0,
 ) -> SplitPlan:
     """Test spectra: the fixed variants of every class (its own test_variants, else `variants`),
-    class-major in the listed order, all at width sigma. No randomness.
+    class-major in the listed order, all at width sigma. No randomness in the peaks; artifacts
+    (as in random_split) draw from the test split's streams of `seed`.
 
     Same result as specbench.variants.apply_variant per (class, variant), vectorised: heights
     +/-delta except at the class's tallest peak, clipped to [0, 2]; positions +/-shift, clipped.
@@ -306,6 +359,7 @@ def test_split(
         counts[labels_a],
         np.full(rows, sigma, dtype=np.float32),
         [names[c] for c in codes],
+        draw_artifacts(artifacts, labels_a, seed=seed, split="test") if artifacts else None,
     )
 
 
@@ -331,6 +385,7 @@ def plan_splits(classes: ClassSet, render: dict) -> dict[str, SplitPlan]:
         "height_shift": float(r["height_shift"]),
         "sigma": tuple(float(s) for s in r["sigma"]),
         "vary_tallest": bool(r["vary_tallest"]),
+        "artifacts": settings_of(r),
     }
     return {
         "train": random_split(
@@ -343,8 +398,31 @@ def plan_splits(classes: ClassSet, render: dict) -> dict[str, SplitPlan]:
             shift=int(t["shift"]),
             delta=float(t["delta"]),
             variants=t["variants"],
+            artifacts=settings_of(t),
+            seed=params["seed"],
         ),
     }
+
+
+def plan_from_split(split: io.Split) -> SplitPlan:
+    """The plan of a split read back (io.read_split): re-renders every row from its columns."""
+    counts = np.array([len(p) for p in split.peak_positions], dtype=np.int64)
+    slots = int(counts.max()) if len(counts) else 0
+    positions = np.zeros((len(split), slots), dtype=np.int32)
+    heights = np.zeros((len(split), slots), dtype=np.float32)
+    for r, (p, h) in enumerate(zip(split.peak_positions, split.peak_heights)):
+        positions[r, : len(p)] = p
+        heights[r, : len(h)] = h
+    return SplitPlan(
+        split.n_points,
+        split.labels,
+        positions,
+        heights,
+        counts,
+        split.sigma,
+        list(split.variant),
+        split.artifacts,
+    )
 
 
 def write_plan(
@@ -355,7 +433,9 @@ def write_plan(
 ) -> None:
     """Render a split block by block (one reused buffer) and stream it to a Parquet file."""
     buffer = np.empty((min(block_rows, max(len(plan), 1)), plan.n_points), dtype=np.float32)
-    with io.SplitWriter(path, plan.n_points, metadata=metadata) as writer:
+    with io.SplitWriter(
+        path, plan.n_points, metadata=metadata, artifacts=plan.artifacts is not None
+    ) as writer:
         for start in range(0, len(plan), block_rows):
             stop = min(start + block_rows, len(plan))
             spectra = plan.render(start, stop, out=buffer[: stop - start])
@@ -367,6 +447,7 @@ def write_plan(
                 peak_heights=hgt,
                 sigma=plan.sigma[start:stop],
                 variant=plan.variant[start:stop],
+                artifacts=None if plan.artifacts is None else plan.artifacts[start:stop],
             )
 
 

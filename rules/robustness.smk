@@ -1,0 +1,65 @@
+rule aggregate_robustness:
+    input:
+        runs=rules.aggregate_runs.output.csv,
+        code=package_files("robustness"),
+    output:
+        csv=report(
+            "results/tables/robustness.csv",
+            caption="../report/robustness_table.rst",
+            category="Tables",
+            labels={"table": "robustness"},
+        ),
+        md="results/tables/robustness.md",
+    log:
+        "results/logs/aggregate_robustness.log",
+    conda:
+        "../envs/results.yaml"
+    params:
+        levels=SWEPT_EXPERIMENTS,
+    script:
+        "../scripts/aggregate_robustness.py"
+
+
+rule plot_robustness:
+    input:
+        table=rules.aggregate_robustness.output.csv,
+        code=package_files("robustness", "figures"),
+    output:
+        png=report(
+            "results/figures/robustness.png",
+            caption="../report/robustness.rst",
+            category="Figures",
+            labels={"figure": "robustness"},
+        ),
+        svg="results/figures/robustness.svg",
+    log:
+        "results/logs/plot_robustness.log",
+    conda:
+        "../envs/results.yaml"
+    params:
+        style=config["figures"]["robustness"],
+    script:
+        "../scripts/plot_robustness.py"
+
+
+rule plot_level_spectra:
+    input:
+        unpack(get_level_tests),
+        code=package_files("robustness", "figures", "io"),
+    output:
+        png=report(
+            "results/figures/level_spectra.png",
+            caption="../report/level_spectra.rst",
+            category="Figures",
+            labels={"figure": "level_spectra"},
+        ),
+        svg="results/figures/level_spectra.svg",
+    log:
+        "results/logs/plot_level_spectra.log",
+    conda:
+        "../envs/results.yaml"
+    params:
+        levels=get_level_names,
+        style=config["figures"]["level_spectra"],
+    script:
+        "../scripts/plot_level_spectra.py"

@@ -1,0 +1,13 @@
+"""Script of rule aggregate_robustness (rules/robustness.smk); logic: specbench.robustness."""
+
+from specbench.logs import redirect_to_log
+
+with redirect_to_log(snakemake.log[0]):
+    from specbench.robustness import robustness_table
+
+    robustness_table(
+        runs=snakemake.input.runs,
+        levels=[dict(row) for row in snakemake.params.levels],
+        csv=snakemake.output.csv,
+        md=snakemake.output.md,
+    )

@@ -1,0 +1,232 @@
+"""Dataset sweeps (specbench.config.expand_sweeps): a base plus named overrides, each its own
+dataset, with the exact job list and per-level reruns checked on the real workflow."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from conftest import REPO, TINY_CONFIG, copy_workflow, snakemake
+from specbench import config as sbconfig
+
+SCHEMA = str(REPO / "config" / "schema.yaml")
+LEVELS = {
+    "clean": {},
+    "snr30": {
+        "render": {"noise": {"kind": "gaussian", "snr": 30}},
+        "test": {"noise": {"kind": "gaussian", "snr": 30}},
+    },
+    "snr10": {
+        "render": {"noise": {"kind": "gaussian", "snr": [10, 20]}},
+        "test": {"noise": {"kind": "gaussian", "snr": 10}},
+    },
+}
+
+
+def swept(levels=None) -> dict:
+    """The tiny config with a noise sweep on `bench` and a swept experiment on it."""
+    with open(TINY_CONFIG) as fh:
+        cfg = yaml.safe_load(fh)
+    cfg["datasets"]["bench"]["sweep"] = copy.deepcopy(LEVELS if levels is None else levels)
+    cfg["experiments"] = {
+        "robustness": {
+            "dataset": "bench",
+            "sweep": True,
+            "seeds": [0, 1],
+            "models": {"vgg": {"architecture": "vgg"}},
+        },
+        "benchmark": cfg["experiments"]["benchmark"],
+    }
+    return cfg
+
+
+def expand(cfg: dict) -> dict:
+    """What rules/common.smk does: validate, expand, validate again, semantic checks."""
+    validate(cfg, SCHEMA)
+    out = sbconfig.expand_sweeps(cfg)
+    validate(out, SCHEMA)
+    sbconfig.check_config(out, basedir=REPO)
+    return out
+
+
+def test_each_level_is_the_base_with_its_override():
+    cfg = swept()
+    before = copy.deepcopy(cfg)
+    validate(cfg, SCHEMA)
+    validated = copy.deepcopy(cfg)
+    out = expand(cfg)
+    assert cfg == validated and before["datasets"]["bench"]["sweep"] == LEVELS  # pure
+    assert list(out["datasets"]) == ["bench", "bench_clean", "bench_snr30", "bench_snr10", "chal"]
+    base = {k: v for k, v in validated["datasets"]["bench"].items() if k != "sweep"}
+    assert out["datasets"]["bench"] == base and out["datasets"]["bench_clean"] == base
+    snr10 = out["datasets"]["bench_snr10"]
+    assert snr10["render"]["noise"] == {"kind": "gaussian", "snr": [10, 20]}
+    assert snr10["test"]["noise"] == {"kind": "gaussian", "snr": 10}
+    assert snr10["render"]["sigma"] == base["render"]["sigma"]  # merged, not replaced
+    assert snr10["test"]["shift"] == base["test"]["shift"]
+    assert sbconfig.sweep_levels(cfg) == {"bench": ["clean", "snr30", "snr10"]}
+    assert sorted(out["experiments"]) == [
+        "benchmark",
+        "robustness_clean",
+        "robustness_snr10",
+        "robustness_snr30",
+    ]
+    assert out["experiments"]["robustness_snr30"]["dataset"] == "bench_snr30"
+    assert "sweep" not in out["experiments"]["robustness_snr30"]
+    runs = sbconfig.runs(out)
+    assert {(r.dataset, r.model, r.seed) for r in runs if r.experiment.startswith("robust")} == {
+        (f"bench_{level}", "vgg", seed) for level in LEVELS for seed in (0, 1)
+    }
+
+
+def test_a_level_changes_only_its_own_dataset_config():
+    """The rules' params of a dataset are its config (hash): one level's edit touches only it."""
+    one = expand(swept())
+    levels = copy.deepcopy(LEVELS)
+    levels["snr30"]["test"]["noise"]["snr"] = 25
+    levels["snr3"] = {"test": {"noise": {"kind": "gaussian", "snr": 3}}}
+    two = expand(swept(levels))
+    changed = {
+        name
+        for name in two["datasets"]
+        if sbconfig.config_hash(two["datasets"][name])
+        != sbconfig.config_hash(one["datasets"].get(name))
+    }
+    assert changed == {"bench_snr30", "bench_snr3"}
+
+
+@pytest.mark.parametrize(
+    "change,words",
+    [
+        (
+            lambda c: c["datasets"].__setitem__("bench_snr30", c["datasets"]["chal"]),
+            ["datasets.bench.sweep.snr30", "bench_snr30", "already a dataset"],
+        ),
+        (
+            lambda c: c["datasets"]["bench"].pop("sweep"),
+            ["experiments.robustness.sweep", "no sweep"],
+        ),
+        (
+            lambda c: c["datasets"]["bench"]["sweep"]["snr30"]["render"].update(
+                noise={"kind": "gaussian", "snr": -1}
+            ),
+            ["datasets.bench_snr30.render.noise.snr", "-1"],
+        ),
+        (
+            lambda c: c["datasets"]["bench"]["sweep"].update(bad={"render": {"sigmaa": [1, 2]}}),
+            ["sigmaa"],
+        ),
+        (lambda c: c["datasets"]["bench"]["sweep"].update(bad={"source": "file"}), ["source"]),
+    ],
+    ids=["name clash", "experiment without sweep", "bad level value", "unknown key", "source"],
+)
+def test_bad_sweeps_are_refused_naming_key_and_value(change, words):
+    cfg = swept()
+    change(cfg)
+    with pytest.raises(Exception) as err:
+        expand(cfg)
+    for word in words:
+        assert word in str(err.value), (word, str(err.value))
+
+
+def planned_jobs(text: str) -> list[tuple[str, str]]:
+    """(rule, wildcards) of every job in a `snakemake -n` listing."""
+    jobs, rule = [], None
+    for line in text.splitlines():
+        match = re.match(r"^(?:local)?rule (\w+):", line.strip())
+        if match:
+            rule = match.group(1)
+        elif line.strip().startswith("wildcards:") and rule:
+            jobs.append((rule, line.strip()[len("wildcards: ") :]))
+    return sorted(jobs)
+
+
+def test_sweep_expands_to_the_exact_job_list_and_reruns_one_level(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    cfg = swept()
+    (workdir / "sweep.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(workdir, "-n", "--configfile", "sweep.yaml")
+    jobs = planned_jobs(proc.stdout + proc.stderr)
+    renders = [w for rule, w in jobs if rule == "render_spectra"]
+    assert renders == sorted([f"dataset=bench_{level}" for level in LEVELS] + ["dataset=bench"])
+    trains = [w for rule, w in jobs if rule == "train_model"]
+    want = [f"dataset=bench_{level}, model=vgg, seed={seed}" for level in LEVELS for seed in (0, 1)]
+    want += ["dataset=bench, model=cnn2, seed=0", "dataset=bench, model=vgg, seed=0"]
+    assert sorted(trains) == sorted(want)
+
+    # Render the levels for real, then change one level: only that level is rendered again.
+    targets = [f"results/datasets/bench_{level}/test.parquet" for level in LEVELS]
+    snakemake(workdir, *targets, "--cores", "1", "--configfile", "sweep.yaml")
+    levels = copy.deepcopy(LEVELS)
+    levels["snr30"]["render"]["noise"]["snr"] = 40
+    (workdir / "sweep.yaml").write_text(yaml.safe_dump(swept(levels)))
+    proc = snakemake(workdir, *targets, "-n", "--configfile", "sweep.yaml")
+    assert planned_jobs(proc.stdout + proc.stderr) == [("render_spectra", "dataset=bench_snr30")]
+
+
+# ------------------------------------------------------------------ robustness experiment
+
+
+def test_robustness_table_and_figures(tmp_path):
+    """Table and figures from a runs table (as aggregate_runs writes it) and rendered levels."""
+    from specbench.render import render_dataset
+    from specbench.robustness import plot_level_spectra, plot_robustness, robustness_table
+
+    levels = sbconfig.swept_experiments(swept())
+    assert [(r["experiment"], r["level"], r["level_index"], r["dataset"]) for r in levels] == [
+        ("robustness_clean", "clean", 0, "bench_clean"),
+        ("robustness_snr30", "snr30", 1, "bench_snr30"),
+        ("robustness_snr10", "snr10", 2, "bench_snr10"),
+    ]
+    accuracy = {("clean", 0): 1.0, ("clean", 1): 0.9, ("snr30", 0): 0.8, ("snr30", 1): 0.7,
+                ("snr10", 0): 0.5, ("snr10", 1): 0.3}  # fmt: skip
+    rows = [
+        {"experiment": f"robustness_{lvl}", "dataset": f"bench_{lvl}", "model": "vgg",
+         "seed": seed, "test_accuracy": acc, "status": "ok"}
+        for (lvl, seed), acc in accuracy.items()
+    ]  # fmt: skip
+    rows.append({**rows[0], "seed": 2, "test_accuracy": 0.0, "status": "missing"})
+    rows.append({**rows[0], "experiment": "benchmark", "dataset": "bench", "test_accuracy": 0.1})
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    table = robustness_table(
+        runs=tmp_path / "runs.csv", levels=levels, csv=tmp_path / "r.csv", md=tmp_path / "r.md"
+    )
+    assert table["level"].tolist() == ["clean", "snr30", "snr10"]
+    assert table["experiment"].unique().tolist() == ["robustness"]
+    assert table["seeds"].tolist() == [2, 2, 2]  # the missing seed is not counted
+    assert table["mean_accuracy"].tolist() == pytest.approx([0.95, 0.75, 0.4])
+    assert table["min_accuracy"].tolist() == pytest.approx([0.9, 0.7, 0.3])
+    assert (
+        "| robustness | vgg | snr10 | bench_snr10 | 2 | 40.0 % | 30.0 % | 50.0 % |"
+        in (tmp_path / "r.md").read_text()
+    )
+    plot_robustness(table=tmp_path / "r.csv", png=tmp_path / "r.png", svg=tmp_path / "r.svg")
+    assert (tmp_path / "r.png").stat().st_size > 10_000
+
+    cfg = expand(swept())
+    from specbench.classes import generate_classes, save_classes
+
+    save_classes(generate_classes(4, n_points=128, seed=7, boundary=8), tmp_path / "c.json")
+    tests = {}
+    for level in LEVELS:
+        ds = cfg["datasets"][f"bench_{level}"]
+        out = tmp_path / level
+        render_dataset(
+            classes_path=tmp_path / "c.json",
+            render={"seed": ds["seed"], "render": ds["render"], "test": ds["test"]},
+            name=level,
+            config_hash="x",
+            train_path=out / "train.parquet",
+            val_path=out / "val.parquet",
+            test_path=out / "test.parquet",
+            ambiguous_path=out / "amb.csv",
+        )
+        tests[level] = out / "test.parquet"
+    plot_level_spectra(tests=tests, png=tmp_path / "s.png", svg=tmp_path / "s.svg")
+    assert (tmp_path / "s.png").stat().st_size > 10_000
