@@ -1,7 +1,7 @@
 rule aggregate_robustness:
     input:
         runs=rules.aggregate_runs.output.csv,
-        code=package_files("robustness"),
+        code=script_sources("aggregate_robustness"),
     output:
         csv=report(
             "results/tables/robustness.csv",
@@ -13,7 +13,7 @@ rule aggregate_robustness:
     log:
         "results/logs/aggregate_robustness.log",
     conda:
-        "../envs/results.yaml"
+        conda_env("results")
     params:
         levels=SWEPT_EXPERIMENTS,
     script:
@@ -23,7 +23,7 @@ rule aggregate_robustness:
 rule plot_robustness:
     input:
         table=rules.aggregate_robustness.output.csv,
-        code=package_files("robustness", "figures"),
+        code=script_sources("plot_robustness"),
     output:
         png=report(
             "results/figures/robustness.png",
@@ -35,7 +35,7 @@ rule plot_robustness:
     log:
         "results/logs/plot_robustness.log",
     conda:
-        "../envs/results.yaml"
+        conda_env("results")
     params:
         style=config["figures"]["robustness"],
     script:
@@ -45,7 +45,7 @@ rule plot_robustness:
 rule plot_level_spectra:
     input:
         unpack(get_level_tests),
-        code=package_files("robustness", "figures", "io"),
+        code=script_sources("plot_level_spectra"),
     output:
         png=report(
             "results/figures/level_spectra.png",
@@ -57,7 +57,7 @@ rule plot_level_spectra:
     log:
         "results/logs/plot_level_spectra.log",
     conda:
-        "../envs/results.yaml"
+        conda_env("results")
     params:
         levels=get_level_names,
         style=config["figures"]["level_spectra"],

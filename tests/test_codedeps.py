@@ -139,9 +139,9 @@ def traced_architecture(name: str) -> set[Path]:
 JOB_START = re.compile(r"^(?:local)?rule (\w+):\s*$")
 
 
-def planned_inputs(workdir: Path) -> list[tuple[str, str, list[str]]]:
+def planned_inputs(workdir: Path, configfile: str = "tiny.yaml") -> list[tuple[str, str, list[str]]]:
     """(rule, wildcards, input files) of every job that `snakemake -n` plans."""
-    proc = snakemake(workdir, "-n", "--cores", "1", "--configfile", "tiny.yaml")
+    proc = snakemake(workdir, "-n", "--cores", "1", "--configfile", configfile)
     jobs: list[list] = []
     for line in proc.stdout.splitlines():
         if match := JOB_START.match(line):
@@ -159,11 +159,27 @@ def test_every_rules_code_inputs_equal_the_trace_of_its_script(tmp_path):
     For training jobs also what the architecture's module loads (its own module, blocks, ...).
     """
     workdir = copy_workflow(tmp_path / "wf")
+    # the tiny config plus a noise sweep with a swept experiment: every rule has a job
+    cfg = yaml.safe_load(TINY_CONFIG.read_text())
+    cfg["datasets"]["bench"]["sweep"] = {
+        "clean": {},
+        "snr30": {
+            "render": {"noise": {"kind": "gaussian", "snr": 30}},
+            "test": {"noise": {"kind": "gaussian", "snr": 30}},
+        },
+    }
+    cfg["experiments"]["robustness"] = {
+        "dataset": "bench",
+        "sweep": True,
+        "seeds": [0],
+        "models": {"vgg": {"architecture": "vgg"}},
+    }
+    (workdir / "all-rules.yaml").write_text(yaml.safe_dump(cfg))
     architectures = {}
-    for experiment in yaml.safe_load(TINY_CONFIG.read_text())["experiments"].values():
+    for experiment in cfg["experiments"].values():
         for model, entry in experiment["models"].items():
             architectures[model] = entry["architecture"]
-    jobs = planned_inputs(workdir)
+    jobs = planned_inputs(workdir, "all-rules.yaml")
     rules = {rule for rule, _, _ in jobs} - {"all"}
     assert rules == {script.stem for script in SCRIPTS}, "every script is a rule's, named after it"
     checked = set()

@@ -78,6 +78,8 @@ def paper_runs(root: Path) -> list[dict]:
     rng = np.random.default_rng(0)
     records, written = [], {}
     for experiment, spec in config["experiments"].items():
+        if spec.get("sweep"):  # the robustness levels: datasets of their own
+            continue
         for model, entry in spec["models"].items():
             for seed in spec["seeds"]:
                 key = (spec["dataset"], model, seed)
