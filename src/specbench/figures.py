@@ -645,7 +645,7 @@ def plot_activation(
         ax.set_ylabel("test accuracy (%)")
         _annotate_relu_gain(ax, data, experiment, archs)
         dataset = ", ".join(sorted(data["dataset"].unique()))
-        ax.set_title(f"Hidden dense activation: experiment {experiment} ({dataset})", pad=30)
+        ax.set_title(f"Hidden dense activation: experiment {experiment} ({dataset})", pad=40)
         _legend_below(fig, handles, ncol=2)
         save_figure(fig, png, svg, s["dpi"])
 
@@ -662,7 +662,7 @@ def _annotate_relu_gain(ax: plt.Axes, data: pd.DataFrame, experiment: str, archs
             diff = tables.paired_accuracy(data, experiment, relu[0], linear[0])
             text = tables.paired_label(diff, "ReLU−lin.")
             if text:
-                labels[arch] = text.replace(" pp", "\npp").replace(" (", "\n(", 1)
+                labels[arch] = text.replace(" (", "\n(", 1)
     for arch, text in labels.items():
         ax.annotate(
             text,

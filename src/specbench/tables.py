@@ -707,8 +707,10 @@ def summary_table(runs: pd.DataFrame, reference: pd.DataFrame | None = None) -> 
 
 
 def _mean_range(mean: Any, low: Any, high: Any, digits: int) -> str:
-    if pd.isna(mean):
-        return ""
+    if pd.isna(mean):  # e.g. a published range read from a figure, without its mean
+        if pd.isna(low) or pd.isna(high):
+            return ""
+        return f"[{low:.{digits}f}–{high:.{digits}f}]"
     text = f"{mean:.{digits}f}"
     if not (pd.isna(low) or pd.isna(high)):
         text += f" [{low:.{digits}f}–{high:.{digits}f}]"
