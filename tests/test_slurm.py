@@ -239,8 +239,11 @@ def test_results_equal_a_local_run(slurm_run, tiny_run):
         assert len(ours) == len(theirs), name
         for column in ("row", "label", "predicted", "runner_up", "variant"):
             assert ours[column].tolist() == theirs[column].tolist(), f"{name}: {column}"
+        # The Slurm profile trains with 8 threads (set-threads), the local run with 1: TF's
+        # reductions then sum in another order, which moved probabilities by up to 9e-4 (seen
+        # 2026-11-26); every count, label and ranking above must still be identical.
         np.testing.assert_allclose(
-            ours["probability"], theirs["probability"], rtol=1e-5, atol=1e-5, err_msg=name
+            ours["probability"], theirs["probability"], rtol=0, atol=2e-3, err_msg=name
         )
     # The figures and tables were made too (on the CPU partition).
     for path in ("results/tables/runs.csv", "results/figures/loss_curves.png"):
