@@ -664,16 +664,21 @@ def _annotate_relu_gain(ax: plt.Axes, data: pd.DataFrame, experiment: str, archs
             if text:
                 labels[arch] = text.replace(" (", "\n(", 1)
     for arch, text in labels.items():
-        ax.annotate(
-            text,
-            xy=(archs.index(arch), 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(0, 2),
-            textcoords="offset points",
-            ha="center",
-            va="bottom",
-            fontsize="x-small",
-        )
+        _label_above(ax, archs.index(arch), text, "x-small")
+
+
+def _label_above(ax: plt.Axes, x: float, text: str, fontsize: str) -> None:
+    """`text` centred at data x, just above the top of the axes (a paired difference)."""
+    ax.annotate(
+        text,
+        xy=(x, 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(0, 2),
+        textcoords="offset points",
+        ha="center",
+        va="bottom",
+        fontsize=fontsize,
+    )
 
 
 # ---------------------------------------------------------------- modifications
@@ -753,16 +758,8 @@ def plot_modifications(
                     diff = tables.paired_accuracy(data, experiment, model, originals[0])
                     text = tables.paired_label(diff)
                     if text:
-                        ax.annotate(
-                            text.replace(" [", "\n[").replace(" (", "\n("),
-                            xy=(i, 1.0),
-                            xycoords=("data", "axes fraction"),
-                            xytext=(0, 2),
-                            textcoords="offset points",
-                            ha="center",
-                            va="bottom",
-                            fontsize="xx-small",
-                        )
+                        text = text.replace(" [", "\n[").replace(" (", "\n(")
+                        _label_above(ax, i, text, "xx-small")
             ax.set_xticks(range(len(models)))
             ax.set_xticklabels(models, rotation=30, ha="right")
             ax.set_xlim(-0.6, len(models) - 0.4)
