@@ -15,14 +15,15 @@ os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PY
 from specbench import codedeps  # noqa: E402
 from specbench import condaenvs  # noqa: E402
 from specbench import config as sbconfig  # noqa: E402
+from specbench import schema as sbschema  # noqa: E402
 
-validate(config, "../config/schema.yaml")
+validate(config, sbschema.SCHEMA_PATH)
 # Dataset sweeps: each level of datasets.<name>.sweep becomes the dataset <name>_<level> (and an
 # experiment with `sweep: true`, one experiment per level); the result is validated again.
 SWEPT_EXPERIMENTS = sbconfig.swept_experiments(config)
 try:
     config.update(sbconfig.expand_sweeps(config))
-    validate(config, "../config/schema.yaml")
+    validate(config, sbschema.SCHEMA_PATH)
     # Adds the datasets derived for experiments' data_seeds, then the semantic checks.
     sbconfig.prepare(config, basedir=workflow.basedir)
 except sbconfig.ConfigError as exc:

@@ -29,7 +29,7 @@ from specbench import io
 from specbench.classes import ClassSet, generate_classes, make_classes, save_classes
 from specbench.render import plan_from_split, plan_splits, render_dataset, render_peaks
 
-SCHEMA = str(REPO / "config" / "schema.yaml")
+SCHEMA = str(REPO / "src" / "specbench" / "schema.yaml")
 N = 160
 
 

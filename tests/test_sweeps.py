@@ -13,7 +13,7 @@ from snakemake.utils import validate
 from conftest import REPO, TINY_CONFIG, copy_workflow, snakemake
 from specbench import config as sbconfig
 
-SCHEMA = str(REPO / "config" / "schema.yaml")
+SCHEMA = str(REPO / "src" / "specbench" / "schema.yaml")
 LEVELS = {
     "clean": {},
     "snr30": {

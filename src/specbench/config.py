@@ -1,6 +1,6 @@
 """Workflow configuration: semantic checks and the expansion of experiments into runs.
 
-The JSON schema (config/schema.yaml, applied by rules/common.smk) checks types and keys; the checks
+The JSON schema (src/specbench/schema.yaml, applied by rules/common.smk) checks types and keys; the checks
 here need more than a schema can say: files that exist, peaks inside the spectrum, architectures and
 hyperparameters that exist, and model names that mean one thing per dataset. Everything here is
 pure Python (no Keras import), so planning a paper-scale workflow stays fast.

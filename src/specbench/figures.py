@@ -14,7 +14,7 @@ The functions called by the scripts of rules/results.smk (all take paths and wri
 - :func:`plot_confused_pair`: the most confused class pair's spectra and one of the model's
   mistakes on them.
 
-Style: ``{context, palette, width, height, dpi}`` (see config/schema.yaml): seaborn context and
+Style: ``{context, palette, width, height, dpi}`` (see src/specbench/schema.yaml): seaborn context and
 palette; ``width`` is the figure width in inches and ``height`` the height of one row of panels.
 Outputs are reproducible: no dates or software versions in the files, fixed SVG ids.
 """
@@ -66,7 +66,7 @@ __all__ = [
     "styled",
 ]
 
-#: Defaults of a figure's style (the same as config/schema.yaml's figure_style).
+#: Defaults of a figure's style (the same as src/specbench/schema.yaml's figure_style).
 STYLE_DEFAULTS = {
     "context": "notebook",
     "palette": "colorblind",

@@ -1,6 +1,6 @@
 """Test variants of a class and the detection of ambiguous class pairs.
 
-A test variant is a fixed modification of a class's peaks, named by a code (config/schema.yaml,
+A test variant is a fixed modification of a class's peaks, named by a code (src/specbench/schema.yaml,
 ``$defs.variant``): ``"0"`` (unchanged), a height part ``"h"`` (+delta) or ``"l"`` (-delta), a shift
 part ``"+s"`` or ``"-s"`` (every peak moved by ``test.shift`` points), or both, e.g. ``"l-s"``.
 The height change is not applied to the class's tallest peak (height 1.0 in the published format),
