@@ -3,10 +3,10 @@
 For each architecture and precision (float32, mixed_bfloat16), in the same run:
 
 * project path: the splits are written to Parquet with ``specbench.io.write_split`` in a temporary
-  directory, read back with ``specbench.training.load_split`` and trained with
-  ``specbench.training.fit``, the function ``train_model`` uses (one ``fit`` per epoch fed by
-  ``EpochFeeder``, per-epoch permutation, EarlyStopping/ReduceLROnPlateau/best-weights
-  bookkeeping, and the resume backups in a temporary ``backup_dir`` with train_model's default
+  directory, read back with ``specbench.io.load_split`` and trained with
+  ``specbench.training.fit``, the function ``train_model`` uses (one multi-epoch ``fit`` fed by
+  ``EpochFeeder``, with its callbacks: per-epoch permutation, progress log, EarlyStopping/
+  ReduceLROnPlateau/best-weights bookkeeping, and the resume backups in a temporary ``backup_dir`` with train_model's default
   spacing: the warm-up epoch writes one, later ones only when due, i.e. when backups stay under
   ~2 % of the training time);
 * bare path: the same architecture (same seed) trained with one multi-epoch
@@ -67,7 +67,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from specbench import backend as sb_backend  # noqa: E402
 from specbench.io import write_split  # noqa: E402
 from specbench.models import names  # noqa: E402
-from specbench.training import normalise  # noqa: E402
+from specbench.io import normalise  # noqa: E402
 
 
 def synthetic_split(path: Path, n: int, points: int, classes: int, seed: int):
@@ -153,7 +153,8 @@ def project_fit(keras, arch, args, train_path, val_path, backup_dir):
     """
     from specbench.models import build
     from specbench.models.macs import count_macs
-    from specbench.training import compile_model, fit, load_split
+    from specbench.io import load_split
+    from specbench.training import compile_model, fit
 
     x, y = load_split(train_path)
     xv, yv = load_split(val_path)

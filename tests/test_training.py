@@ -21,15 +21,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from specbench.io import SplitError, write_split
+from specbench import schema
+from specbench.io import DataError, SplitError, normalise, write_split
 from specbench.models import HyperparameterError
 from specbench.training import (
-    DEFAULT_PROTOCOL,
     HISTORY_COLUMNS,
-    DataError,
     TrainingDivergedError,
     TrainingError,
-    normalise,
     protocol,
     train_model,
 )
@@ -131,24 +129,21 @@ def history_values(path: Path) -> pd.DataFrame:
 # ------------------------------------------------------------------ no keras needed
 
 
-def test_protocol_defaults_overrides_and_errors():
-    assert protocol() == DEFAULT_PROTOCOL
-    assert DEFAULT_PROTOCOL["early_stopping"] == {
-        "patience": 25,
-        "min_delta": 1e-4,
-        "restore_best_weights": True,
-    }
+def test_protocol_fills_the_schema_defaults_and_rejects_bad_settings():
+    defaults = schema.defaults("training")
+    assert protocol() == defaults
     p = protocol({"epochs": 7, "reduce_lr": {"patience": 2}})
-    assert p["epochs"] == 7 and p["reduce_lr"] == {"patience": 2, "factor": 0.1, "min_lr": 0.0}
-    with pytest.raises(TrainingError, match="unknown training setting 'epoch'"):
+    assert p["epochs"] == 7 and p["reduce_lr"] == {**defaults["reduce_lr"], "patience": 2}
+    assert p["early_stopping"] == defaults["early_stopping"]
+    with pytest.raises(TrainingError, match="'epoch' was unexpected"):
         protocol({"epoch": 3})
-    with pytest.raises(TrainingError, match="early_stopping.wait"):
+    with pytest.raises(TrainingError, match="early_stopping.*'wait' was unexpected"):
         protocol({"early_stopping": {"wait": 3}})
     with pytest.raises(ValueError, match="'theano'"):
         protocol({"backend": "theano"})
     with pytest.raises(ValueError, match="'float16'"):
         protocol({"precision": "float16"})
-    with pytest.raises(TrainingError, match="batch_size=0"):
+    with pytest.raises(TrainingError, match="batch_size: 0 is less than the minimum of 1"):
         protocol({"batch_size": 0})
 
 
@@ -202,14 +197,15 @@ def test_training_writes_history_info_and_model(data, tmp_path):
 def test_epoch_feeder_serves_the_given_order_in_batches():
     import keras
 
-    from specbench.training import EpochFeeder
+    from specbench.feeding import EpochFeeder
 
     x = np.arange(50 * 4, dtype=np.float32).reshape(50, 4)
     y = np.arange(50, dtype=np.int32)
     feeder = EpochFeeder((x, y), (x[:7], y[:7]), batch_size=16)
     for seed in (1, 2):
         order = np.random.default_rng(seed).permutation(50)
-        args = feeder.epoch(order)
+        feeder.set_order(order)
+        args = feeder.fit_args()
         if keras.backend.backend() == "tensorflow":
             batches = [(bx.numpy(), by.numpy()) for bx, by in args["x"]]
             val = np.concatenate([by.numpy() for _, by in args["validation_data"]])
@@ -235,7 +231,7 @@ def test_same_seed_gives_identical_training_other_seed_does_not(data, tmp_path):
 def test_early_stopping_restores_best_weights(data, tmp_path):
     import keras
 
-    from specbench.training import load_split
+    from specbench.io import load_split
 
     # min_delta so large that no epoch after the first counts as an improvement
     spec = make_spec(epochs=20, early_stopping={"patience": 2, "min_delta": 100.0})

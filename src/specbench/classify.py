@@ -29,7 +29,7 @@ your x values: point i sits at ``START + i * (STOP - START) / (n_points - 1)``. 
   used as they are; with another number of values m they need ``--grid``: their m values are then
   taken to span START..STOP evenly and are interpolated at the model's positions.
 
-Each spectrum is then divided by its maximum, as in training (:func:`specbench.training.normalise`).
+Each spectrum is then divided by its maximum, as in training (:func:`specbench.io.normalise`).
 Non-finite values, spectra that are all zero (or without any positive value) on the model's grid,
 unreadable or empty files are errors (:class:`ClassifyError`, one line naming the file and row).
 
@@ -454,7 +454,7 @@ def prepare(
     run: Run, blocks: Sequence[Block], *, grid: tuple[float, float] | None = None
 ) -> Prepared:
     """The spectra of `blocks` on the model's grid, checked and normalised as in training."""
-    from specbench.training import normalise
+    from specbench.io import normalise
 
     n_points = run.n_points
     grid_given = grid is not None

@@ -2,7 +2,7 @@
 
 The model is loaded with the Keras backend recorded in its training.json (any of tensorflow, jax,
 torch: ``.keras`` files are backend-independent), the test spectra get the same max-normalisation
-as in training (:func:`specbench.training.normalise`), and every test spectrum's two most
+as in training (:func:`specbench.io.normalise`), and every test spectrum's two most
 probable classes are written to predictions.parquet:
 
     row (int32, row index in test.parquet), label, predicted, runner_up (int32),
@@ -146,7 +146,7 @@ def evaluate_model(
     model (points or labels).
     """
     from specbench import backend
-    from specbench.training import single_path
+    from specbench.io import single_path
 
     test = single_path(test, "test")
     info = _read_info(info_path)
@@ -185,7 +185,7 @@ def _evaluate(
 
     from specbench import backend
     from specbench.io import read_split
-    from specbench.training import normalise
+    from specbench.io import normalise
 
     split = read_split(test)
     if split.n_points != info["n_points"]:

@@ -33,6 +33,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -465,3 +466,52 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
         return _metadata(pf.schema_arrow)
     except (pa.ArrowException, OSError) as exc:
         raise SplitError(f"{path}: unreadable schema: {exc}") from None
+
+
+# ------------------------------------------------------------------------------ model inputs
+
+
+class DataError(ValueError):
+    """Spectra that cannot be used (non-finite values, mismatched shapes or labels)."""
+
+
+def normalise(spectra: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+    """Each spectrum (row) divided by its maximum, float32 (rows with max <= 0 are left as is).
+
+    The models' input everywhere: training, evaluation and ``specbench classify``."""
+    if inplace and isinstance(spectra, np.ndarray) and spectra.dtype == np.float32:
+        x = spectra
+    else:
+        x = np.array(spectra, dtype=np.float32)
+    peak = x.max(axis=1, keepdims=True)
+    peak[~(peak > 0)] = 1.0
+    np.divide(x, peak, out=x)
+    return x
+
+
+def load_split(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(normalised float32 spectra [n, points], int32 labels [n]) of one split file.
+
+    Raises SplitError for a missing/truncated/wrong-schema file and DataError naming the file
+    for non-finite spectra or negative labels.
+    """
+    x, y = read_arrays(path)
+    if x.ndim != 2 or len(x) == 0:
+        raise DataError(f"{path}: no spectra (shape {x.shape})")
+    if not np.isfinite(x).all():
+        bad = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
+        raise DataError(f"{path}: spectrum in row {bad} has non-finite values")
+    if y.min() < 0:
+        raise DataError(f"{path}: negative label {int(y.min())}")
+    return normalise(x, inplace=True), np.asarray(y, dtype=np.int32)
+
+
+def single_path(value: Any, name: str) -> Path:
+    """`value` as one path: a str/PathLike, or a list of exactly one (as Snakemake passes an
+    input given by a function that returns a list); ValueError naming `name` otherwise."""
+    if isinstance(value, (str, os.PathLike)):
+        return Path(value)
+    items = list(value)
+    if len(items) != 1 or not isinstance(items[0], (str, os.PathLike)):
+        raise ValueError(f"{name} must be one file, got {items!r}")
+    return Path(items[0])
