@@ -65,9 +65,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from specbench import backend as sb_backend  # noqa: E402
+from specbench import schema  # noqa: E402
 from specbench.io import write_split  # noqa: E402
 from specbench.models import names  # noqa: E402
 from specbench.io import normalise  # noqa: E402
+
+PROTOCOL = schema.defaults("training")  # the paper's protocol: learning rate, batch size, backend
 
 
 def synthetic_split(path: Path, n: int, points: int, classes: int, seed: int):
@@ -127,7 +130,7 @@ def bare_fit(keras, arch, args, train, val):
 
     keras.utils.set_random_seed(0)
     model = build(arch, args.points, args.classes)
-    compile_model(model, 3e-4)
+    compile_model(model, PROTOCOL["learning_rate"])
     clock = epoch_clock(keras)
     model.fit(
         *train,
@@ -160,11 +163,11 @@ def project_fit(keras, arch, args, train_path, val_path, backup_dir):
     xv, yv = load_split(val_path)
     keras.utils.set_random_seed(0)
     model = build(arch, args.points, args.classes)  # the same model as the bare path
-    compile_model(model, 3e-4)
+    compile_model(model, PROTOCOL["learning_rate"])
     training = {
         "epochs": args.warmup + args.epochs,
         "batch_size": args.batch_size,
-        "learning_rate": 3e-4,
+        "learning_rate": PROTOCOL["learning_rate"],
         "backend": keras.backend.backend(),
         "precision": keras.config.dtype_policy().name,
         "early_stopping": {"patience": 10**6},
@@ -312,7 +315,7 @@ def main(argv=None) -> int:
     parser.add_argument("--val-samples", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=4, help="timed epochs")
     parser.add_argument("--warmup", type=int, default=1, help="untimed epochs first")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=PROTOCOL["batch_size"])
     parser.add_argument("--architectures", nargs="+", default=names(), choices=names())
     parser.add_argument(
         "--precision",
@@ -320,7 +323,7 @@ def main(argv=None) -> int:
         default=["float32", "mixed_bfloat16"],
         choices=sb_backend.PRECISIONS,
     )
-    parser.add_argument("--backend", default="tensorflow", choices=sb_backend.BACKENDS)
+    parser.add_argument("--backend", default=PROTOCOL["backend"], choices=sb_backend.BACKENDS)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument(

@@ -17,6 +17,13 @@ from specbench import condaenvs  # noqa: E402
 from specbench import config as sbconfig  # noqa: E402
 from specbench import schema as sbschema  # noqa: E402
 
+# The schema (package data, the one source of defaults) is not an input of any rule: it changes
+# results only through the config values it fills in here, which reach the jobs as params
+# (Snakemake reruns a job whose params change, so a changed default reruns exactly the jobs it
+# affects), and through checks that stop the workflow before any job. Inside a job the package
+# fills the same defaults again (specbench.schema) into params that have them all already.
+# specbench/schema.py, the code that reads it, is a code input of the rules whose scripts import
+# it (script_sources below).
 validate(config, sbschema.SCHEMA_PATH)
 # Dataset sweeps: each level of datasets.<name>.sweep becomes the dataset <name>_<level> (and an
 # experiment with `sweep: true`, one experiment per level); the result is validated again.

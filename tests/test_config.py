@@ -13,8 +13,10 @@ from snakemake.utils import validate
 
 from conftest import REPO, TINY_CONFIG, copy_workflow, snakemake
 from specbench import config as sbconfig
+from specbench.classes import peak_count_spec
+from specbench import schema as sbschema
 
-SCHEMA = str(REPO / "src" / "specbench" / "schema.yaml")
+SCHEMA = str(sbschema.SCHEMA_PATH)
 
 
 def load(path):
@@ -52,20 +54,19 @@ def test_shipped_configs_are_valid(path):
     assert sbconfig.runs(cfg)
 
 
-def test_schema_fills_paper_defaults(tiny):
+def test_schema_fills_the_defaults_the_code_reads(tiny):
+    """A config without `training` or `test` gets the schema's defaults, which are what
+    specbench.schema hands code outside the workflow."""
     del tiny["training"]
+    del tiny["datasets"]["bench"]["test"]
+    tiny["datasets"]["bench"]["generate"] = {"n_classes": 6}
+    tiny["datasets"]["bench"]["n_points"] = 300  # room for the default boundary and peak count
     cfg = check(tiny)
-    assert cfg["training"]["learning_rate"] == pytest.approx(3e-4)
-    assert cfg["training"]["batch_size"] == 128
-    assert cfg["training"]["early_stopping"] == {
-        "patience": 25,
-        "min_delta": 1e-4,
-        "restore_best_weights": True,
-    }
-    assert cfg["training"]["reduce_lr"]["patience"] == 10
-    assert cfg["datasets"]["bench"]["test"]["variants"] == [
-        "0", "-s", "+s", "h", "h-s", "h+s", "l", "l-s", "l+s"
-    ]  # fmt: skip
+    assert cfg["training"] == sbschema.defaults("training")
+    assert cfg["datasets"]["bench"]["test"] == sbschema.defaults("datasets", "*", "test")
+    generate = cfg["datasets"]["bench"]["generate"]
+    assert generate == sbschema.fill({"n_classes": 6}, "datasets", "*", "generate")
+    assert generate["peak_count"] == peak_count_spec()  # the gamma's parameters filled in
 
 
 def mutate(cfg, dotted, value):
@@ -98,6 +99,7 @@ BAD = [
     ("bad variant code", "datasets.bench.test.variants", ["0", "x+s"], ["x+s"]),
     ("unknown backend", "training.backend", "theano", ["theano"]),
     ("unknown training key", "training.epochz", 3, ["epochz"]),
+    ("unknown select key", "select", {"modelz": ["cnn2"]}, ["modelz"]),
     ("unknown source", "datasets.bench.source", "magic", ["magic"]),
     ("seeds not a list", "experiments.benchmark.seeds", 3, ["seeds", "3"]),
     ("bad dataset name", "experiments.benchmark.dataset", "nope", ["nope", "dataset"]),

@@ -18,6 +18,9 @@ What :func:`configure` does per backend:
 - torch: ``torch.set_num_threads(threads)`` and, when `deterministic`,
   ``torch.use_deterministic_algorithms(True)``.
 
+The backends and precisions a config may name, and the defaults (the config's ``training``),
+are the schema's (specbench.schema).
+
 Precision: ``"float32"``, ``"mixed_bfloat16"`` (Keras dtype policy: bfloat16 compute, float32
 variables) or ``"auto"`` (bfloat16 where the device has native bfloat16 arithmetic, float32
 elsewhere: :func:`specbench.devices.resolve_precision`); the model builders keep their softmax
@@ -35,12 +38,15 @@ import os
 import sys
 from typing import Any
 
+from specbench import schema
+
 logger = logging.getLogger("specbench.backend")
 
-BACKENDS = ("tensorflow", "jax", "torch")
-#: Precisions a config may name; "auto" resolves to one of the others (see module docstring).
-PRECISIONS = ("auto", "float32", "mixed_bfloat16")
-#: The Python package whose version is recorded for each backend.
+#: Backends a config may name (the schema's ``training.backend``).
+BACKENDS = tuple(schema.enum("$defs", "training", "backend"))
+#: Precisions a config may name (the schema's); "auto" resolves to one of the others.
+PRECISIONS = tuple(schema.enum("$defs", "training", "precision"))
+#: The Python package whose version is recorded for each backend (every one of BACKENDS).
 BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
 
@@ -48,11 +54,11 @@ class BackendError(ValueError):
     """An unknown backend/precision, or a backend that cannot be selected in this process."""
 
 
-def check(backend: str, precision: str = "float32") -> None:
-    """Raise BackendError naming `backend` or `precision` if either is unknown."""
+def check(backend: str, precision: str | None = None) -> None:
+    """Raise BackendError naming `backend` or `precision` (when given) if either is unknown."""
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
-    if precision not in PRECISIONS:
+    if precision is not None and precision not in PRECISIONS:
         raise BackendError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
 
 
@@ -124,14 +130,15 @@ def _configure_torch(threads: int, deterministic: bool, jobs_per_gpu: int | None
 
 
 def configure(
-    backend: str = "tensorflow",
-    precision: str = "float32",
+    backend: str | None = None,
+    precision: str | None = None,
     threads: int = 1,
     deterministic: bool = True,
     jobs_per_gpu: int | None = None,
 ) -> Any:
     """Select the Keras backend and set threads, determinism and precision; returns ``keras``.
 
+    `backend`, `precision`: None is the schema's default (the config's ``training``).
     `jobs_per_gpu`: how many jobs share one GPU (the job's resource under the gpu profile);
     None: unknown (JAX then allocates GPU memory on demand). :func:`runtime` afterwards holds
     the resolved precision and the device.
@@ -141,6 +148,10 @@ def configure(
     training runs in one test session); precision is then switched, threads only where the
     backend still allows it.
     """
+    if backend is None or precision is None:
+        default = schema.defaults("training")
+        backend = default["backend"] if backend is None else backend
+        precision = default["precision"] if precision is None else precision
     check(backend, precision)
     threads = max(1, int(threads))
     if "keras" in sys.modules:

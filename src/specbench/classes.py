@@ -17,6 +17,7 @@ workflow calls check_classes_file while it is planned.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -27,14 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from specbench import __version__
+from specbench import __version__, schema
 from specbench.variants import VariantError, check_variants
 
 log = logging.getLogger(__name__)
 
 CLASS_KEYS = ("peak_positions", "peak_heights", "test_variants", "group")
-DEFAULT_PEAK_COUNT = {"distribution": "gamma", "shape": 1.2, "scale": 1.2, "offset": 2, "max": 10}
-DEFAULT_GENERATE = {"boundary": 100, "max_height": 100}
+#: Where the schema defines the generation settings and their defaults (the paper's recipe).
+GENERATE = ("datasets", "*", "generate")
 
 
 class ClassesError(ValueError):
@@ -268,20 +269,41 @@ def save_classes(classes: ClassSet, path: str | os.PathLike) -> None:
 # ------------------------------------------------------------------ generation
 
 
+def _generate_settings(boundary: int | None, max_height: int | None) -> tuple[int, int]:
+    """(boundary, max_height), each the schema's default where None."""
+    if boundary is None or max_height is None:
+        default = schema.defaults(*GENERATE)
+        boundary = default["boundary"] if boundary is None else boundary
+        max_height = default["max_height"] if max_height is None else max_height
+    return int(boundary), int(max_height)
+
+
+@functools.lru_cache(maxsize=64)
+def _filled_peak_count(given: str) -> str:
+    where = (*GENERATE, "peak_count")
+    try:
+        spec = schema.fill(json.loads(given) or schema.defaults(*where), *where, name="peak_count")
+    except schema.SchemaError as exc:
+        raise ClassesError(str(exc)) from None
+    return json.dumps(spec)
+
+
+def peak_count_spec(peak_count: dict | None = None) -> dict:
+    """The complete peak-count distribution: `peak_count` (None or {}: the schema's default, the
+    paper's gamma) with the schema's defaults filled in and checked (ClassesError if invalid)."""
+    return json.loads(_filled_peak_count(json.dumps(peak_count or {})))
+
+
 def draw_peak_count(rng: np.random.Generator, peak_count: dict) -> int:
     """Number of peaks of one class: round(Gamma(shape, scale) + offset) capped at max, or a
-    uniform integer in [min, max]."""
-    spec = (
-        {**DEFAULT_PEAK_COUNT, **peak_count}
-        if peak_count.get("distribution", "gamma") == "gamma"
-        else dict(peak_count)
-    )
+    uniform integer in [min, max] (unset parameters: the schema's defaults)."""
+    spec = peak_count_spec(peak_count)
     if spec["distribution"] == "gamma":
         value = rng.gamma(spec["shape"], spec["scale"]) + spec["offset"]
         return int(max(1, min(round(value), spec["max"])))
     if spec["distribution"] == "uniform":
         return int(rng.integers(spec["min"], spec["max"] + 1))
-    raise ClassesError(f"peak_count.distribution={spec['distribution']!r}: use gamma or uniform")
+    raise ClassesError(f"peak_count.distribution={spec['distribution']!r} is not drawn here")
 
 
 def generate_class(
@@ -289,8 +311,8 @@ def generate_class(
     *,
     n_points: int,
     seed: int,
-    boundary: int = 100,
-    max_height: int = 100,
+    boundary: int | None = None,
+    max_height: int | None = None,
     peak_count: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Peaks (positions, heights) of generated class `index`, from default_rng([index, seed]).
@@ -298,12 +320,14 @@ def generate_class(
     Positions are distinct uniform integers in [boundary, n_points - boundary); heights uniform
     integers 1..max_height divided by their maximum (the tallest peak is 1.0), rounded to 3
     decimals; peaks sorted by position. Class k does not depend on how many classes are drawn.
+    Unset settings (None): the schema's defaults (``datasets.*.generate``, the paper's recipe).
     """
+    boundary, max_height = _generate_settings(boundary, max_height)
     rng = np.random.default_rng([index, seed])
     available = n_points - 2 * boundary
     if available < 1:
         raise ClassesError(f"boundary={boundary} leaves no room for peaks in n_points={n_points}")
-    k = min(draw_peak_count(rng, peak_count or DEFAULT_PEAK_COUNT), available)
+    k = min(draw_peak_count(rng, peak_count), available)
     positions = rng.choice(available, size=k, replace=False).astype(np.int64) + boundary
     raw = rng.integers(1, max_height + 1, size=k)
     heights = np.round(raw / raw.max(), 3)
@@ -316,12 +340,14 @@ def generate_classes(
     *,
     n_points: int,
     seed: int,
-    boundary: int = 100,
-    max_height: int = 100,
+    boundary: int | None = None,
+    max_height: int | None = None,
     peak_count: dict | None = None,
 ) -> ClassSet:
-    """Generate n_classes classes (see generate_class); paper defaults 500 x 5000, seed 2022."""
-    peak_count = dict(peak_count or DEFAULT_PEAK_COUNT)
+    """Generate n_classes classes (see generate_class); paper scale 500 x 5000, seed 2022. Unset
+    settings (None): the schema's defaults; the metadata records the settings used."""
+    boundary, max_height = _generate_settings(boundary, max_height)
+    peak_count = peak_count_spec(peak_count)
     positions, heights = [], []
     for index in range(n_classes):
         pos, hgt = generate_class(
@@ -367,22 +393,26 @@ def make_classes(
     """Rule generate_classes: build a dataset's classes and write them to `output` (published
     format, with metadata keys dataset, source, seed, specbench_version).
 
-    dataset: the config entry's {source, classes_file?, n_points?, seed, generate?}; source: the
-    JSON file of a challenge/file dataset (rule input).
+    dataset: the config entry's {source, classes_file?, n_points?, seed, generate?} (unset
+    generation settings: the schema's defaults); source: the JSON file of a challenge/file
+    dataset (rule input).
     """
     kind = dataset["source"]
     seed = int(dataset["seed"])
     if kind == "generated":
-        gen = {**DEFAULT_GENERATE, **dataset.get("generate", {})}
         if "n_points" not in dataset:
             raise ClassesError(f"dataset {name!r}: n_points is required for source 'generated'")
+        try:
+            gen = schema.fill(dataset.get("generate"), *GENERATE, name="generate")
+        except schema.SchemaError as exc:
+            raise ClassesError(f"dataset {name!r}: {exc}") from None
         classes = generate_classes(
             int(gen["n_classes"]),
             n_points=int(dataset["n_points"]),
             seed=seed,
-            boundary=int(gen["boundary"]),
-            max_height=int(gen["max_height"]),
-            peak_count=gen.get("peak_count", DEFAULT_PEAK_COUNT),
+            boundary=gen["boundary"],
+            max_height=gen["max_height"],
+            peak_count=gen["peak_count"],
         )
         log.info(
             "dataset %s: generated %d classes of %d points (seed %d)",

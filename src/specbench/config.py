@@ -1,9 +1,11 @@
 """Workflow configuration: semantic checks and the expansion of experiments into runs.
 
-The JSON schema (src/specbench/schema.yaml, applied by rules/common.smk) checks types and keys; the checks
-here need more than a schema can say: files that exist, peaks inside the spectrum, architectures and
-hyperparameters that exist, and model names that mean one thing per dataset. Everything here is
-pure Python (no Keras import), so planning a paper-scale workflow stays fast.
+The JSON schema (src/specbench/schema.yaml, applied by rules/common.smk) checks types, ranges, enums
+and keys and fills the defaults; the checks here need more than the schema says: files that exist,
+peaks inside the spectrum, settings that depend on each other, architectures and hyperparameters
+that exist, and model names that mean one thing per dataset. They take a config the schema has
+validated (defaults filled). Everything here is pure Python (no Keras import), so planning a
+paper-scale workflow stays fast.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from specbench import schema
+
 # The hand-defined 27-class challenge set, relative to the workflow directory.
 CHALLENGE_CLASSES = Path("config") / "challenge_classes.json"
 
@@ -23,8 +27,8 @@ class ConfigError(ValueError):
     """A user mistake in the workflow configuration; the message names the key and the value."""
 
 
-#: Keys of the optional top-level `select` (a subset of the experiments' runs).
-SELECT_KEYS = ("experiments", "models", "seeds", "data_seeds")
+#: Keys of the optional top-level `select` (a subset of the experiments' runs), the schema's.
+SELECT_KEYS = tuple(schema.node("select")["properties"])
 
 
 @dataclass(frozen=True, order=True)
@@ -252,11 +256,6 @@ def describe_selection(config: dict) -> str:
 
 def _check_selection(config: dict) -> None:
     sel = selection(config)
-    unknown_keys = sorted(set(sel) - set(SELECT_KEYS))
-    if unknown_keys:
-        raise ConfigError(
-            f"select.{unknown_keys[0]}: unknown key (known: {', '.join(SELECT_KEYS)})"
-        )
     known = {
         "experiments": set(config["experiments"]),
         "models": {m for exp in config["experiments"].values() for m in exp["models"]},
@@ -331,20 +330,20 @@ def _check_dataset(name: str, ds: dict, basedir: Path) -> None:
         if "n_points" not in ds:
             raise ConfigError(f"{key}.n_points is required when source is 'generated'")
         n = ds["n_points"]
-        boundary = gen.get("boundary", 100)
+        boundary = gen["boundary"]
         if 2 * boundary >= n:
             raise ConfigError(
                 f"{key}.generate.boundary={boundary} leaves no room for peaks in "
                 f"n_points={n} (peaks are drawn in [boundary, n_points - boundary))"
             )
-        pc = gen.get("peak_count", {"distribution": "gamma"})
-        if pc.get("distribution") == "uniform" and pc["min"] > pc["max"]:
+        pc = gen["peak_count"]
+        if pc["distribution"] == "uniform" and pc["min"] > pc["max"]:
             raise ConfigError(
                 f"{key}.generate.peak_count: min={pc['min']} is larger than max={pc['max']}"
             )
-        if pc.get("max", 10) > n - 2 * boundary:
+        if pc["max"] > n - 2 * boundary:
             raise ConfigError(
-                f"{key}.generate.peak_count.max={pc.get('max', 10)} exceeds the "
+                f"{key}.generate.peak_count.max={pc['max']} exceeds the "
                 f"{n - 2 * boundary} positions available"
             )
     elif source == "file":
@@ -369,7 +368,7 @@ def _check_dataset(name: str, ds: dict, basedir: Path) -> None:
         except ValueError as exc:
             raise ConfigError(f"{key}: {exc}") from None
     render = ds["render"]
-    low, high = render.get("sigma", [2, 5])
+    low, high = render["sigma"]
     if low > high:
         raise ConfigError(f"{key}.render.sigma=[{low}, {high}]: low is larger than high")
     for section in ("render", "test"):
@@ -417,7 +416,8 @@ def _check_artifacts(key: str, section: dict) -> None:
 
 
 def check_config(config: dict, basedir: str | Path = ".") -> None:
-    """Raise ConfigError naming the key and value of the first semantic mistake in `config`."""
+    """Raise ConfigError naming the key and value of the first semantic mistake in `config`
+    (validated against the schema first: types, ranges and unknown keys are the schema's)."""
     from specbench.models import registry
 
     basedir = Path(basedir)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from specbench import io
+from specbench import io, schema
 from specbench.artifacts import (
     Artifacts,
     apply_artifacts,
@@ -41,7 +41,6 @@ from specbench.artifacts import (
 )
 from specbench.classes import ClassSet, load_classes
 from specbench.variants import (
-    DEFAULT_VARIANTS,
     MAX_HEIGHT,
     find_ambiguous_pairs,
     log_ambiguous_pairs,
@@ -54,8 +53,9 @@ log = logging.getLogger(__name__)
 
 SPLIT_CODES = {"train": 0, "val": 1}
 TRUNCATE = 4.0
-RENDER_DEFAULTS = {"shift": 50, "height_shift": 0.05, "sigma": [2, 5], "vary_tallest": True}
-TEST_DEFAULTS = {"sigma": 2, "shift": 30, "delta": 0.04, "variants": list(DEFAULT_VARIANTS)}
+#: Where the schema defines a dataset's render and test settings and their defaults.
+RENDER = ("datasets", "*", "render")
+TEST = ("datasets", "*", "test")
 CHUNK_ROWS = 256  # rows summed at a time in a float64 buffer (10 MB at 5000 points)
 
 
@@ -261,10 +261,10 @@ def random_split(
     per_class: int,
     seed: int,
     split: str,
-    shift: int = 50,
-    height_shift: float = 0.05,
-    sigma: Sequence[float] = (2, 5),
-    vary_tallest: bool = True,
+    shift: int | None = None,
+    height_shift: float | None = None,
+    sigma: Sequence[float] | None = None,
+    vary_tallest: bool | None = None,
     artifacts: dict | None = None,
 ) -> SplitPlan:
     """Training/validation spectra: per_class random variations of every class (class-major).
@@ -274,10 +274,14 @@ def random_split(
     (clipped to [0, 2]; the tallest peak is kept when vary_tallest is false), and the width is
     sigma ~ uniform(sigma[0], sigma[1]). Class k's draws come from default_rng([k, seed, split])
     with split 0 for train and 1 for val. artifacts: {peak_shape, noise, background} settings
-    (specbench.artifacts; None or {}: Gaussian peaks, no noise, no background).
+    (specbench.artifacts; None or {}: Gaussian peaks, no noise, no background). Other settings
+    left None: the schema's defaults (``datasets.*.render``).
     """
     if split not in SPLIT_CODES:
         raise ValueError(f"split must be one of {sorted(SPLIT_CODES)}, got {split!r}")
+    shift, height_shift, sigma, vary_tallest = _or_defaults(
+        RENDER, shift=shift, height_shift=height_shift, sigma=sigma, vary_tallest=vary_tallest
+    ).values()
     n = classes.n_points
     base_pos, base_hgt, counts = _padded(classes)
     n_classes, slots = base_pos.shape
@@ -317,20 +321,24 @@ def random_split(
 def test_split(
     classes: ClassSet,
     *,
-    sigma: float = 2,
-    shift: int = 30,
-    delta: float = 0.04,
-    variants: Sequence[str] = DEFAULT_VARIANTS,
+    sigma: float | None = None,
+    shift: int | None = None,
+    delta: float | None = None,
+    variants: Sequence[str] | None = None,
     artifacts: dict | None = None,
     seed: int = 0,
 ) -> SplitPlan:
     """Test spectra: the fixed variants of every class (its own test_variants, else `variants`),
     class-major in the listed order, all at width sigma. No randomness in the peaks; artifacts
-    (as in random_split) draw from the test split's streams of `seed`.
+    (as in random_split) draw from the test split's streams of `seed`. Settings left None: the
+    schema's defaults (``datasets.*.test``).
 
     Same result as specbench.variants.apply_variant per (class, variant), vectorised: heights
     +/-delta except at the class's tallest peak, clipped to [0, 2]; positions +/-shift, clipped.
     """
+    sigma, shift, delta, variants = _or_defaults(
+        TEST, sigma=sigma, shift=shift, delta=delta, variants=variants
+    ).values()
     n = classes.n_points
     base_pos, base_hgt, counts = _padded(classes)
     labels, codes = [], []
@@ -366,12 +374,22 @@ def test_split(
 test_split.__test__ = False  # not a pytest test function
 
 
+def _or_defaults(location: tuple[str, ...], **given):
+    """`given` (in its order) with each None replaced by the schema's default at `location`."""
+    if all(value is not None for value in given.values()):
+        return given
+    default = schema.defaults(*location)
+    return {key: default[key] if value is None else value for key, value in given.items()}
+
+
 def fill_defaults(render: dict) -> dict:
-    """The render params {seed, render, test} with the schema's defaults filled in."""
+    """The render params {seed, render, test} with the schema's defaults filled in and checked
+    (specbench.schema.fill; a SchemaError names the offending setting). In the workflow the
+    config has them already (Snakemake validates it against the same schema)."""
     return {
         "seed": int(render["seed"]),
-        "render": {**RENDER_DEFAULTS, **render["render"]},
-        "test": {**TEST_DEFAULTS, **(render.get("test") or {})},
+        "render": schema.fill(render["render"], *RENDER, name="render"),
+        "test": schema.fill(render.get("test"), *TEST, name="test"),
     }
 
 

@@ -1,16 +1,19 @@
 """Test variants of a class and the detection of ambiguous class pairs.
 
-A test variant is a fixed modification of a class's peaks, named by a code (src/specbench/schema.yaml,
-``$defs.variant``): ``"0"`` (unchanged), a height part ``"h"`` (+delta) or ``"l"`` (-delta), a shift
+A test variant is a fixed modification of a class's peaks, named by a code (the pattern of
+``$defs.variant`` in src/specbench/schema.yaml; the default list is ``datasets.*.test.variants``'s
+default there): ``"0"`` (unchanged), a height part ``"h"`` (+delta) or ``"l"`` (-delta), a shift
 part ``"+s"`` or ``"-s"`` (every peak moved by ``test.shift`` points), or both, e.g. ``"l-s"``.
 The height change is not applied to the class's tallest peak (height 1.0 in the published format),
 heights are clipped to [0, 2] and positions to the spectrum [0, n_points).
 
-This module imports numpy only (it is used while the workflow is planned).
+This module imports numpy only, and reads the schema (specbench.schema) when it first checks a
+code (it is used while the workflow is planned).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Sequence
@@ -18,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from specbench import schema
+
 log = logging.getLogger(__name__)
 
-VARIANT_PATTERN = re.compile(r"^(0|[hl]|[hl]?[+-]s)$")
-DEFAULT_VARIANTS = ("0", "-s", "+s", "h", "h-s", "h+s", "l", "l-s", "l+s")
 MAX_HEIGHT = 2.0  # heights of rendered peaks are clipped to [0, MAX_HEIGHT]
 
 
@@ -46,9 +49,15 @@ class Variant:
         return f"shift={shift_txt},height={height_txt}"
 
 
+@functools.cache
+def variant_pattern() -> re.Pattern:
+    """The valid codes: the schema's ``$defs.variant`` pattern."""
+    return re.compile(schema.node("$defs", "variant")["pattern"])
+
+
 def parse_variant(code: str) -> Variant:
     """Parse a variant code such as ``"h-s"``; VariantError names an invalid code."""
-    if not isinstance(code, str) or not VARIANT_PATTERN.match(code):
+    if not isinstance(code, str) or not variant_pattern().match(code):
         raise VariantError(
             f"invalid test variant {code!r}: expected '0', 'h' or 'l' (heights +/-delta), "
             f"'+s' or '-s' (shift), or both, e.g. 'l-s'"
