@@ -26,7 +26,8 @@ from specbench.classify import (
 from specbench.cli import main
 from specbench.evaluation import evaluate_model
 from specbench.io import read_metadata, read_split, write_split
-from specbench.training import normalise, train_model
+from specbench.io import normalise
+from specbench.training import train_model
 from test_training import SRC, make_spec, write_dataset
 
 N_POINTS = 128  # write_dataset's default

@@ -13,7 +13,8 @@ import pytest
 
 from specbench.evaluation import METRICS_KEYS, EvaluationError, count_macs, evaluate_model, top2
 from specbench.io import SplitError, read_split, write_split
-from specbench.training import normalise, train_model
+from specbench.io import normalise
+from specbench.training import train_model
 from test_training import make_spec, write_dataset
 
 PREDICTION_TYPES = {
