@@ -43,6 +43,14 @@ def test_ship_and_regenerate_readme_section(tiny_run, tmp_path):
     assert "old text" not in text and "### Tiny run" in text and text.endswith("rest\n")
     assert not shipped.update_readme(readme, tmp_path / "reference-results")  # idempotent
 
+    # a folder at another scale is shipped the same way but not listed in this section
+    shipped.ship(
+        results,
+        tmp_path / "reference-results" / "a-laptop",
+        {"title": "Laptop run", "scale": "laptop"},
+    )
+    assert "Laptop run" not in shipped.readme_section(tmp_path / "reference-results")
+
 
 def test_ship_refuses_incomplete_results(tmp_path):
     (tmp_path / "results" / "tables").mkdir(parents=True)

@@ -36,6 +36,11 @@ def main(argv=None) -> int:
     s.add_argument("--wall-time", required=True)
     s.add_argument("--date", default=datetime.date.today().isoformat())
     s.add_argument("--note", default="")
+    s.add_argument(
+        "--scale",
+        default="published",
+        help="'published' (listed in the README's results section) or e.g. 'laptop'",
+    )
     s.add_argument("--versions", help="JSON file of package versions (default: a training.json)")
     r = sub.add_parser("readme")
     r.add_argument("--root", default="reference-results")
@@ -64,6 +69,7 @@ def main(argv=None) -> int:
         "commit": commit,
         "versions": versions,
         "note": args.note,
+        "scale": args.scale,
     }
     dest = shipped.ship(args.results, REPO / "reference-results" / args.name, provenance, args.config)
     print(f"shipped {dest}")
