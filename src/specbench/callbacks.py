@@ -162,7 +162,6 @@ class Backup(keras.callbacks.Callback):
         self.state = None if checkpoint is None else checkpoint.load()
         #: completed epochs restored from the backup (0: a fresh start)
         self.start = 0 if self.state is None else int(self.state["epoch"])
-        self.stopped = bool(self.state and self.state["stopped"])
         self.last, self.save_cost = time.perf_counter(), 0.0
         self.epoch_wall_s: list[float] = []
         self.epoch_cpu_s: list[float] = []
