@@ -42,6 +42,8 @@ RUNS = sbconfig.runs(config)  # those of `select`, if given
 MODELS = sorted({run.model for run in RUNS})
 USED_DATASETS = sorted({run.dataset for run in RUNS})
 EXPERIMENTS = sbconfig.selected_experiments(config)
+# the sweep levels of the selected experiments only (a `select` may leave a swept one out)
+SWEPT_EXPERIMENTS = [row for row in SWEPT_EXPERIMENTS if row["experiment"] in EXPERIMENTS]
 SELECTION = sbconfig.describe_selection(config)
 
 

@@ -208,3 +208,19 @@ def test_default_and_paper_plan_quickly(tmp_path):
     assert n_jobs == 8 * 5 + 18 * 5 + 2 * 2 + 4 * 4 * 5
     for rule, count in (("train_model", n_jobs), ("evaluate_model", n_jobs), ("render_spectra", 8)):
         assert any(line.split()[:2] == [rule, str(count)] for line in text.splitlines()), text
+
+
+def test_select_leaves_out_the_unselected_sweep(tmp_path):
+    """A subset of paper.yaml without its swept experiment plans no robustness job and renders
+    none of the sweep's datasets."""
+    workdir = copy_workflow(tmp_path / "wf")
+    subset = "select={experiments: [activation], models: [cnn2]}"
+    proc = snakemake(workdir, "-n", "--configfile", "config/paper.yaml", "--config", subset)
+    text = proc.stdout + proc.stderr
+    counts = {
+        line.split()[0]: int(line.split()[1])
+        for line in text.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    }
+    assert counts["train_model"] == 5 and counts["render_spectra"] == 1, text
+    assert not {"aggregate_robustness", "plot_robustness", "plot_level_spectra"} & set(counts)
