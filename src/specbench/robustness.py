@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from specbench import io
-from specbench.figures import _placeholder, palette, save_figure, styled
+from specbench.figures.layout import placeholder, save_figure
+from specbench.figures.style import palette, styled
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def plot_robustness(
 
     data = pd.read_csv(table)
     if data.empty:
-        _placeholder("no robustness runs (no experiment with sweep: true)", png, svg, style)
+        placeholder("no robustness runs (no experiment with sweep: true)", png, svg, style)
         return
     experiments = list(dict.fromkeys(data["experiment"]))
     with styled(style) as st:
@@ -134,7 +135,7 @@ def plot_level_spectra(
     import matplotlib.pyplot as plt
 
     if not tests:
-        _placeholder("no dataset sweep", png, svg, style)
+        placeholder("no dataset sweep", png, svg, style)
         return
     with styled(style) as st:
         fig, axes = plt.subplots(
