@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from specbench import io
+from specbench.atomic import atomic_path
 from specbench.figures.layout import placeholder, save_figure
 from specbench.figures.style import palette, styled
 
@@ -65,8 +66,10 @@ def robustness_table(
             .sort_values(["experiment", "model", "level_index"])[COLUMNS]
         )
     Path(csv).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(csv, index=False, float_format="%.6g")
-    Path(md).write_text(_markdown(table))
+    with atomic_path(csv) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    with atomic_path(md) as tmp:
+        tmp.write_text(_markdown(table))
     log.info("robustness: %d (experiment, model, level) rows written to %s", len(table), csv)
     return table
 
