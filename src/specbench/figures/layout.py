@@ -215,7 +215,8 @@ def place_labels(ax: plt.Axes, points: Sequence[tuple[float, float]], texts: Seq
     """Label points of `ax` without overprinting: labels of coinciding points are merged, and
     each label goes to the first of eight spots around its point (in points: right, above,
     left, below, diagonals) clear of the markers, of the labels placed before it and inside the
-    panel."""
+    panel. A merged label that fits nowhere on one line is tried again with one name per line
+    (narrower: a narrow panel, a big context)."""
     groups: dict[tuple[float, float], list[str]] = {}
     for point, text in zip(points, texts):
         groups.setdefault((float(point[0]), float(point[1])), []).append(text)
@@ -237,9 +238,13 @@ def place_labels(ax: plt.Axes, points: Sequence[tuple[float, float]], texts: Seq
         for px, py in ax.transData.transform(np.array(list(groups), dtype=float).reshape(-1, 2))
     ]
     for (x, y), names in sorted(groups.items()):
-        label = ", ".join(dict.fromkeys(names))
+        unique = list(dict.fromkeys(names))
+        label = ", ".join(unique)
+        tries = [
+            (text, spot) for text in dict.fromkeys([label, "\n".join(unique)]) for spot in spots
+        ]
         best = None
-        for dx, dy in spots:
+        for candidate, (dx, dy) in tries:
             ha, va = align.get(
                 (int(np.sign(dx)), int(np.sign(dy))),
                 (
@@ -247,7 +252,7 @@ def place_labels(ax: plt.Axes, points: Sequence[tuple[float, float]], texts: Seq
                     "bottom" if dy > 0 else "top",
                 ),
             )
-            text = ax.annotate(label, (x, y), textcoords="offset points", xytext=(dx, dy),
+            text = ax.annotate(candidate, (x, y), textcoords="offset points", xytext=(dx, dy),
                                ha=ha, va=va, fontsize="x-small")  # fmt: skip
             box = text.get_window_extent(renderer)
             clear = not any(box.overlaps(other) for other in placed)
