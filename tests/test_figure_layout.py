@@ -112,16 +112,7 @@ def paper_runs(root: Path) -> list[dict]:
     return records
 
 
-KNOWN_LAYOUT_PROBLEM = pytest.mark.xfail(
-    strict=True, reason="known layout problem at this style, not fixed yet (README, Figures)"
-)
-
-
-@pytest.mark.parametrize(
-    "style",
-    [STYLES[0], STYLES[1], pytest.param(STYLES[2], marks=KNOWN_LAYOUT_PROBLEM)],
-    ids=["default", "talk", "small"],
-)
+@pytest.mark.parametrize("style", STYLES, ids=["default", "talk", "small"])
 def test_loss_curves_at_paper_scale(tmp_path, caplog, style):
     runs = paper_runs(tmp_path)
     png, svg = tmp_path / "loss_curves.png", tmp_path / "loss_curves.svg"
@@ -185,8 +176,7 @@ def paper_dataset(root: Path, tallest_fixed: bool) -> Path:
 @pytest.mark.parametrize(
     ("style", "tallest_fixed"),
     [
-        pytest.param(style, fixed, id=f"{sid}-{'tallest-fixed' if fixed else 'all-vary'}",
-                     marks=KNOWN_LAYOUT_PROBLEM if (sid, fixed) == ("talk", True) else ())
+        pytest.param(style, fixed, id=f"{sid}-{'tallest-fixed' if fixed else 'all-vary'}")
         for style, sid in zip(STYLES, ["default", "talk", "small"])
         for fixed in (True, False)
     ],

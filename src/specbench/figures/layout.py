@@ -136,10 +136,67 @@ def legend_below(fig: plt.Figure, handles: list, ncol: int = 2) -> None:
     )
 
 
+def _compact_legend(ax: plt.Axes) -> None:
+    """The panel's legend, where it is, with less space between its entries and columns and in
+    as many columns (up to 3) as fit the panel's width: for a legend too tall for its panel."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    old = ax.get_legend()
+    handles, labels = ax.get_legend_handles_labels()
+    for ncol in range(min(len(labels), 3), 0, -1):
+        legend = ax.legend(
+            handles,
+            labels,
+            fontsize=old.get_texts()[0].get_fontsize() if old.get_texts() else "x-small",
+            loc=old._loc,  # noqa: SLF001
+            framealpha=old.get_frame().get_alpha(),
+            ncols=ncol,
+            labelspacing=0.25,
+            columnspacing=0.8,
+            handlelength=1.6,
+            handletextpad=0.4,
+            borderpad=0.3,
+        )
+        fig.draw_without_rendering()
+        if ncol == 1 or legend.get_window_extent(renderer).width <= 0.96 * ax.bbox.width:
+            break
+    legend._specbench_compact = True
+
+
+def _legend_under(ax: plt.Axes) -> None:
+    """The panel's legend below its x axis (tick labels and label), in as many columns as fit
+    the panel's width. Below, not beside: beside a panel a legend runs into the panel to its
+    right, or (one column of panels) narrows every panel."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    handles, labels = ax.get_legend_handles_labels()
+    fig.draw_without_rendering()
+    depth = (ax.bbox.y0 - ax.xaxis.get_tightbbox(renderer).y0) / fig.dpi + 0.04  # inches
+    under = ax.transAxes + matplotlib.transforms.ScaledTranslation(0, -depth, fig.dpi_scale_trans)
+    for ncol in range(min(len(labels), 3), 0, -1):
+        legend = ax.legend(
+            handles,
+            labels,
+            fontsize="x-small",
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            bbox_transform=under,
+            ncols=ncol,
+            borderaxespad=0.0,
+            frameon=False,
+        )
+        fig.draw_without_rendering()
+        if ncol == 1 or legend.get_window_extent(renderer).width <= ax.bbox.width:
+            break
+    legend._specbench_outside = True
+
+
 def legend_over_headroom(fig: plt.Figure, tops: Mapping[plt.Axes, float]) -> None:
     """Legends at the top of their panels, clear of the data: each legend gets as many columns
     as fit the panel's width, and the panel's y range is raised until the highest data point
-    (`tops`: axes -> largest y value drawn) lies below its legend. Lays the figure out."""
+    (`tops`: axes -> largest y value drawn) lies below its legend; a legend that would leave
+    the data less than 40 % of the panel is made compact, and if that is not enough goes below
+    the panel. Lays the figure out."""
     renderer = fig.canvas.get_renderer()
     tight(fig)
     for ax in tops:
@@ -164,18 +221,11 @@ def legend_over_headroom(fig: plt.Figure, tops: Mapping[plt.Axes, float]) -> Non
                 continue
             box = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted())
             free = box.y0 - 0.03  # axes fraction left below the legend
-            if free <= 0.4:  # a legend taller than the panel's upper half goes beside it
-                handles, labels = ax.get_legend_handles_labels()
-                legend = ax.legend(
-                    handles,
-                    labels,
-                    fontsize="x-small",
-                    loc="upper left",
-                    bbox_to_anchor=(1.02, 1.0),
-                    borderaxespad=0.0,
-                    frameon=False,
-                )
-                legend._specbench_outside = True
+            if free <= 0.4:  # too tall: a compact legend, else one below the panel
+                if not getattr(legend, "_specbench_compact", False):
+                    _compact_legend(ax)
+                else:
+                    _legend_under(ax)
                 changed = True
                 continue
             scale = ax.yaxis.get_transform()  # identity or log

@@ -17,6 +17,7 @@ import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
 
 from specbench.figures.layout import legend_over_headroom, placeholder, save_figure  # noqa: E402
 from specbench.figures.style import FigureInputError, palette, styled  # noqa: E402
@@ -111,7 +112,10 @@ def plot_loss_curves(
     styles = ["-", "--", ":", "-."]
     with styled(style) as s:
         # Panels about 3.5 inches wide; `height` is the height of one row of panels.
-        ncols = max(1, min(len(archs), int(s["width"] // 3.5)))
+        # (3.5 at the notebook context, in proportion to the context's font size: a talk's
+        # letters need wider panels for the same legend).
+        scale = plt.rcParams["font.size"] / sns.plotting_context("notebook")["font.size"]
+        ncols = max(1, min(len(archs), int(s["width"] // (3.5 * scale))))
         nrows = math.ceil(len(archs) / ncols)
         fig, axes = plt.subplots(
             nrows, ncols, figsize=(s["width"], 0.75 * s["height"] * nrows), squeeze=False
@@ -151,7 +155,8 @@ def plot_loss_curves(
                 labels = _log_labels(ax)
                 ax.yaxis.set_major_formatter(labels)
                 ax.yaxis.set_minor_formatter(labels)
-            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+            # as many epoch ticks as their labels have room for (no overprinted numbers)
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins="auto", integer=True))
             ax.set_title(arch)
             ax.set_xlabel("epoch")
             ax.set_ylabel("validation loss")
@@ -164,6 +169,11 @@ def plot_loss_curves(
             if n_seeds.min() == n_seeds.max()
             else f"{n_seeds.min()}-{n_seeds.max()} seeds"
         )
-        fig.suptitle(f"Validation loss: mean over {seeds}, band = range", fontsize="medium")
+        # The title one layout pad below the top (tight_layout keeps the panels that pad below
+        # it): at the default y=0.98 a tall figure (many rows) has it on the first panel's title.
+        pad = 1.08 * plt.rcParams["font.size"] / 72 / fig.get_figheight()
+        fig.suptitle(
+            f"Validation loss: mean over {seeds}, band = range", fontsize="medium", y=1 - pad
+        )
         legend_over_headroom(fig, tops)
         save_figure(fig, png, svg, s["dpi"])
