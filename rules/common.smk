@@ -173,16 +173,16 @@ def get_benchmark_params(wildcards):
     specbench.tables.runtimes."""
     jobs = [("render_spectra", {"dataset": dataset}) for dataset in USED_DATASETS]
     for dataset, model, seed in sbconfig.unique_jobs(config):
-        for rule in ("train_model", "evaluate_model"):
-            jobs.append((rule, {"dataset": dataset, "model": model, "seed": seed}))
+        for name in ("train_model", "evaluate_model"):
+            jobs.append((name, {"dataset": dataset, "model": model, "seed": seed}))
     records = []
-    for rule, wc in jobs:
-        path = expand(getattr(rules, rule).benchmark, **wc)[0]
+    for name, wc in jobs:
+        path = expand(getattr(rules, name).benchmark, **wc)[0]
         if allow_missing() and not os.path.exists(path):
             continue
         records.append(
             {
-                "rule": rule,
+                "rule": name,
                 "dataset": wc["dataset"],
                 "model": wc.get("model"),
                 "seed": wc.get("seed"),
