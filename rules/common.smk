@@ -16,6 +16,7 @@ from specbench import codedeps  # noqa: E402
 from specbench import condaenvs  # noqa: E402
 from specbench import config as sbconfig  # noqa: E402
 from specbench import schema as sbschema  # noqa: E402
+from specbench import variants as sbvariants  # noqa: E402
 
 # The schema (package data, the one source of defaults) is not an input of any rule: it changes
 # results only through the config values it fills in here, which reach the jobs as params
@@ -175,15 +176,35 @@ def get_runs_params(wildcards):
     return run_records()
 
 
+def get_benchmark_params(wildcards):
+    """One record per rendering, training and evaluation job: its rule, wildcards and Snakemake
+    benchmark file (with allow_missing_runs only the files that exist); see
+    specbench.tables.runtimes."""
+    jobs = [("render_spectra", {"dataset": dataset}) for dataset in USED_DATASETS]
+    for dataset, model, seed in sbconfig.unique_jobs(config):
+        for name in ("train_model", "evaluate_model"):
+            jobs.append((name, {"dataset": dataset, "model": model, "seed": seed}))
+    records = []
+    for name, wc in jobs:
+        path = expand(getattr(rules, name).benchmark, **wc)[0]
+        if allow_missing() and not os.path.exists(path):
+            continue
+        records.append(
+            {
+                "rule": name,
+                "dataset": wc["dataset"],
+                "model": wc.get("model"),
+                "seed": wc.get("seed"),
+                "wildcards": ",".join(f"{key}={value}" for key, value in wc.items()),
+                "benchmark": path,
+            }
+        )
+    return records
+
+
 def get_benchmark_files(wildcards):
     """Snakemake benchmark files of every rendering, training and evaluation job."""
-    files = expand(rules.render_spectra.benchmark, dataset=USED_DATASETS)
-    for dataset, model, seed in sbconfig.unique_jobs(config):
-        for producer in (rules.train_model, rules.evaluate_model):
-            files += expand(producer.benchmark, dataset=dataset, model=model, seed=seed)
-    if allow_missing():
-        files = [path for path in files if os.path.exists(path)]
-    return files
+    return [record["benchmark"] for record in get_benchmark_params(wildcards)]
 
 
 def get_variation_dataset(wildcards):
@@ -191,6 +212,32 @@ def get_variation_dataset(wildcards):
     (of the selected experiments)."""
     name = "benchmark" if "benchmark" in EXPERIMENTS else EXPERIMENTS[0]
     return config["experiments"][name]["dataset"]
+
+
+def variant_codes(datasets):
+    """Test variant label (as in the test splits of `datasets`) -> its code, for the figures."""
+    codes = {}
+    for dataset in datasets:
+        test = config["datasets"][dataset]["test"]
+        for label, code in sbvariants.variant_codes(test["shift"], test["delta"]).items():
+            codes.setdefault(label, code)
+    return codes
+
+
+def get_variation_variants(wildcards):
+    return variant_codes([get_variation_dataset(wildcards)])
+
+
+def get_pair_tests(wildcards):
+    """The test split of every dataset of the runs, named test_<dataset>."""
+    return {
+        f"test_{dataset}": expand(rules.render_spectra.output.test, dataset=dataset)[0]
+        for dataset in USED_DATASETS
+    }
+
+
+def get_pair_variants(wildcards):
+    return variant_codes(USED_DATASETS)
 
 
 def get_variation_inputs(wildcards):

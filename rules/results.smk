@@ -86,6 +86,8 @@ rule aggregate_runtimes:
         "results/logs/aggregate_runtimes.log",
     conda:
         conda_env("results")
+    params:
+        benchmarks=get_benchmark_params,
     script:
         "../scripts/aggregate_runtimes.py"
 
@@ -201,15 +203,16 @@ rule plot_class_variation:
         conda_env("results")
     params:
         style=config["figures"]["class_variation"],
+        variants=get_variation_variants,
     script:
         "../scripts/plot_class_variation.py"
 
 
 rule plot_confused_pair:
     input:
+        unpack(get_pair_tests),
         confusions=rules.aggregate_confusions.output.csv,
         predictions=get_run_files("predictions"),
-        tests=expand(rules.render_spectra.output.test, dataset=USED_DATASETS),
         code=script_sources("plot_confused_pair"),
     output:
         png=report(
@@ -226,5 +229,7 @@ rule plot_confused_pair:
     params:
         runs=get_runs_params,
         style=config["figures"]["confused_pair"],
+        datasets=USED_DATASETS,
+        variants=get_pair_variants,
     script:
         "../scripts/plot_confused_pair.py"

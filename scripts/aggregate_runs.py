@@ -1,9 +1,9 @@
-"""Script of rule aggregate_runs (rules/results.smk); logic: specbench.tables.aggregate_runs."""
+"""Script of rule aggregate_runs (rules/results.smk); logic: specbench.tables.runs.aggregate_runs."""
 
 from specbench.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.tables import aggregate_runs
+    from specbench.tables.runs import aggregate_runs
 
     aggregate_runs(
         runs=snakemake.params.runs,

@@ -1,12 +1,12 @@
-"""Script of rule aggregate_runtimes (rules/results.smk); logic: specbench.tables.aggregate_runtimes."""
+"""Script of rule aggregate_runtimes (rules/results.smk); logic: specbench.tables.runtimes.aggregate_runtimes."""
 
 from specbench.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.tables import aggregate_runtimes
+    from specbench.tables.runtimes import aggregate_runtimes
 
     aggregate_runtimes(
-        benchmarks=list(snakemake.input.benchmarks),
+        benchmarks=snakemake.params.benchmarks,
         csv=snakemake.output.csv,
         md=snakemake.output.md,
     )

@@ -1,9 +1,9 @@
-"""Script of rule plot_class_variation (rules/results.smk); logic: specbench.figures.plot_class_variation."""
+"""Script of rule plot_class_variation (rules/results.smk); logic: specbench.figures.class_variation.plot_class_variation."""
 
 from specbench.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.figures import plot_class_variation
+    from specbench.figures.class_variation import plot_class_variation
 
     plot_class_variation(
         classes=snakemake.input.classes,
@@ -12,4 +12,5 @@ with redirect_to_log(snakemake.log[0]):
         png=snakemake.output.png,
         svg=snakemake.output.svg,
         style=snakemake.params.style,
+        variants=snakemake.params.variants,
     )

@@ -23,10 +23,11 @@ from scipy.ndimage import correlate1d, gaussian_filter1d
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+import helpers
 from conftest import REPO, TINY_CONFIG
 from specbench import config as sbconfig
 from specbench import io
-from specbench.classes import ClassSet, generate_classes, make_classes, save_classes
+from specbench.classes import ClassSet, generate_classes, make_classes
 from specbench.render import plan_from_split, plan_splits, render_dataset, render_peaks
 
 SCHEMA = str(REPO / "src" / "specbench" / "schema.yaml")
@@ -34,19 +35,7 @@ N = 160
 
 
 def render_files(tmp_path: Path, classes: ClassSet, render: dict) -> dict[str, io.Split]:
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    save_classes(classes, tmp_path / "classes.json")
-    paths = {s: tmp_path / f"{s}.parquet" for s in ("train", "val", "test")}
-    render_dataset(
-        classes_path=tmp_path / "classes.json",
-        render=render,
-        name="art",
-        config_hash="cafe",
-        train_path=paths["train"],
-        val_path=paths["val"],
-        test_path=paths["test"],
-        ambiguous_path=tmp_path / "ambiguous_pairs.csv",
-    )
+    paths = helpers.render_files(tmp_path, classes, render, name="art")
     return {split: io.read_split(path) for split, path in paths.items()}
 
 

@@ -226,11 +226,48 @@ def test_known_dependencies():
 
     assert "specbench/models/macs.py" in sources("evaluate_model")
     assert "specbench/models/macs.py" not in sources("train_model")
-    assert "specbench/tables.py" in sources("plot_loss_curves")
-    assert "specbench/tables.py" in sources("plot_class_variation")
+    assert "specbench/tables/common.py" in sources("plot_loss_curves")  # display order
+    assert not any(s.startswith("specbench/tables/") for s in sources("plot_class_variation"))
     assert "specbench/variants.py" in sources("generate_classes")
     assert "specbench/models/blocks.py" not in sources("train_model")  # the architectures'
     assert all("specbench/logs.py" not in sources(rule) for rule in scripts)
+
+
+FIGURES = (
+    "misclassifications",
+    "activation",
+    "modifications",
+    "loss_curves",
+    "class_variation",
+    "confused_pair",
+)
+TABLES = {"runs": "runs", "summary": "summary", "confusions": "confusions", "runtimes": "runtimes"}
+
+
+def test_each_figure_and_table_depends_on_its_own_module_and_the_shared_ones_only():
+    """The packages' __init__.py import none of their modules: a figure's rule has its own
+    module and the shared helpers (style, layout) as code inputs, no other figure's module."""
+    scripts = {script.stem: script for script in SCRIPTS}
+    for figure in FIGURES:
+        found = {
+            p.relative_to(SRC).as_posix()
+            for p in codedeps.package_sources(scripts[f"plot_{figure}"])
+        }
+        own = {f"specbench/figures/{name}.py" for name in FIGURES} & found
+        assert own == {f"specbench/figures/{figure}.py"}, figure
+        assert {"specbench/figures/style.py", "specbench/figures/layout.py"} <= found
+    for rule, table in TABLES.items():
+        found = {
+            p.relative_to(SRC).as_posix()
+            for p in codedeps.package_sources(scripts[f"aggregate_{rule}"])
+        }
+        assert not any(p.startswith("specbench/figures/") for p in found), rule
+        assert f"specbench/tables/{table}.py" in found
+        others = {f"specbench/tables/{name}.py" for name in TABLES.values()} - {
+            f"specbench/tables/{table}.py"
+        }
+        # the summary reads runs.csv (tables.runs.read_runs); nothing else crosses
+        assert found & others <= ({"specbench/tables/runs.py"} if rule == "summary" else set())
 
 
 # ------------------------------------------------------------- the analysis, on a toy package

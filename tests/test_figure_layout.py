@@ -2,7 +2,7 @@
 
 The loss curves and class variation figures are drawn from synthetic inputs the size of
 config/paper.yaml's (its experiments and models: 26 models on two datasets, 5 seeds, up to 500
-epochs; 500 classes of 5000 points, 9 test variants), and figures.layout_problems, which
+epochs; 500 classes of 5000 points, 9 test variants), and layout_problems (specbench.figures.layout), which
 save_figure runs on every figure (a WARNING per problem), must find nothing.
 """
 
@@ -18,12 +18,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 
-from specbench import figures  # noqa: E402
+from helpers import variant_label, write_split  # noqa: E402
+from specbench.figures.class_variation import plot_class_variation  # noqa: E402
+from specbench.figures.layout import layout_problems  # noqa: E402
+from specbench.figures.loss_curves import plot_loss_curves  # noqa: E402
+from specbench.variants import variant_codes  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 N_POINTS, N_CLASSES = 5000, 500
@@ -51,7 +53,7 @@ def test_layout_problems_finds_what_it_should():
     ax.annotate("h+s", (0.5, 0.5))
     ax.annotate("l+s", (0.5, 0.5))
     other.set_title("a title much longer than its narrow panel and the whole figure is wide")
-    problems = figures.layout_problems(fig)
+    problems = layout_problems(fig)
     assert any("legend of panel 1 covers its data" in p for p in problems)
     assert any("'h+s' and 'l+s'" in p for p in problems)
     assert any("title of panel 2 reaches outside the figure" in p for p in problems)
@@ -64,7 +66,7 @@ def test_layout_problems_finds_what_it_should():
     ax.annotate("h+s", (0.2, 0.5))
     ax.annotate("l+s", (0.2, 0.8))
     other.set_title("short")
-    assert figures.layout_problems(fig) == []
+    assert layout_problems(fig) == []
     plt.close(fig)
 
 
@@ -110,21 +112,12 @@ def paper_runs(root: Path) -> list[dict]:
     return records
 
 
-KNOWN_LAYOUT_PROBLEM = pytest.mark.xfail(
-    strict=True, reason="known layout problem at this style, not fixed yet (README, Figures)"
-)
-
-
-@pytest.mark.parametrize(
-    "style",
-    [STYLES[0], STYLES[1], pytest.param(STYLES[2], marks=KNOWN_LAYOUT_PROBLEM)],
-    ids=["default", "talk", "small"],
-)
+@pytest.mark.parametrize("style", STYLES, ids=["default", "talk", "small"])
 def test_loss_curves_at_paper_scale(tmp_path, caplog, style):
     runs = paper_runs(tmp_path)
     png, svg = tmp_path / "loss_curves.png", tmp_path / "loss_curves.svg"
     with caplog.at_level(logging.WARNING, logger="specbench.figures"):
-        figures.plot_loss_curves(runs, png, svg, {**(style or {}), "dpi": 60})
+        plot_loss_curves(runs, png, svg, {**(style or {}), "dpi": 60})
     assert png.stat().st_size > 0
     assert layout_warnings(caplog) == []
     assert "cnn6_convdrop (challenge)" in svg.read_text()
@@ -141,27 +134,6 @@ def gauss_rows(positions: list[list[int]], heights: list[list[float]], sigma=3.0
             lo, hi = max(0, p - 30), min(N_POINTS, p + 31)
             out[i, lo:hi] += hh * np.exp(-0.5 * ((x[lo:hi] - p) / sigma) ** 2)
     return out
-
-
-def write_split(path: Path, labels, positions, heights, variants) -> None:
-    spectra = gauss_rows(positions, heights)
-    table = pa.table(
-        {
-            "label": pa.array(labels, pa.int32()),
-            "spectrum": pa.FixedSizeListArray.from_arrays(pa.array(spectra.ravel()), N_POINTS),
-            "peak_positions": pa.array(positions, pa.list_(pa.int32())),
-            "peak_heights": pa.array(heights, pa.list_(pa.float32())),
-            "sigma": pa.array(np.full(len(labels), 3.0, np.float32)),
-            "variant": pa.array(variants, pa.string()),
-        }
-    )
-    pq.write_table(table, path)
-
-
-def variant_label(code: str, shift: int, delta: float) -> str:
-    s = -shift if "-s" in code else shift if "+s" in code else 0
-    d = delta if code.startswith("h") else -delta if code.startswith("l") else 0
-    return f"shift={f'{s:+d}' if s else '0'},height={f'{d:+g}' if d else '0'}"
 
 
 def paper_dataset(root: Path, tallest_fixed: bool) -> Path:
@@ -188,7 +160,7 @@ def paper_dataset(root: Path, tallest_fixed: bool) -> Path:
     (root / "classes.json").write_text(
         json.dumps({"datapoints": N_POINTS, "classes": N_CLASSES, "spectra": spectra})
     )
-    write_split(root / "test.parquet", *test)
+    write_split(root / "test.parquet", test[0], gauss_rows(*test[1:3]), *test[1:], sigma=3.0)
     train = ([], [], [], [])
     for k in range(3):
         pos, h = spectra[str(k)]["peak_positions"], spectra[str(k)]["peak_heights"]
@@ -197,15 +169,14 @@ def paper_dataset(root: Path, tallest_fixed: bool) -> Path:
             train[1].append([p + int(rng.integers(-50, 50)) for p in pos])
             train[2].append([x * rng.uniform(0.95, 1.05) for x in h])
             train[3].append("random")
-    write_split(root / "train.parquet", *train)
+    write_split(root / "train.parquet", train[0], gauss_rows(*train[1:3]), *train[1:], sigma=3.0)
     return root
 
 
 @pytest.mark.parametrize(
     ("style", "tallest_fixed"),
     [
-        pytest.param(style, fixed, id=f"{sid}-{'tallest-fixed' if fixed else 'all-vary'}",
-                     marks=KNOWN_LAYOUT_PROBLEM if (sid, fixed) == ("talk", True) else ())
+        pytest.param(style, fixed, id=f"{sid}-{'tallest-fixed' if fixed else 'all-vary'}")
         for style, sid in zip(STYLES, ["default", "talk", "small"])
         for fixed in (True, False)
     ],
@@ -214,13 +185,14 @@ def test_class_variation_at_paper_scale(tmp_path, caplog, style, tallest_fixed):
     folder = paper_dataset(tmp_path, tallest_fixed)
     png, svg = tmp_path / "class_variation.png", tmp_path / "class_variation.svg"
     with caplog.at_level(logging.WARNING, logger="specbench.figures"):
-        figures.plot_class_variation(
+        plot_class_variation(
             folder / "classes.json",
             folder / "train.parquet",
             folder / "test.parquet",
             png,
             svg,
             {**(style or {}), "dpi": 60},
+            variants=variant_codes(30, 0.04),
         )
     assert png.stat().st_size > 0
     assert layout_warnings(caplog) == []

@@ -8,12 +8,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from specbench import figures, tables
+from helpers import run_record, variant_label, write_predictions, write_split
+from specbench.figures.activation import plot_activation
+from specbench.figures.class_variation import plot_class_variation
+from specbench.figures.confused_pair import plot_confused_pair
+from specbench.figures.loss_curves import plot_loss_curves
+from specbench.figures.misclassifications import plot_misclassifications
+from specbench.figures.modifications import plot_modifications
+from specbench.figures.style import FigureInputError
+from specbench.tables.confusions import aggregate_confusions
+from specbench.tables.runs import aggregate_runs
+from specbench.variants import variant_codes
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "config" / "reference"
@@ -39,25 +47,15 @@ CLASSES = {
 TEST_VARIANTS = {"0": (0, 0.0), "-s": (-3, 0.0), "+s": (3, 0.0), "h": (0, 0.04), "l": (0, -0.04)}
 
 
-def write_split(path: Path, rows: list[tuple[int, list[int], list[float], str]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+#: (shift, delta) of the test variants: labels as specbench.variants names them, and their codes.
+TEST_SHIFT, TEST_DELTA = 3, 0.04
+VARIANT_CODES = variant_codes(TEST_SHIFT, TEST_DELTA)
+
+
+def write_rows(path: Path, rows: list[tuple[int, list[int], list[float], str]]) -> None:
     spectra = np.stack([gauss(p, h) for _, p, h, _ in rows])
-    table = pa.table(
-        {
-            "label": pa.array([r[0] for r in rows], pa.int32()),
-            "spectrum": pa.FixedSizeListArray.from_arrays(pa.array(spectra.ravel()), N_POINTS),
-            "peak_positions": pa.array([r[1] for r in rows], pa.list_(pa.int32())),
-            "peak_heights": pa.array([r[2] for r in rows], pa.list_(pa.float32())),
-            "sigma": pa.array(np.full(len(rows), 2.0, np.float32)),
-            "variant": pa.array([r[3] for r in rows], pa.string()),
-        }
-    )
-    pq.write_table(table, path)
-
-
-def variant_label(shift: int, delta: float) -> str:
-    """A test variant as the render stage labels it, e.g. ``shift=-3,height=+0.04``."""
-    return f"shift={f'{shift:+d}' if shift else '0'},height={f'{delta:+g}' if delta else '0'}"
+    labels, positions, heights, variants = (list(col) for col in zip(*rows))
+    write_split(path, labels, spectra, positions, heights, variants, sigma=2.0)
 
 
 def write_dataset(root: Path, name: str, codes: bool = False) -> Path:
@@ -82,11 +80,11 @@ def write_dataset(root: Path, name: str, codes: bool = False) -> Path:
                 (label, list(np.add(positions, shift)), list(np.multiply(heights, scale)), "random")
             )
         for variant, (shift, delta) in TEST_VARIANTS.items():
-            name = variant if codes else variant_label(shift, delta)
+            name = variant if codes else variant_label(variant, TEST_SHIFT, TEST_DELTA)
             shifted = [p + shift for p in positions]
             test.append((label, shifted, [h + delta for h in heights], name))
-    write_split(folder / "train.parquet", train)
-    write_split(folder / "test.parquet", test)
+    write_rows(folder / "train.parquet", train)
+    write_rows(folder / "test.parquet", test)
     return folder
 
 
@@ -104,38 +102,18 @@ def write_run(
     write=True,
 ) -> dict:
     """A run record with metrics.json, history.csv and predictions.parquet (15 test spectra)."""
-    base = root / "results" / "runs" / dataset / model / f"seed{seed}"
-    record = {
-        "experiment": experiment,
-        "dataset": dataset,
-        "model": model,
-        "seed": seed,
-        "architecture": architecture,
-        "hyperparameters": hp or {},
-        "metrics": str(base / "metrics.json"),
-        "predictions": str(base / "predictions.parquet"),
-        "history": str(base / "history.csv"),
-    }
+    record = run_record(root, experiment, dataset, model, seed, architecture, hp)
     if not write:
         return record
-    base.mkdir(parents=True, exist_ok=True)
+    base = Path(record["metrics"]).parent
     labels = np.repeat(np.arange(3), 5).astype(np.int32)
     predicted = labels.copy() if predicted is None else np.asarray(predicted, np.int32)
     n_test = len(labels)
     wrong = int(round(n_test * (1 - accuracy)))
-    pq.write_table(
-        pa.table(
-            {
-                "row": pa.array(np.arange(n_test, dtype=np.int32)),
-                "label": pa.array(labels),
-                "predicted": pa.array(predicted),
-                "runner_up": pa.array(labels),
-                "probability": pa.array(np.linspace(0.5, 0.9, n_test).astype(np.float32)),
-                "runner_up_probability": pa.array(np.full(n_test, 0.05, np.float32)),
-                "variant": pa.array(list(TEST_VARIANTS) * 3),
-            }
-        ),
-        base / "predictions.parquet",
+    probability = np.linspace(0.5, 0.9, n_test)
+    variants = list(TEST_VARIANTS) * 3
+    write_predictions(
+        record["predictions"], labels, predicted, probability, np.full(n_test, 0.05), variants
     )
     epochs = 6 + seed
     pd.DataFrame(
@@ -229,7 +207,7 @@ def results(tmp_path):
                 accuracy=0.8,
             )
         )
-    tables.aggregate_runs(runs, tmp_path / "runs.csv", tmp_path / "runs.md")
+    aggregate_runs(runs, tmp_path / "runs.csv", tmp_path / "runs.md")
     return tmp_path, runs
 
 
@@ -255,7 +233,7 @@ def assert_figure(png: Path, svg: Path) -> tuple[int, int]:
 def test_misclassifications(results):
     tmp, _ = results
     png, svg = outputs(tmp, "misclassifications")
-    figures.plot_misclassifications(
+    plot_misclassifications(
         tmp / "runs.csv",
         REFERENCE / "paper_benchmark.csv",
         png,
@@ -283,7 +261,7 @@ def test_style_changes_the_output_and_same_style_repeats_it(results):
         "context": {**base, "context": "poster"},
     }.items():
         png, svg = outputs(tmp, f"mis_{name}")
-        figures.plot_misclassifications(runs, ref, png, svg, style)
+        plot_misclassifications(runs, ref, png, svg, style)
         sizes[name] = assert_figure(png, svg)
         data[name] = (png.read_bytes(), svg.read_bytes())
     assert data["again"] == data["a"]  # reproducible: no dates, fixed SVG ids
@@ -295,19 +273,17 @@ def test_style_changes_the_output_and_same_style_repeats_it(results):
 def test_bad_style_names_the_key(results):
     tmp, _ = results
     png, svg = outputs(tmp, "bad")
-    with pytest.raises(figures.FigureInputError, match="palette='no_such_palette'"):
-        figures.plot_misclassifications(
-            tmp / "runs.csv", None, png, svg, {"palette": "no_such_palette"}
-        )
-    with pytest.raises(figures.FigureInputError, match="colour"):
-        figures.plot_misclassifications(tmp / "runs.csv", None, png, svg, {"colour": "red"})
+    with pytest.raises(FigureInputError, match="palette='no_such_palette'"):
+        plot_misclassifications(tmp / "runs.csv", None, png, svg, {"palette": "no_such_palette"})
+    with pytest.raises(FigureInputError, match="colour"):
+        plot_misclassifications(tmp / "runs.csv", None, png, svg, {"colour": "red"})
     assert not png.exists()
 
 
 def test_activation_with_published_ranges(results):
     tmp, _ = results
     png, svg = outputs(tmp, "activation")
-    figures.plot_activation(
+    plot_activation(
         tmp / "runs.csv", png, svg, {"dpi": 60}, "activation", REFERENCE / "paper_challenge.csv"
     )
     assert_figure(png, svg)
@@ -315,7 +291,7 @@ def test_activation_with_published_ranges(results):
     assert "ReLU hidden dense layers" in text and "linear hidden dense layers" in text
     assert "published range" in text
     png2, svg2 = outputs(tmp, "activation_noref")
-    figures.plot_activation(tmp / "runs.csv", png2, svg2, {"dpi": 60}, "activation")
+    plot_activation(tmp / "runs.csv", png2, svg2, {"dpi": 60}, "activation")
     assert_figure(png2, svg2)
     assert "published range" not in svg2.read_text()
 
@@ -323,14 +299,14 @@ def test_activation_with_published_ranges(results):
 def test_activation_of_an_unknown_experiment_is_an_error(results):
     tmp, _ = results
     png, svg = outputs(tmp, "x")
-    with pytest.raises(figures.FigureInputError, match="'nonexistent'"):
-        figures.plot_activation(tmp / "runs.csv", png, svg, {}, "nonexistent")
+    with pytest.raises(FigureInputError, match="'nonexistent'"):
+        plot_activation(tmp / "runs.csv", png, svg, {}, "nonexistent")
 
 
 def test_modifications(results):
     tmp, _ = results
     png, svg = outputs(tmp, "modifications")
-    figures.plot_modifications(tmp / "runs.csv", png, svg, {"dpi": 60}, "modifications")
+    plot_modifications(tmp / "runs.csv", png, svg, {"dpi": 60}, "modifications")
     assert_figure(png, svg)
     text = svg.read_text()
     assert "vgg_k20_relu" in text and "original" in text
@@ -339,7 +315,7 @@ def test_modifications(results):
 def test_loss_curves_skip_missing_histories(results, caplog):
     tmp, runs = results
     png, svg = outputs(tmp, "loss_curves")
-    figures.plot_loss_curves(runs, png, svg, {"dpi": 60})
+    plot_loss_curves(runs, png, svg, {"dpi": 60})
     assert_figure(png, svg)
     assert "cnn2_relu" in svg.read_text()
     assert any("seed 2" in r.getMessage() for r in caplog.records)
@@ -347,9 +323,9 @@ def test_loss_curves_skip_missing_histories(results, caplog):
 
 def test_placeholder_when_every_run_is_missing(tmp_path):
     runs = [write_run(tmp_path, "benchmark", "b", "cnn2", 0, "cnn2", write=False)]
-    tables.aggregate_runs(runs, tmp_path / "runs.csv", tmp_path / "runs.md")
+    aggregate_runs(runs, tmp_path / "runs.csv", tmp_path / "runs.md")
     png, svg = outputs(tmp_path, "empty")
-    figures.plot_misclassifications(tmp_path / "runs.csv", None, png, svg, {"dpi": 50})
+    plot_misclassifications(tmp_path / "runs.csv", None, png, svg, {"dpi": 50})
     assert_figure(png, svg)
     assert "no finished runs" in svg.read_text()
 
@@ -357,13 +333,14 @@ def test_placeholder_when_every_run_is_missing(tmp_path):
 def test_class_variation(tmp_path):
     folder = write_dataset(tmp_path, "bench")
     png, svg = outputs(tmp_path, "class_variation")
-    figures.plot_class_variation(
+    plot_class_variation(
         folder / "classes.json",
         folder / "train.parquet",
         folder / "test.parquet",
         png,
         svg,
         {"dpi": 60},
+        variants=VARIANT_CODES,
     )
     assert_figure(png, svg)
     text = svg.read_text()
@@ -374,7 +351,7 @@ def test_class_variation(tmp_path):
     assert "shift=" not in text
     other = write_dataset(tmp_path / "codes", "bench", codes=True)
     png2, svg2 = outputs(tmp_path, "class_variation_2")
-    figures.plot_class_variation(
+    plot_class_variation(
         other / "classes.json",
         other / "train.parquet",
         other / "test.parquet",
@@ -382,17 +359,20 @@ def test_class_variation(tmp_path):
         svg2,
         {"dpi": 60},
         class_index=2,
+        variants=VARIANT_CODES,
     )
     text = svg2.read_text()
     assert "class 2" in text and "reference (test variant 0)" in text
 
 
-def test_short_variant():
-    assert figures.short_variant("shift=0,height=0") == "0"
-    assert figures.short_variant("shift=-30,height=+0.04") == "h-s"
-    assert figures.short_variant("shift=+30,height=0") == "+s"
-    assert figures.short_variant("shift=0,height=-0.03") == "l"
-    assert figures.short_variant("random") == "random"
+def test_variant_codes_name_every_label_the_render_stage_writes():
+    codes = variant_codes(30, 0.04)
+    assert codes["shift=0,height=0"] == "0"
+    assert codes["shift=-30,height=+0.04"] == "h-s"
+    assert codes["shift=+30,height=0"] == "+s"
+    assert codes["shift=0,height=-0.04"] == "l"
+    assert len(codes) == 9
+    assert variant_codes(0, 0.04)["shift=0,height=0"] == "0"  # "+s" would be the same label
 
 
 def test_confused_pair(tmp_path):
@@ -405,29 +385,41 @@ def test_confused_pair(tmp_path):
         write_run(tmp_path, "benchmark", "bench", "cnn2", 0, "cnn2", predicted=predicted),
         write_run(tmp_path, "benchmark", "bench", "cnn2", 1, "cnn2", write=False),
     ]
-    tables.aggregate_confusions(runs, 3, tmp_path / "confusions.csv", tmp_path / "c.md")
+    aggregate_confusions(runs, 3, tmp_path / "confusions.csv", tmp_path / "c.md")
     png, svg = outputs(tmp_path, "confused_pair")
-    figures.plot_confused_pair(
-        tmp_path / "confusions.csv", runs, [folder / "test.parquet"], png, svg, {"dpi": 60}
+    plot_confused_pair(
+        tmp_path / "confusions.csv",
+        runs,
+        {"bench": folder / "test.parquet"},
+        png,
+        svg,
+        {"dpi": 60},
+        variants=VARIANT_CODES,
     )
     assert_figure(png, svg)
     text = svg.read_text()
     # the pair, how often, and the most confident mistake: row 7 (p = 0.70) of class 1
     assert "classes 0 and 1 confused 3x" in text
     assert "true 1, predicted 0 (p = 0.70)" in text
-    with pytest.raises(figures.FigureInputError, match="'bench'"):
-        figures.plot_confused_pair(
-            tmp_path / "confusions.csv", runs, [tmp_path / "other" / "test.parquet"], png, svg, {}
+    with pytest.raises(FigureInputError, match="'bench'"):
+        plot_confused_pair(
+            tmp_path / "confusions.csv", runs, {"other": tmp_path / "test.parquet"}, png, svg, {}
         )
 
 
 def test_confused_pair_without_mistakes(tmp_path):
     folder = write_dataset(tmp_path, "bench")
     runs = [write_run(tmp_path, "benchmark", "bench", "cnn2", 0, "cnn2")]
-    tables.aggregate_confusions(runs, 3, tmp_path / "confusions.csv", tmp_path / "c.md")
+    aggregate_confusions(runs, 3, tmp_path / "confusions.csv", tmp_path / "c.md")
     png, svg = outputs(tmp_path, "confused_pair")
-    figures.plot_confused_pair(
-        tmp_path / "confusions.csv", runs, [folder / "test.parquet"], png, svg, {"dpi": 60}
+    plot_confused_pair(
+        tmp_path / "confusions.csv",
+        runs,
+        {"bench": folder / "test.parquet"},
+        png,
+        svg,
+        {"dpi": 60},
+        variants=VARIANT_CODES,
     )
     assert_figure(png, svg)
     assert "no confused pair" in svg.read_text()

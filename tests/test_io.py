@@ -148,3 +148,20 @@ def test_wrong_schema_is_a_split_error(tmp_path):
     assert spectra_back.shape == (2, 3)
     with pytest.raises(io.SplitError, match="missing column 'peak_positions'"):
         io.read_split(path)
+
+
+def test_atomic_path_writes_whole_or_not_at_all(tmp_path):
+    from specbench.atomic import atomic_path
+
+    target = tmp_path / "sub" / "table.csv"
+    with atomic_path(target) as tmp:
+        assert tmp.parent == target.parent and tmp.suffix == ".csv" and tmp != target
+        tmp.write_text("new\n")
+        assert not target.exists()
+    assert target.read_text() == "new\n"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("the writer failed")
+    assert target.read_text() == "new\n"  # left as it was
+    assert sorted(p.name for p in target.parent.iterdir()) == ["table.csv"]  # no temporary left

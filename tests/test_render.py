@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter1d
 
+from helpers import render_files
 from specbench import io
-from specbench.classes import ClassSet, generate_classes, load_classes, save_classes
+from specbench.classes import ClassSet, generate_classes, load_classes
 from specbench.render import (
     fill_defaults,
     plan_splits,
     random_split,
-    render_dataset,
     render_peaks,
     test_split,
 )
@@ -45,23 +45,6 @@ def edge_classes() -> ClassSet:
 def params(**render) -> dict:
     base = {"train_per_class": 6, "val_per_class": 3, "shift": 4, "sigma": [0.3, 5.0]}
     return {"seed": 11, "render": {**base, **render}, "test": {"sigma": 5, "shift": 3}}
-
-
-def render_files(tmp_path: Path, classes: ClassSet, render: dict, name: str = "ds") -> dict:
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    save_classes(classes, tmp_path / "classes.json")
-    paths = {s: tmp_path / f"{s}.parquet" for s in ("train", "val", "test")}
-    render_dataset(
-        classes_path=tmp_path / "classes.json",
-        render=render,
-        name=name,
-        config_hash="cafe",
-        train_path=paths["train"],
-        val_path=paths["val"],
-        test_path=paths["test"],
-        ambiguous_path=tmp_path / "ambiguous_pairs.csv",
-    )
-    return paths
 
 
 def rerender(split: io.Split) -> np.ndarray:

@@ -103,11 +103,31 @@ def test_macs_module_reruns_evaluation_not_training(clone_run):
     assert planned_jobs(workdir) == expected | (DOWNSTREAM - {"plot_loss_curves"})
 
 
-def test_tables_module_reruns_every_rule_that_imports_it(clone_run):
-    """tables.py: the aggregates, and every figure (specbench.figures imports it)."""
+def test_shared_tables_module_reruns_every_rule_that_imports_it(clone_run):
+    """tables/common.py (display order, writing): every aggregate and every figure drawn from
+    runs, but not the class variation figure, which reads the dataset only."""
     workdir = clone_run()
-    edit_module(workdir, "tables.py")
-    assert planned_jobs(workdir) == DOWNSTREAM | {"plot_class_variation"}
+    edit_module(workdir, "tables/common.py")
+    assert planned_jobs(workdir) == DOWNSTREAM
+
+
+def test_one_table_module_reruns_that_table_and_what_reads_it(clone_run):
+    """tables/confusions.py: its table, and the confused pair figure (which reads the table)."""
+    workdir = clone_run()
+    edit_module(workdir, "tables/confusions.py")
+    assert planned_jobs(workdir) == {"aggregate_confusions", "plot_confused_pair", "all"}
+
+
+def test_one_figure_module_reruns_that_figure_only(clone_run):
+    workdir = clone_run()
+    edit_module(workdir, "figures/loss_curves.py")
+    assert planned_jobs(workdir) == {"plot_loss_curves", "all"}
+
+
+def test_shared_figure_style_reruns_every_figure(clone_run):
+    workdir = clone_run()
+    edit_module(workdir, "figures/style.py")
+    assert planned_jobs(workdir) == RUN_FIGURES | {"plot_class_variation", "all"}
 
 
 def test_variants_module_reruns_the_datasets_and_everything_after(clone_run):

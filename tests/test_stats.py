@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from specbench import stats
-from specbench.tables import counterpart, summary_markdown, summary_table
+from specbench.tables.paired import counterpart
+from specbench.tables.summary import summary_markdown, summary_table
 
 
 def test_paired_difference_has_the_student_t_interval():

@@ -8,11 +8,25 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from specbench import tables
+from helpers import run_record, write_predictions
+from specbench.tables.common import TableInputError, to_markdown
+from specbench.tables.runs import RUNS_COLUMNS, aggregate_runs, read_runs, runs_table
+from specbench.tables.reference import load_reference
+from specbench.tables.summary import SUMMARY_COLUMNS, aggregate_summary
+from specbench.tables.confusions import (
+    CONFUSIONS_COLUMNS,
+    aggregate_confusions,
+    confusion_pairs,
+    confusions_table,
+)
+from specbench.tables.runtimes import (
+    RUNTIMES_COLUMNS,
+    aggregate_runtimes,
+    read_benchmark,
+    runtimes_table,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "config" / "reference"
@@ -38,21 +52,9 @@ def write_run(
     write: bool = True,
 ) -> dict:
     """A run record (as rules/common.smk makes them) and, with `write`, its files on disk."""
-    base = root / "results" / "runs" / dataset / model / f"seed{seed}"
-    record = {
-        "experiment": experiment,
-        "dataset": dataset,
-        "model": model,
-        "seed": seed,
-        "architecture": architecture,
-        "hyperparameters": hyperparameters or {},
-        "metrics": str(base / "metrics.json"),
-        "predictions": str(base / "predictions.parquet"),
-        "history": str(base / "history.csv"),
-    }
+    record = run_record(root, experiment, dataset, model, seed, architecture, hyperparameters)
     if not write:
         return record
-    base.mkdir(parents=True, exist_ok=True)
     if labels is None:
         labels = np.arange(n_test) % 4
         predicted = labels.copy()
@@ -60,19 +62,8 @@ def write_run(
     labels = np.asarray(labels, dtype=np.int32)
     predicted = np.asarray(predicted, dtype=np.int32)
     n = len(labels)
-    pq.write_table(
-        pa.table(
-            {
-                "row": pa.array(np.arange(n, dtype=np.int32)),
-                "label": pa.array(labels),
-                "predicted": pa.array(predicted),
-                "runner_up": pa.array(labels),
-                "probability": pa.array(np.full(n, 0.8, np.float32)),
-                "runner_up_probability": pa.array(np.full(n, 0.1, np.float32)),
-                "variant": pa.array(["0"] * n),
-            }
-        ),
-        base / "predictions.parquet",
+    write_predictions(
+        record["predictions"], labels, predicted, np.full(n, 0.8), np.full(n, 0.1), ["0"] * n
     )
     n_wrong = int((labels != predicted).sum())
     metrics = {
@@ -95,7 +86,7 @@ def write_run(
         "precision": "float32",
         "versions": VERSIONS,
     }
-    (base / "metrics.json").write_text(json.dumps(metrics))
+    Path(record["metrics"]).write_text(json.dumps(metrics))
     return record
 
 
@@ -111,10 +102,10 @@ def test_runs_table_one_row_per_run_with_every_metric(tmp_path):
             tmp_path, "activation", "chal", "cnn2_relu", 0, "cnn2", {"dense_activation": "relu"}
         ),
     ]
-    table = tables.runs_table(runs)
+    table = runs_table(runs)
 
     assert len(table) == 4
-    assert list(table.columns[: len(tables.RUNS_COLUMNS)]) == tables.RUNS_COLUMNS
+    assert list(table.columns[: len(RUNS_COLUMNS)]) == RUNS_COLUMNS
     assert {f"versions.{k}" for k in VERSIONS} <= set(table.columns)
     assert (table["status"] == "ok").all()
     # paper order of experiments (benchmark first) and of models, then seeds
@@ -142,9 +133,9 @@ def test_missing_runs_are_listed_and_logged(tmp_path, caplog):
     ]
     csv, md = tmp_path / "runs.csv", tmp_path / "runs.md"
     with caplog.at_level(logging.WARNING, logger="specbench.tables"):
-        tables.aggregate_runs(runs, csv, md)
+        aggregate_runs(runs, csv, md)
 
-    table = tables.read_runs(csv)
+    table = read_runs(csv)
     assert table["status"].tolist() == ["ok", "missing"]
     missing = table.iloc[1]
     assert pd.isna(missing["test_wrong"]) and pd.isna(missing["test_accuracy"])
@@ -160,15 +151,15 @@ def test_stale_metrics_file_is_an_error_naming_it(tmp_path):
     metrics = json.loads(Path(record["metrics"]).read_text())
     metrics["model"] = "cnn3"
     Path(record["metrics"]).write_text(json.dumps(metrics))
-    with pytest.raises(tables.TableInputError, match="metrics.json.*model='cnn3'"):
-        tables.runs_table([record])
+    with pytest.raises(TableInputError, match="metrics.json.*model='cnn3'"):
+        runs_table([record])
 
 
 # ---------------------------------------------------------------- summary and reference
 
 
 def test_shipped_reference_values():
-    reference = tables.load_reference(
+    reference = load_reference(
         [REFERENCE / "paper_benchmark.csv", REFERENCE / "paper_challenge.csv"]
     )
     bench = reference[reference["experiment"] == "benchmark"].set_index("architecture")
@@ -209,9 +200,9 @@ def test_summary_statistics_over_present_runs_with_reference_beside(tmp_path):
         write_run(tmp_path, "benchmark", "bench", "cnn2_k9", 0, "cnn2", {"kernel_size": 9}),
         write_run(tmp_path, "activation", "chal", "cnn6", 0, "cnn6", wrong=4),
     ]
-    tables.aggregate_runs(runs, tmp_path / "runs.csv", tmp_path / "runs.md")
+    aggregate_runs(runs, tmp_path / "runs.csv", tmp_path / "runs.md")
     csv, md = tmp_path / "summary.csv", tmp_path / "summary.md"
-    tables.aggregate_summary(
+    aggregate_summary(
         tmp_path / "runs.csv",
         [REFERENCE / "paper_benchmark.csv", REFERENCE / "paper_challenge.csv"],
         csv,
@@ -219,7 +210,7 @@ def test_summary_statistics_over_present_runs_with_reference_beside(tmp_path):
     )
     summary = pd.read_csv(csv).set_index(["experiment", "model"])
 
-    assert list(pd.read_csv(csv).columns) == tables.SUMMARY_COLUMNS
+    assert list(pd.read_csv(csv).columns) == SUMMARY_COLUMNS
     assert len(summary) == 4
     cnn2 = summary.loc[("benchmark", "cnn2")]
     assert (cnn2["n_runs"], cnn2["n_ok"], cnn2["n_missing"]) == (3, 2, 1)
@@ -242,8 +233,8 @@ def test_summary_statistics_over_present_runs_with_reference_beside(tmp_path):
 
 def test_summary_of_a_model_without_finished_runs(tmp_path):
     runs = [write_run(tmp_path, "benchmark", "bench", "vgg", s, "vgg", write=False) for s in (0, 1)]
-    tables.aggregate_runs(runs, tmp_path / "runs.csv", tmp_path / "runs.md")
-    table = tables.aggregate_summary(
+    aggregate_runs(runs, tmp_path / "runs.csv", tmp_path / "runs.md")
+    table = aggregate_summary(
         tmp_path / "runs.csv",
         REFERENCE / "paper_benchmark.csv",
         tmp_path / "s.csv",
@@ -274,10 +265,10 @@ def test_confusion_counts_are_exact(tmp_path):
     # the same model used by a second experiment on the same dataset: counted once
     runs += [dict(r, experiment="activation") for r in runs]
     csv, md = tmp_path / "confusions.csv", tmp_path / "confusions.md"
-    tables.aggregate_confusions(runs, 2, csv, md)
+    aggregate_confusions(runs, 2, csv, md)
     table = pd.read_csv(csv)
 
-    assert list(table.columns) == tables.CONFUSIONS_COLUMNS
+    assert list(table.columns) == CONFUSIONS_COLUMNS
     assert table[["rank", "class_a", "class_b", "count", "a_as_b", "b_as_a"]].values.tolist() == [
         [1, 0, 1, 4, 3, 1],
         [2, 1, 2, 1, 0, 1],  # tie with (2, 3) broken by class index
@@ -290,7 +281,7 @@ def test_confusion_counts_are_exact(tmp_path):
 
 
 def test_confusion_pairs_without_mistakes_is_empty():
-    pairs = tables.confusion_pairs(pd.DataFrame({"label": [0, 1, 2], "predicted": [0, 1, 2]}))
+    pairs = confusion_pairs(pd.DataFrame({"label": [0, 1, 2], "predicted": [0, 1, 2]}))
     assert pairs.empty and list(pairs.columns) == [
         "class_a",
         "class_b",
@@ -301,8 +292,8 @@ def test_confusion_pairs_without_mistakes_is_empty():
 
 
 def test_confusions_top_must_be_positive(tmp_path):
-    with pytest.raises(tables.TableInputError, match="top_confusions"):
-        tables.confusions_table([], 0)
+    with pytest.raises(TableInputError, match="top_confusions"):
+        confusions_table([], 0)
 
 
 # ---------------------------------------------------------------- runtimes
@@ -316,31 +307,61 @@ def write_benchmark(path: Path, *rows: str) -> str:
     return str(path)
 
 
-def test_runtimes_parsed_from_benchmark_files(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    root = Path("results/benchmarks")
-    files = [
-        write_benchmark(
-            root / "train_model" / "bench" / "cnn2" / "seed1.tsv",
-            "3725.2013\t1:02:05\t812.5\t2048.1\t700.0\t710.2\t12.5\t3.25\t180.5\t6600.1",
+def benchmark_record(rule, path, dataset, model=None, seed=None) -> dict:
+    """A job's record as rules/common.smk's get_benchmark_params makes it."""
+    wildcards = {"dataset": dataset, "model": model, "seed": seed}
+    return {
+        "rule": rule,
+        "dataset": dataset,
+        "model": model,
+        "seed": seed,
+        "wildcards": ",".join(f"{k}={v}" for k, v in wildcards.items() if v is not None),
+        "benchmark": path,
+    }
+
+
+def test_runtimes_from_benchmark_files(tmp_path):
+    root = tmp_path / "elsewhere"  # the records name the files: any path will do
+    records = [
+        benchmark_record(
+            "train_model",
+            write_benchmark(
+                root / "train_model" / "bench" / "cnn2" / "seed1.tsv",
+                "3725.2013\t1:02:05\t812.5\t2048.1\t700.0\t710.2\t12.5\t3.25\t180.5\t6600.1",
+            ),
+            "bench",
+            "cnn2",
+            1,
         ),
-        write_benchmark(
-            root / "evaluate_model" / "bench" / "cnn2" / "seed1.tsv",
-            "4.0\t0:00:04\t300.0\t900.0\t250.0\t260.0\t1.0\t0.5\t90.0\t3.6",
-            "6.0\t0:00:06\t400.0\t950.0\t280.0\t290.0\t1.5\t0.7\t110.0\t5.4",
+        benchmark_record(
+            "evaluate_model",
+            write_benchmark(
+                root / "evaluate_model" / "bench" / "cnn2" / "seed1.tsv",
+                "4.0\t0:00:04\t300.0\t900.0\t250.0\t260.0\t1.0\t0.5\t90.0\t3.6",
+                "6.0\t0:00:06\t400.0\t950.0\t280.0\t290.0\t1.5\t0.7\t110.0\t5.4",
+            ),
+            "bench",
+            "cnn2",
+            1,
         ),
-        write_benchmark(
-            root / "render_spectra" / "bench.tsv", "0.5\t0:00:00\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA"
+        benchmark_record(
+            "render_spectra",
+            write_benchmark(
+                root / "render_spectra" / "bench.tsv",
+                "0.5\t0:00:00\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA",
+            ),
+            "bench",
         ),
     ]
     csv, md = tmp_path / "runtimes.csv", tmp_path / "runtimes.md"
-    tables.aggregate_runtimes(files, csv, md)
+    aggregate_runtimes(records, csv, md)
     table = pd.read_csv(csv)
 
-    assert list(table.columns) == tables.RUNTIMES_COLUMNS
+    assert list(table.columns) == RUNTIMES_COLUMNS
     assert table["rule"].tolist() == ["render_spectra", "train_model", "evaluate_model"]
     render, train, evaluate = (table.iloc[i] for i in range(3))
     assert render["dataset"] == "bench" and pd.isna(render["model"]) and pd.isna(render["seed"])
+    assert render["wildcards"] == "dataset=bench"
     assert pd.isna(render["max_rss_mb"])  # "NA": too short to be sampled
     assert (train["dataset"], train["model"], train["seed"]) == ("bench", "cnn2", 1)
     assert train["wildcards"] == "dataset=bench,model=cnn2,seed=1"
@@ -355,25 +376,19 @@ def test_runtimes_parsed_from_benchmark_files(tmp_path, monkeypatch):
     assert "train_model" in md.read_text()
 
 
-def test_benchmark_path_outside_the_root(tmp_path):
-    path = tmp_path / "elsewhere" / "benchmarks" / "train_model" / "d" / "m" / "seed3.tsv"
-    info = tables.parse_benchmark_path(path)
-    assert (info["rule"], info["dataset"], info["model"], info["seed"]) == (
-        "train_model",
-        "d",
-        "m",
-        3,
-    )
-    with pytest.raises(tables.TableInputError, match="benchmark file"):
-        tables.parse_benchmark_path(tmp_path / "x" / "seed3.tsv")
+def test_benchmark_record_without_its_rule_is_an_error(tmp_path):
+    record = benchmark_record("train_model", tmp_path / "seed3.tsv", "d", "m", 3)
+    del record["rule"]
+    with pytest.raises(TableInputError, match="lacks rule"):
+        runtimes_table([record])
 
 
 def test_unreadable_benchmark_file_names_it(tmp_path):
     path = tmp_path / "results" / "benchmarks" / "train_model" / "a.tsv"
     path.parent.mkdir(parents=True)
     path.write_text("not\ta\tbenchmark\n")
-    with pytest.raises(tables.TableInputError, match="a.tsv"):
-        tables.read_benchmark(path)
+    with pytest.raises(TableInputError, match="a.tsv"):
+        read_benchmark(path)
 
 
 # ---------------------------------------------------------------- markdown
@@ -381,7 +396,7 @@ def test_unreadable_benchmark_file_names_it(tmp_path):
 
 def test_markdown_table():
     frame = pd.DataFrame({"model": ["cnn2", "a|b"], "count": [3, 12], "rate": [0.123456, np.nan]})
-    lines = tables.to_markdown(frame).splitlines()
+    lines = to_markdown(frame).splitlines()
     assert lines == [
         "| model | count |  rate |",
         "| ----- | ----: | ----: |",  # numbers right-aligned

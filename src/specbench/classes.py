@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from specbench import __version__, schema
+from specbench.atomic import atomic_path
 from specbench.variants import VariantError, check_variants
 
 log = logging.getLogger(__name__)
@@ -259,11 +260,8 @@ def dumps_classes(data: dict[str, Any]) -> str:
 
 def save_classes(classes: ClassSet, path: str | os.PathLike) -> None:
     """Write a ClassSet in the published format (pretty-printed, stable key order)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(dumps_classes(classes.to_json()))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(dumps_classes(classes.to_json()))
 
 
 # ------------------------------------------------------------------ generation

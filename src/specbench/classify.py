@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from specbench.atomic import atomic_path
 from specbench.evaluation import PREDICT_BATCH_SIZE
 
 __all__ = [
@@ -633,11 +634,5 @@ def write_table(table, path: str | os.PathLike) -> None:
     if str(path) == "-":
         table.to_csv(sys.stdout, index=False)
         return
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
+    with atomic_path(path) as tmp:
         table.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -12,11 +12,11 @@ content: every Python version gets its own environment, created once.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
+
+from specbench.atomic import atomic_path
 
 __all__ = ["pinned", "python_range", "render"]
 
@@ -79,9 +79,6 @@ def render(source: str | Path, directory: str | Path, version: tuple[int, int] |
     dest = Path(directory) / f"python{version[0]}.{version[1]}" / source.name
     if dest.is_file() and dest.read_text() == text:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, dest)
+    with atomic_path(dest) as tmp:
+        tmp.write_text(text)
     return dest

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from specbench.atomic import atomic_path
 from specbench.models.macs import count_macs
 
 __all__ = [
@@ -104,14 +105,8 @@ def write_predictions(
             "variant": pa.array([str(v) for v in variant], type=pa.string()),
         }
     )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _read_info(path: str | os.PathLike) -> dict[str, Any]:
@@ -239,10 +234,8 @@ def _evaluate(
         "evaluation_versions": backend.versions(info["backend"]),
     }
     path = Path(metrics_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
     logger.info(
         "%s: test accuracy %.4f (%d of %d wrong), %d MACs per spectrum; wrote %s",
         metrics["model"],

@@ -28,8 +28,10 @@ read_arrays hands it to numpy without a copy (the array is writable).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,7 @@ import pyarrow.parquet as pq
 
 from specbench import __version__
 from specbench.artifacts import Artifacts
+from specbench.atomic import atomic_path  # noqa: F401 (the package's one atomic writer)
 
 ROW_GROUP_ROWS = 2048
 WRITE_OPTIONS = {
@@ -246,12 +249,14 @@ class SplitWriter:
             self.options["use_dictionary"] = [*self.options["use_dictionary"], "shape", "noise"]
         self.row_group_size = self.options.pop("row_group_size", ROW_GROUP_ROWS)
         self.rows = 0
-        self._tmp = self.path.with_name(f".{self.path.name}.tmp")
         self._writer: pq.ParquetWriter | None = None
+        self._target: contextlib.ExitStack | None = None
 
     def __enter__(self) -> SplitWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = pq.ParquetWriter(self._tmp, self.schema, **self.options)
+        # written to a temporary sibling, renamed to `path` when the block succeeds
+        self._target = contextlib.ExitStack()
+        tmp = self._target.enter_context(atomic_path(self.path))
+        self._writer = pq.ParquetWriter(tmp, self.schema, **self.options)
         return self
 
     def write(
@@ -287,14 +292,16 @@ class SplitWriter:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         writer, self._writer = self._writer, None
+        target, self._target = self._target, None
         try:
             if writer is not None:
                 writer.close()
-            if exc_type is None:
-                os.replace(self._tmp, self.path)
-        finally:
-            if self._tmp.exists():
-                self._tmp.unlink()
+        except BaseException:
+            if target is not None:
+                target.__exit__(*sys.exc_info())
+            raise
+        if target is not None:
+            target.__exit__(exc_type, exc, tb)
 
 
 def write_split(

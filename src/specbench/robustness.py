@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from specbench import io
-from specbench.figures import _placeholder, palette, save_figure, styled
+from specbench.atomic import atomic_path
+from specbench.figures.layout import placeholder, save_figure
+from specbench.figures.style import palette, styled
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +66,10 @@ def robustness_table(
             .sort_values(["experiment", "model", "level_index"])[COLUMNS]
         )
     Path(csv).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(csv, index=False, float_format="%.6g")
-    Path(md).write_text(_markdown(table))
+    with atomic_path(csv) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    with atomic_path(md) as tmp:
+        tmp.write_text(_markdown(table))
     log.info("robustness: %d (experiment, model, level) rows written to %s", len(table), csv)
     return table
 
@@ -90,7 +94,7 @@ def plot_robustness(
 
     data = pd.read_csv(table)
     if data.empty:
-        _placeholder("no robustness runs (no experiment with sweep: true)", png, svg, style)
+        placeholder("no robustness runs (no experiment with sweep: true)", png, svg, style)
         return
     experiments = list(dict.fromkeys(data["experiment"]))
     with styled(style) as st:
@@ -134,7 +138,7 @@ def plot_level_spectra(
     import matplotlib.pyplot as plt
 
     if not tests:
-        _placeholder("no dataset sweep", png, svg, style)
+        placeholder("no dataset sweep", png, svg, style)
         return
     with styled(style) as st:
         fig, axes = plt.subplots(

@@ -67,6 +67,16 @@ def parse_variant(code: str) -> Variant:
     return Variant(code, height, shift)
 
 
+def variant_codes(shift: int, delta: float) -> dict[str, str]:
+    """Label -> code of every test variant rendered with `shift` and `delta` (the labels that a
+    test split's ``variant`` column holds, see Variant.label). Where two codes share a label
+    (shift or delta 0), the first in DEFAULT_VARIANTS keeps it ("0" before "+s")."""
+    codes: dict[str, str] = {}
+    for code in DEFAULT_VARIANTS:
+        codes.setdefault(parse_variant(code).label(shift, delta), code)
+    return codes
+
+
 def check_variants(codes: object, where: str) -> list[str]:
     """Validate a list of variant codes (non-empty, unique); the error message starts with where."""
     if not isinstance(codes, list) or not codes:

@@ -1,0 +1,196 @@
+"""The runs table (rule aggregate_runs): one row per run with every metric of its metrics.json."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from specbench.tables.common import (
+    TableInputError,
+    _canonical,
+    _flatten,
+    dense_activation,
+    experiment_order,
+    model_order,
+    subset_title,
+    write_table,
+)
+
+logger = logging.getLogger("specbench.tables")
+
+#: Columns of runs.csv that come from the run record (the config), before the metrics.
+RUN_KEY_COLUMNS = [
+    "experiment",
+    "dataset",
+    "model",
+    "seed",
+    "data_seed",
+    "base_dataset",
+    "status",
+    "architecture",
+]
+#: Metrics of metrics.json (the evaluation contract), always present in runs.csv (empty when a
+#: run is missing); further keys of metrics.json follow them, nested dicts flattened with ".".
+METRIC_COLUMNS = [
+    "n_test",
+    "test_wrong",
+    "test_error_pct",
+    "test_accuracy",
+    "best_epoch",
+    "epochs_run",
+    "best_val_accuracy",
+    "best_val_loss",
+    "parameters",
+    "macs",
+    "train_time_s",
+    "train_samples_per_s",
+    "backend",
+    "precision",
+]
+RUNS_COLUMNS = [
+    *RUN_KEY_COLUMNS,
+    "dense_activation",
+    "hyperparameters",
+    *METRIC_COLUMNS,
+]
+_INT_METRICS = ("n_test", "test_wrong", "best_epoch", "epochs_run", "parameters", "macs")
+_FLOAT_METRICS = (
+    "test_error_pct",
+    "test_accuracy",
+    "best_val_accuracy",
+    "best_val_loss",
+    "train_time_s",
+    "train_samples_per_s",
+)
+# Keys of metrics.json that repeat the run record: they must agree with it.
+_IDENTITY_KEYS = ("model", "dataset", "seed", "architecture")
+
+
+def _read_metrics(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    path = Path(record["metrics"])
+    if not path.exists():
+        return None
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TableInputError(f"{path}: not a readable metrics JSON file ({exc})") from None
+    if not isinstance(metrics, dict):
+        raise TableInputError(f"{path}: expected a JSON object, got {type(metrics).__name__}")
+    for key in _IDENTITY_KEYS:
+        if key in metrics and str(metrics[key]) != str(record[key]):
+            raise TableInputError(
+                f"{path}: {key}={metrics[key]!r} but the run is {key}={record[key]!r} "
+                "(a stale or misplaced metrics file)"
+            )
+    return metrics
+
+
+def runs_table(runs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per run record (see rules/common.smk run_records) with its metrics.
+
+    A record: {experiment, dataset, model, seed, architecture, hyperparameters, metrics,
+    predictions, history} (the last three are paths). Columns: :data:`RUNS_COLUMNS`, then any
+    other key of metrics.json (``versions`` flattened to ``versions.<library>``), then the
+    metrics path. ``status`` is "ok" or "missing" (metrics.json does not exist); a missing run's
+    metric columns are empty. ``test_error_pct`` = 100 * test_wrong / n_test.
+    """
+    rows, extra = [], []
+    for record in runs:
+        missing_keys = [k for k in ("experiment", "dataset", "model", "seed") if k not in record]
+        if missing_keys or "metrics" not in record:
+            raise TableInputError(f"run record {dict(record)!r} lacks {missing_keys or 'metrics'}")
+        hyperparameters = record.get("hyperparameters") or {}
+        row: dict[str, Any] = {
+            "experiment": record["experiment"],
+            "dataset": record["dataset"],
+            "model": record["model"],
+            "seed": int(record["seed"]),
+            "data_seed": int(record.get("data_seed", -1)),
+            "base_dataset": record.get("base_dataset", record["dataset"]),
+            "architecture": record.get("architecture", ""),
+            "dense_activation": dense_activation(record.get("architecture", ""), hyperparameters),
+            "hyperparameters": _canonical(hyperparameters),
+        }
+        metrics = _read_metrics(record)
+        if metrics is None:
+            row["status"] = "missing"
+            logger.warning(
+                "missing run: experiment %s, dataset %s, model %s, seed %s (no %s)",
+                record["experiment"],
+                record["dataset"],
+                record["model"],
+                record["seed"],
+                record["metrics"],
+            )
+        else:
+            row["status"] = "ok"
+            flat: dict[str, Any] = {}
+            _flatten("", {k: v for k, v in metrics.items() if k not in _IDENTITY_KEYS}, flat)
+            for key, value in flat.items():
+                row[key] = value
+                if key not in RUNS_COLUMNS and key not in extra:
+                    extra.append(key)
+            if row.get("n_test") and row.get("test_wrong") is not None:
+                row["test_error_pct"] = 100.0 * row["test_wrong"] / row["n_test"]
+        row["metrics"] = str(record["metrics"])
+        rows.append(row)
+    versions = sorted(k for k in extra if k.startswith("versions."))
+    others = sorted(k for k in extra if not k.startswith("versions."))
+    columns = [*RUNS_COLUMNS, *others, *versions, "metrics"]
+    table = pd.DataFrame(rows, columns=columns)
+    for col in _INT_METRICS:
+        table[col] = pd.to_numeric(table[col]).astype("Int64")
+    for col in _FLOAT_METRICS:
+        table[col] = pd.to_numeric(table[col]).astype("float64")
+    table["seed"] = table["seed"].astype("int64")
+    table["data_seed"] = table["data_seed"].astype("int64")
+    order = {name: i for i, name in enumerate(experiment_order(table["experiment"]))}
+    models = {name: i for i, name in enumerate(model_order(table))} if len(table) else {}
+    table = table.sort_values(
+        ["experiment", "dataset", "model", "seed"],
+        key=lambda col: (
+            col.map(order)
+            if col.name == "experiment"
+            else (col.map(models) if col.name == "model" else col)
+        ),
+        kind="stable",
+    )
+    return table.reset_index(drop=True)
+
+
+def aggregate_runs(
+    runs: Sequence[Mapping[str, Any]], csv: str | Path, md: str | Path, selection: str = ""
+) -> pd.DataFrame:
+    """Rule aggregate_runs: :func:`runs_table` written to `csv` and `md` (`selection`: the
+    subset of the config these runs are, named in the Markdown title)."""
+    table = runs_table(runs)
+    n_missing = int((table["status"] == "missing").sum())
+    if n_missing:
+        logger.warning(
+            "%d of %d runs are missing; they are listed with status 'missing'",
+            n_missing,
+            len(table),
+        )
+    write_table(table, csv, md, title=subset_title("Runs", selection))
+    return table
+
+
+def read_runs(path: str | Path) -> pd.DataFrame:
+    """runs.csv as written by :func:`aggregate_runs` (integer metrics as nullable Int64)."""
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype={"hyperparameters": str, "dense_activation": str})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise TableInputError(f"{path}: not a readable runs table ({exc})") from None
+    missing = [col for col in RUNS_COLUMNS if col not in table.columns]
+    if missing:
+        raise TableInputError(f"{path}: missing column(s) {', '.join(missing)}")
+    for col in _INT_METRICS:
+        table[col] = pd.to_numeric(table[col]).round().astype("Int64")
+    table["hyperparameters"] = table["hyperparameters"].fillna("{}")
+    return table
