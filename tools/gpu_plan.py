@@ -27,7 +27,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from specbench.tables import load_reference  # noqa: E402
+from specbench.tables.reference import load_reference  # noqa: E402
 
 PATIENCE_DEFAULT = 25
 
