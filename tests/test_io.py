@@ -165,3 +165,8 @@ def test_atomic_path_writes_whole_or_not_at_all(tmp_path):
             raise RuntimeError("the writer failed")
     assert target.read_text() == "new\n"  # left as it was
     assert sorted(p.name for p in target.parent.iterdir()) == ["table.csv"]  # no temporary left
+    # every suffix kept: Keras accepts only names ending in .weights.h5 for weights
+    with atomic_path(tmp_path / "epoch00003.weights.h5") as tmp:
+        assert tmp.name.endswith(".weights.h5") and tmp.name.startswith(".epoch00003.tmp-")
+        tmp.write_bytes(b"w")
+    assert (tmp_path / "epoch00003.weights.h5").read_bytes() == b"w"

@@ -187,7 +187,7 @@ def test_training_writes_history_info_and_model(data, tmp_path):
         120 * 3 / history["epoch_time_s"].sum(), rel=1e-6
     )
     assert not backup.exists()  # removed on success
-    assert not list(tmp_path.glob(".tmp-*"))
+    assert not list(tmp_path.glob(".*.tmp-*"))  # no temporary file left
 
     model = keras.saving.load_model(tmp_path / "model.keras")
     assert model.count_params() == saved["parameters"]

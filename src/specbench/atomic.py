@@ -20,16 +20,18 @@ __all__ = ["atomic_path"]
 def atomic_path(path: str | os.PathLike, *, mkdir: bool = True) -> Iterator[Path]:
     """Yield a temporary sibling of `path` to write, renamed to `path` when the block succeeds.
 
-    The temporary file is ``.<stem>.tmp-<pid><suffix>`` in the same directory (same file
-    system, so the rename is atomic; the same suffix, so writers that infer a format from the
-    name, such as matplotlib's savefig, write the right one; the process id, so parallel writers
-    never share one). On an exception it is removed and `path` is left as it was. `mkdir`:
+    The temporary file is ``.<stem>.tmp-<pid><suffixes>`` in the same directory (same file
+    system, so the rename is atomic; the same suffixes, so writers that infer a format from the
+    name write the right one: matplotlib's savefig, Keras' ``.keras`` and ``.weights.h5``; the
+    process id, so parallel writers never share one). On an exception it is removed and `path` is left as it was. `mkdir`:
     create the parent directory first.
     """
     path = Path(path)
     if mkdir:
         path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    suffixes = "".join(path.suffixes)
+    stem = path.name[: len(path.name) - len(suffixes)] if suffixes else path.name
+    tmp = path.with_name(f".{stem}.tmp-{os.getpid()}{suffixes}")
     try:
         yield tmp
         os.replace(tmp, path)

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from specbench.atomic import atomic_path
+
 logger = logging.getLogger("specbench.training")
 
 __all__ = ["CHECKPOINT_FORMAT", "STATE_FILE", "BestWeights", "Checkpoint", "host_array"]
@@ -52,12 +54,11 @@ def _seed_variables(model) -> list:
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_path(path, mkdir=False) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 @dataclass
@@ -101,9 +102,8 @@ class Checkpoint:
         return state
 
     def _write(self, name: str, write) -> None:
-        tmp = self.directory / f".tmp-{os.getpid()}-{name}"
-        write(tmp)
-        os.replace(tmp, self.directory / name)
+        with atomic_path(self.directory / name, mkdir=False) as tmp:
+            write(tmp)
 
     def save(self, model, epoch: int, state: dict, best_weights: list | None, best_epoch: int):
         """Write the state after `epoch` (1-based) completed epochs; state.json goes last."""

@@ -44,6 +44,7 @@ This module does not import keras at import time (``backend.configure`` must run
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -54,6 +55,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from specbench.atomic import atomic_path
 
 logger = logging.getLogger("specbench.training")
 
@@ -208,11 +211,6 @@ def fit(
 
 
 # ------------------------------------------------------------------------------ the job
-
-
-def _tmp_path(path: Path) -> Path:
-    """A temporary sibling of `path` keeping its suffix (Keras insists on `.keras`)."""
-    return path.with_name(f".tmp-{os.getpid()}-{path.name}")
 
 
 def write_history(path: str | os.PathLike, history: list[dict[str, float]]) -> None:
@@ -401,19 +399,14 @@ def _train(
         "versions": backend.versions(training["backend"]),
     }
 
-    paths = [Path(model_path), Path(history_path), Path(info_path)]
-    tmps = [_tmp_path(p) for p in paths]
-    try:
-        for p in paths:
-            p.parent.mkdir(parents=True, exist_ok=True)
-        model.save(tmps[0])
-        write_history(tmps[1], result.history)
-        tmps[2].write_text(json.dumps(info, indent=2) + "\n")
-        for tmp, path in zip(tmps, paths):  # training.json last
-            os.replace(tmp, path)
-    finally:
-        for tmp in tmps:
-            tmp.unlink(missing_ok=True)
+    # all three or none; training.json, which marks the run complete, renamed last
+    with contextlib.ExitStack() as stack:
+        info_tmp = stack.enter_context(atomic_path(info_path))
+        history_tmp = stack.enter_context(atomic_path(history_path))
+        model_tmp = stack.enter_context(atomic_path(model_path))
+        model.save(model_tmp)
+        write_history(history_tmp, result.history)
+        info_tmp.write_text(json.dumps(info, indent=2) + "\n")
     logger.info(
         "%s: %d epochs (best %d, val_accuracy %.4f) in %.1f s; wrote %s",
         model_name,
