@@ -46,6 +46,8 @@ EXPERIMENTS = sbconfig.selected_experiments(config)
 # the sweep levels of the selected experiments only (a `select` may leave a swept one out)
 SWEPT_EXPERIMENTS = [row for row in SWEPT_EXPERIMENTS if row["experiment"] in EXPERIMENTS]
 SELECTION = sbconfig.describe_selection(config)
+# the datasets of those levels: what a swept experiment's models are tested on (evaluate_level)
+LEVEL_DATASETS = sorted({row["dataset"] for row in SWEPT_EXPERIMENTS})
 
 
 wildcard_constraints:
@@ -53,6 +55,7 @@ wildcard_constraints:
     model="|".join(MODELS),
     seed=r"\d+",
     split="train|val|test",
+    test_dataset="|".join(LEVEL_DATASETS) or "(?!)",
 
 
 def workdir_path(path):
@@ -263,6 +266,58 @@ def get_final_outputs(wildcards):
         outputs += list(rules.aggregate_robustness.output) + list(rules.plot_robustness.output)
         outputs += list(rules.plot_level_spectra.output)
     return outputs
+
+
+# ---------------------------------------------------------------- robustness
+
+
+def cross_level_records(allow_missing=None):
+    """One dict per (swept run, other level of its sweep): the run trained at one level and
+    tested on another level's test split (rule evaluate_level), with its metrics file. The run's
+    own level is evaluate_model's (runs.csv). Runs of a data seed's derived dataset are left out,
+    as in the robustness table."""
+    records = []
+    for train in SWEPT_EXPERIMENTS:
+        for run in RUNS:
+            if run.experiment != train["experiment"] or run.dataset != train["dataset"]:
+                continue
+            for test in SWEPT_EXPERIMENTS:
+                if test["base"] != train["base"] or test["level"] == train["level"]:
+                    continue
+                paths = {
+                    "dataset": run.dataset,
+                    "model": run.model,
+                    "seed": run.seed,
+                    "test_dataset": test["dataset"],
+                }
+                records.append(
+                    {
+                        "experiment": train["base"],
+                        "model": run.model,
+                        "seed": run.seed,
+                        "train_level": train["level"],
+                        "test_level": test["level"],
+                        "metrics": expand(rules.evaluate_level.output.metrics, **paths)[0],
+                    }
+                )
+    return records
+
+
+def get_cross_level_params(wildcards):
+    """Every cross-level evaluation whose metrics exist (with allow_missing_runs) or is planned."""
+    records = cross_level_records()
+    if allow_missing():
+        records = [r for r in records if os.path.exists(r["metrics"])]
+    return records
+
+
+def get_cross_level_files(wildcards):
+    return [record["metrics"] for record in get_cross_level_params(wildcards)]
+
+
+def get_level_test(wildcards):
+    """The test split of the level a model is tested on (evaluate_level)."""
+    return expand(rules.render_spectra.output.test, dataset=wildcards.test_dataset)
 
 
 def get_level_tests(wildcards):

@@ -1,6 +1,29 @@
+rule evaluate_level:
+    input:
+        model=rules.train_model.output.model,
+        history=rules.train_model.output.history,
+        info=rules.train_model.output.info,
+        test=get_level_test,
+        code=script_sources("evaluate_level"),
+    output:
+        metrics="results/robustness/{dataset}/{model}/seed{seed}/on_{test_dataset}.json",
+    log:
+        "results/logs/evaluate_level/{dataset}/{model}/seed{seed}/on_{test_dataset}.log",
+    benchmark:
+        "results/benchmarks/evaluate_level/{dataset}/{model}/seed{seed}/on_{test_dataset}.tsv"
+    conda:
+        conda_env("training")
+    threads: 1
+    params:
+        spec=get_model_spec,
+    script:
+        "../scripts/evaluate_level.py"
+
+
 rule aggregate_robustness:
     input:
         runs=rules.aggregate_runs.output.csv,
+        cross=get_cross_level_files,
         code=script_sources("aggregate_robustness"),
     output:
         csv=report(
@@ -16,6 +39,7 @@ rule aggregate_robustness:
         conda_env("results")
     params:
         levels=SWEPT_EXPERIMENTS,
+        cross=get_cross_level_params,
     script:
         "../scripts/aggregate_robustness.py"
 

@@ -8,6 +8,7 @@ with redirect_to_log(snakemake.log[0]):
     robustness_table(
         runs=snakemake.input.runs,
         levels=[dict(row) for row in snakemake.params.levels],
+        cross=[dict(row) for row in snakemake.params.cross],
         csv=snakemake.output.csv,
         md=snakemake.output.md,
     )

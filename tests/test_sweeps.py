@@ -4,6 +4,7 @@ dataset, with the exact job list and per-level reruns checked on the real workfl
 from __future__ import annotations
 
 import copy
+import json
 import re
 
 import pytest
@@ -157,6 +158,18 @@ def test_sweep_expands_to_the_exact_job_list_and_reruns_one_level(tmp_path):
     want = [f"dataset=bench_{level}, model=vgg, seed={seed}" for level in LEVELS for seed in (0, 1)]
     want += ["dataset=bench, model=cnn2, seed=0", "dataset=bench, model=vgg, seed=0"]
     assert sorted(trains) == sorted(want)
+    # each level's models tested on every other level (their own: evaluate_model's)
+    crosses = [w for rule, w in jobs if rule == "evaluate_level"]
+    want = [
+        f"dataset=bench_{train}, model=vgg, seed={seed}, test_dataset=bench_{test}"
+        for train in LEVELS
+        for test in LEVELS
+        if test != train
+        for seed in (0, 1)
+    ]
+    assert crosses == sorted(want) and len(crosses) == 3 * 2 * 2
+    evaluations = [w for rule, w in jobs if rule == "evaluate_model"]
+    assert len(evaluations) == len(trains)
 
     # Render the levels for real, then change one level: only that level is rendered again.
     targets = [f"results/datasets/bench_{level}/test.parquet" for level in LEVELS]
@@ -194,18 +207,44 @@ def test_robustness_table_and_figures(tmp_path):
     import pandas as pd
 
     pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    # vgg trained at each level, tested on the others: accuracy 0.1 * (train + 1) + 0.01 * test
+    cross = []
+    for i, train in enumerate(LEVELS):
+        for j, test in enumerate(LEVELS):
+            if test == train:
+                continue
+            for seed in (0, 1):
+                path = tmp_path / "cross" / f"{train}_{test}_{seed}.json"
+                path.parent.mkdir(exist_ok=True)
+                path.write_text(json.dumps({"test_accuracy": 0.1 * (i + 1) + 0.01 * j + seed / 100}))
+                cross.append({"experiment": "robustness", "model": "vgg", "seed": seed,
+                              "train_level": train, "test_level": test, "metrics": str(path)})  # fmt: skip
+    cross.append({**cross[0], "seed": 5, "metrics": str(tmp_path / "absent.json")})  # left out
     table = robustness_table(
-        runs=tmp_path / "runs.csv", levels=levels, csv=tmp_path / "r.csv", md=tmp_path / "r.md"
+        runs=tmp_path / "runs.csv",
+        levels=levels,
+        cross=cross,
+        csv=tmp_path / "r.csv",
+        md=tmp_path / "r.md",
     )
-    assert table["level"].tolist() == ["clean", "snr30", "snr10"]
-    assert table["experiment"].unique().tolist() == ["robustness"]
-    assert table["seeds"].tolist() == [2, 2, 2]  # the missing seed is not counted
-    assert table["mean_accuracy"].tolist() == pytest.approx([0.95, 0.75, 0.4])
-    assert table["min_accuracy"].tolist() == pytest.approx([0.9, 0.7, 0.3])
-    assert (
-        "| robustness | vgg | snr10 | bench_snr10 | 2 | 40.0 % | 30.0 % | 50.0 % |"
-        in (tmp_path / "r.md").read_text()
-    )
+    assert len(table) == 9 and table["experiment"].unique().tolist() == ["robustness"]
+    assert list(zip(table["train_level"], table["test_level"]))[:4] == [
+        ("clean", "clean"), ("clean", "snr30"), ("clean", "snr10"), ("snr30", "clean")
+    ]  # fmt: skip
+    diagonal = table[table["matched"]]
+    assert diagonal["test_level"].tolist() == ["clean", "snr30", "snr10"]
+    assert (diagonal["train_dataset"] == diagonal["test_dataset"]).all()
+    assert table["seeds"].tolist() == [2] * 9  # the missing seeds are not counted
+    assert diagonal["mean_accuracy"].tolist() == pytest.approx([0.95, 0.75, 0.4])
+    assert diagonal["min_accuracy"].tolist() == pytest.approx([0.9, 0.7, 0.3])
+    off = table.set_index(["train_level", "test_level"])
+    assert off.loc[("snr10", "clean"), "mean_accuracy"] == pytest.approx(0.305)
+    assert off.loc[("clean", "snr10"), "test_dataset"] == "bench_snr10"
+    assert off.loc[("clean", "snr10"), "train_dataset"] == "bench_clean"
+    md = (tmp_path / "r.md").read_text()
+    assert "| model | trained at | seeds | clean | snr30 | snr10 |" in md
+    assert "| vgg | snr10 | 2 | 30.5 | 31.5 | **40.0** |" in md
+    assert max(line.count("|") for line in md.splitlines()) - 1 <= 8  # narrow
     plot_robustness(table=tmp_path / "r.csv", png=tmp_path / "r.png", svg=tmp_path / "r.svg")
     assert (tmp_path / "r.png").stat().st_size > 10_000
 

@@ -128,13 +128,18 @@ def evaluate_model(
     info_path: str | os.PathLike,
     history_path: str | os.PathLike,
     test: str | os.PathLike,
-    predictions_path: str | os.PathLike,
+    predictions_path: str | os.PathLike | None,
     metrics_path: str | os.PathLike,
     threads: int = 1,
     batch_size: int = PREDICT_BATCH_SIZE,
     jobs_per_gpu: int | None = None,
+    test_dataset: str | None = None,
 ) -> dict[str, Any]:
     """Predict the test split with the trained model; write predictions and metrics.
+
+    predictions_path None writes no predictions. test_dataset names the dataset of `test` when it
+    is not the model's own (the robustness experiment's cross-level evaluation, rule
+    evaluate_level): metrics.json then records it as ``test_dataset``.
 
     Returns the metrics.json content. Raises specbench.io.SplitError for a bad test file and
     EvaluationError for a missing/invalid training.json or a test split that does not fit the
@@ -159,6 +164,7 @@ def evaluate_model(
             predictions_path=predictions_path,
             metrics_path=metrics_path,
             batch_size=batch_size,
+            test_dataset=test_dataset,
         )
     finally:  # the dtype policy is process-global: do not leak mixed precision
         keras.config.set_dtype_policy("float32")
@@ -175,6 +181,7 @@ def _evaluate(
     predictions_path,
     metrics_path,
     batch_size,
+    test_dataset=None,
 ) -> dict[str, Any]:
     import pandas as pd
 
@@ -199,9 +206,13 @@ def _evaluate(
     t0 = time.perf_counter()
     probabilities = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), np.float32)
     predict_s = time.perf_counter() - t0
-    write_predictions(
-        predictions_path, labels=split.labels, probabilities=probabilities, variant=split.variant
-    )
+    if predictions_path is not None:
+        write_predictions(
+            predictions_path,
+            labels=split.labels,
+            probabilities=probabilities,
+            variant=split.variant,
+        )
 
     history = pd.read_csv(history_path)
     predicted = probabilities.argmax(axis=1)
@@ -233,6 +244,8 @@ def _evaluate(
         "predict_samples_per_s": n_test / predict_s if predict_s > 0 else None,
         "evaluation_versions": backend.versions(info["backend"]),
     }
+    if test_dataset is not None:
+        metrics["test_dataset"] = test_dataset
     path = Path(metrics_path)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2) + "\n")

@@ -1,0 +1,18 @@
+"""Script of rule evaluate_level (rules/robustness.smk); logic: specbench.evaluation.evaluate_model."""
+
+from specbench.logs import redirect_to_log
+
+with redirect_to_log(snakemake.log[0]):
+    from specbench.evaluation import evaluate_model
+
+    evaluate_model(
+        model_path=snakemake.input.model,
+        info_path=snakemake.input.info,
+        history_path=snakemake.input.history,
+        test=snakemake.input.test,
+        predictions_path=None,
+        metrics_path=snakemake.output.metrics,
+        threads=snakemake.threads,
+        jobs_per_gpu=snakemake.resources.get("jobs_per_gpu"),
+        test_dataset=snakemake.wildcards.test_dataset,
+    )
