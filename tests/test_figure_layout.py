@@ -115,6 +115,7 @@ KNOWN_LAYOUT_PROBLEM = pytest.mark.xfail(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "style",
     [STYLES[0], STYLES[1], pytest.param(STYLES[2], marks=KNOWN_LAYOUT_PROBLEM)],
@@ -201,6 +202,7 @@ def paper_dataset(root: Path, tallest_fixed: bool) -> Path:
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("style", "tallest_fixed"),
     [
