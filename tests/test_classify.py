@@ -98,6 +98,7 @@ def test_version(capsys):
     assert code == 0 and out.strip() == f"specbench {__version__}"
 
 
+@pytest.mark.slow
 def test_info_shows_the_run(trained, capsys):
     _, run = trained
     info = json.loads((run / "training.json").read_text())
@@ -127,6 +128,7 @@ def test_info_shows_the_run(trained, capsys):
     assert lines["backend"].strip() == "tensorflow"
 
 
+@pytest.mark.slow
 def test_info_of_an_unevaluated_run(trained, tmp_path, capsys):
     _, run = trained
     shutil.copytree(run, tmp_path / "run")
@@ -138,6 +140,7 @@ def test_info_of_an_unevaluated_run(trained, tmp_path, capsys):
 # ------------------------------------------------------------------------------ predictions
 
 
+@pytest.mark.slow
 def test_parquet_predictions_equal_the_evaluation(trained, tmp_path, capsys):
     test, run = trained
     out = tmp_path / "out" / "pred.csv"
@@ -174,6 +177,7 @@ def test_parquet_predictions_equal_the_evaluation(trained, tmp_path, capsys):
     assert f"accuracy {accuracy:.4f} ({len(split) - wrong} of {len(split)})" in stdout
 
 
+@pytest.mark.slow
 def test_mixed_precision_run_predicts_as_its_evaluation(tmp_path):
     """The default config trains in mixed_bfloat16: classify must load and predict it alike."""
     from specbench.classify import classify
@@ -208,6 +212,7 @@ def test_mixed_precision_run_predicts_as_its_evaluation(tmp_path):
     assert keras.config.dtype_policy().name == "float32"  # not leaked
 
 
+@pytest.mark.slow
 def test_every_format_gives_the_same_predictions(trained, tmp_path):
     """Rows CSV (with and without header), .npy (2-D and 1-D), x,y CSV: same classes/numbers."""
     from specbench.classify import classify
@@ -274,6 +279,7 @@ def test_resample_is_exact_for_linear_data():
         resample(np.array([0.0, 1.0, 1.0, 2.0]), np.ones((1, 4)), positions, source="s.csv")
 
 
+@pytest.mark.slow
 def test_grid_maps_user_x_values_onto_the_model(trained, tmp_path):
     """A spectrum measured on a 2x finer grid from 10 to 80 (other units), given --grid 10,80,
     lands exactly on the model's points; rows of 2n-1 values spanning the grid likewise."""
@@ -307,6 +313,7 @@ def test_grid_maps_user_x_values_onto_the_model(trained, tmp_path):
     np.testing.assert_allclose(got.x, expected[:1], rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_a_split_of_another_dataset_warns(trained, tmp_path, capsys):
     test, run = trained
     other = copy_split(test, tmp_path / "other.parquet", metadata={"dataset": "chal"})
@@ -372,6 +379,7 @@ def bad_inputs(root: Path, test: Path) -> dict[str, tuple[list, str]]:
     }
 
 
+@pytest.mark.slow
 def test_bad_spectra_give_one_line_errors(trained, tmp_path, capsys):
     test, run = trained
     for name, (args, message) in bad_inputs(tmp_path, test).items():
@@ -385,6 +393,7 @@ def test_bad_spectra_give_one_line_errors(trained, tmp_path, capsys):
         assert not out.exists(), name
 
 
+@pytest.mark.slow
 def test_bad_arguments_are_usage_errors(trained, tmp_path, capsys):
     test, run = trained
     for args, message in (
@@ -417,6 +426,7 @@ def dense_model(n_points: int):
     return save
 
 
+@pytest.mark.slow
 def test_files_that_are_not_models_of_this_workflow(trained, tmp_path, capsys):
     test, run = trained
     info = (run / "training.json").read_text()
@@ -470,6 +480,7 @@ def run_model(run: Path):
 # ------------------------------------------------------------------------------ the real command
 
 
+@pytest.mark.slow
 def test_python_m_specbench(trained, tmp_path):
     """The command in its own process: a Parquet split and a bad file (exit 1, no traceback)."""
     test, run = trained

@@ -153,6 +153,7 @@ def planned_inputs(workdir: Path, configfile: str = "tiny.yaml") -> list[tuple[s
     return [tuple(job) for job in jobs]
 
 
+@pytest.mark.slow
 def test_every_rules_code_inputs_equal_the_trace_of_its_script(tmp_path):
     """Each job's package inputs, as Snakemake plans them, are what its script loads (trace).
 

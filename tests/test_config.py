@@ -183,6 +183,7 @@ def test_experiment_training_overrides_merge(tiny):
     assert vgg["hyperparameters"] == {}
 
 
+@pytest.mark.slow
 def test_snakemake_stops_before_any_job(tmp_path):
     """A real snakemake invocation on a bad config fails at parse time and creates nothing."""
     workdir = copy_workflow(tmp_path / "wf")
@@ -195,6 +196,7 @@ def test_snakemake_stops_before_any_job(tmp_path):
     assert not (workdir / "results").exists()
 
 
+@pytest.mark.slow
 def test_default_and_paper_plan_quickly(tmp_path):
     """`snakemake -n` plans the whole paper-scale workflow (every job listed)."""
     workdir = copy_workflow(tmp_path / "wf")

@@ -70,6 +70,7 @@ def test_top2_orders_the_two_most_probable_classes():
         top2(np.ones((3, 1)))
 
 
+@pytest.mark.slow
 def test_evaluation_outputs(trained, tmp_path):
     import keras
 
@@ -119,6 +120,7 @@ def test_evaluation_outputs(trained, tmp_path):
     assert saved["versions"] == info["versions"]
 
 
+@pytest.mark.slow
 def test_predictions_do_not_depend_on_the_spectrum_scale(trained, tmp_path):
     data, run = trained
     test = read_split(data["test"])
@@ -140,6 +142,7 @@ def test_predictions_do_not_depend_on_the_spectrum_scale(trained, tmp_path):
     np.testing.assert_allclose(a["probability"], b["probability"], rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_evaluation_errors_name_the_file(trained, tmp_path):
     data, run = trained
     with pytest.raises(SplitError, match="nope.parquet"):

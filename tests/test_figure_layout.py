@@ -112,6 +112,7 @@ def paper_runs(root: Path) -> list[dict]:
     return records
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("style", STYLES, ids=["default", "talk", "small"])
 def test_loss_curves_at_paper_scale(tmp_path, caplog, style):
     runs = paper_runs(tmp_path)
@@ -173,6 +174,7 @@ def paper_dataset(root: Path, tallest_fixed: bool) -> Path:
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("style", "tallest_fixed"),
     [

@@ -146,6 +146,7 @@ def planned_jobs(text: str) -> list[tuple[str, str]]:
     return sorted(jobs)
 
 
+@pytest.mark.slow
 def test_sweep_expands_to_the_exact_job_list_and_reruns_one_level(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     cfg = swept()

@@ -159,6 +159,7 @@ def test_normalise_divides_each_spectrum_by_its_maximum():
 # ------------------------------------------------------------------ real trainings (TensorFlow)
 
 
+@pytest.mark.slow
 def test_training_writes_history_info_and_model(data, tmp_path):
     import keras
 
@@ -220,6 +221,7 @@ def test_epoch_feeder_serves_the_given_order_in_batches():
         np.testing.assert_array_equal(val, np.arange(7))
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_training_other_seed_does_not(data, tmp_path):
     infos = [run(data, tmp_path / name, seed=seed) for name, seed in (("a", 3), ("b", 3), ("c", 4))]
     a, b, c = (history_values(tmp_path / name / "history.csv") for name in "abc")
@@ -228,6 +230,7 @@ def test_same_seed_gives_identical_training_other_seed_does_not(data, tmp_path):
     assert not a.equals(c)
 
 
+@pytest.mark.slow
 def test_early_stopping_restores_best_weights(data, tmp_path):
     import keras
 
@@ -247,6 +250,7 @@ def test_early_stopping_restores_best_weights(data, tmp_path):
     assert loss != pytest.approx(history["val_loss"].iloc[2], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_reduce_lr_halves_the_learning_rate_on_plateau(data, tmp_path):
     # the recorded schedule follows Keras' rule on the recorded val_loss (improvement:
     # val_loss < best - 1e-4; after `patience` epochs without one, lr *= factor)
@@ -266,6 +270,7 @@ def test_reduce_lr_halves_the_learning_rate_on_plateau(data, tmp_path):
     np.testing.assert_allclose(history["learning_rate"], expected, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_nan_loss_fails_and_writes_nothing(data, tmp_path):
     spec = make_spec(learning_rate=1e30)
     with pytest.raises(TrainingDivergedError, match=r"tiny: loss became nan in epoch 1"):
@@ -323,6 +328,7 @@ def test_backend_cannot_change_after_keras_import():
         configure(other)
 
 
+@pytest.mark.slow
 def test_mixed_bfloat16_reaches_float32_accuracy(data, tmp_path):
     import keras
 
@@ -371,6 +377,7 @@ def train_args(data, out: Path, spec, backup: Path | None = None, threads=1):
     return json.dumps(args | {k: str(v) for k, v in outputs(out).items()})
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_continues_where_it_stopped(tmp_path):
     """A run killed after >= 2 epochs continues from its backup and matches an uninterrupted run."""
     data = write_dataset(tmp_path / "data", per_class=(200, 8, 8))  # ~0.3 s per epoch

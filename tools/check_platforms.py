@@ -24,6 +24,16 @@ It prints a matrix (requirement x target: the wheel's tag, `n/a` where a marker 
 requirement, FAIL) and, per target, a summary of the dependency walk. Exit status 1 if anything
 failed. The walk approximates pip's resolver (newest version that satisfies every requirer
 seen), which is what a fresh `pip install` picks when the tree has no conflicts.
+
+Run it with pip >= 25.3 (any Python >= 3.11 with `packaging`; the tool needs no other package):
+
+    python -m venv /tmp/pipcheck && /tmp/pipcheck/bin/pip install -U pip packaging
+    /tmp/pipcheck/bin/python tools/check_platforms.py --jobs 9
+
+From pip 25.3 on, a dry run reads only each wheel's metadata: from the index (PEP 658) or, with
+--use-feature=fast-deps, which this tool passes, by HTTP range requests into the wheel. Older pip
+downloads every wheel it resolves in full even in a dry run: torch, tensorflow and the CUDA
+libraries of the `gpu` extra, several times per target, tens of GB in all.
 """
 
 from __future__ import annotations
@@ -130,6 +140,16 @@ def wheel_tag(filename: str) -> str:
     return re.sub(r"_(x86_64|aarch64|arm64|universal2)$", "", platform)
 
 
+#: The first pip whose `install --dry-run` does not download the wheels it resolved.
+METADATA_ONLY_PIP = (25, 3)
+
+
+def pip_version() -> tuple[int, ...]:
+    from pip import __version__
+
+    return tuple(int(part) for part in re.findall(r"\d+", __version__)[:2])
+
+
 def pip_env() -> dict[str, str]:
     """pip against the public index only: no config files, find-links or constraints of this
     machine (keeps PIP_CERT and proxies). PIP_INDEX_URL may point at a mirror of PyPI."""
@@ -160,6 +180,8 @@ def pip_query(specs: list[str], target: Target, binary_only: bool = True) -> dic
         ]  # fmt: skip
         if binary_only:
             cmd.append("--only-binary=:all:")
+        if pip_version() >= METADATA_ONLY_PIP:
+            cmd.append("--use-feature=fast-deps")  # metadata by range requests, not the wheel
         done = subprocess.run(cmd + specs, capture_output=True, text=True, env=pip_env())
         if done.returncode:
             errors = [ln for ln in done.stderr.splitlines() if ln.startswith("ERROR")]
@@ -215,6 +237,7 @@ class Walk:
     wheels: dict[str, Found] = field(default_factory=dict)
     pure_sdists: dict[str, Found] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    backtracked: list[str] = field(default_factory=list)  # older versions taken, and why
 
 
 def check_target(target: Target, requirements: list[tuple[str, Requirement]], deps: bool) -> Walk:
@@ -234,30 +257,105 @@ def check_target(target: Target, requirements: list[tuple[str, Requirement]], de
     if not deps:
         return walk
 
-    # Dependency walk: specifiers per name, extras per name, what was picked.
-    specs: dict[str, SpecifierSet] = {}
+    # Dependency walk. Who asks for what: name -> {requirer: specifier}, requirer being
+    # "pyproject.toml" or "<name> <version>" of a picked distribution; versions excluded by
+    # backtracking; extras per name; what was picked.
+    required_by: dict[str, dict[str, SpecifierSet]] = {}
+    excluded: dict[str, set[str]] = {}
     extras: dict[str, set[str]] = {}
     picked: dict[str, Found] = {}
 
-    def want(req: Requirement) -> bool:
+    def spec(name: str) -> SpecifierSet:
+        merged = SpecifierSet()
+        for specifier in required_by.get(name, {}).values():
+            merged &= specifier
+        for version in sorted(excluded.get(name, ())):
+            merged &= SpecifierSet(f"!={version}")
+        return merged
+
+    def want(req: Requirement, requirer: str = "pyproject.toml") -> bool:
         name = canonicalize_name(req.name)
-        new = name not in specs or not set(req.extras) <= extras.get(name, set())
-        specs[name] = specs.get(name, SpecifierSet()) & req.specifier
+        required_by.setdefault(name, {})[requirer] = req.specifier
+        new = name not in picked or not set(req.extras) <= extras.get(name, set())
         extras.setdefault(name, set()).update(req.extras)
-        if name in picked and not specs[name].contains(Version(picked[name].version), prereleases=True):
+        if name in picked and not spec(name).contains(Version(picked[name].version), prereleases=True):
             new = True
         return new
 
+    def unpick(name: str) -> None:
+        """Forget `name`'s pick and what it asked for."""
+        found = picked.pop(name)
+        walk.wheels.pop(name, None)
+        walk.pure_sdists.pop(name, None)
+        for asks in required_by.values():
+            asks.pop(f"{name} {found.version}", None)
+
+    def backtrack(name: str, error: str) -> str | None:
+        """No version of `name` satisfies all its requirers: as pip's resolver would, take an
+        older version of the one requirer without whom a published version fits (not a pin of
+        pyproject.toml). Returns that requirer's name, or None if there is none."""
+        listed = re.search(r"\(from versions: ([^)]*)\)", error)
+        versions = []
+        for text in listed.group(1).split(", ") if listed else ():
+            try:
+                versions.append(Version(text))
+            except ValueError:
+                pass
+        asks = required_by.get(name, {})
+        for requirer in sorted(asks):
+            if requirer == "pyproject.toml":
+                continue
+            other, version = requirer.split(" ")
+            if "pyproject.toml" in required_by.get(other, {}):
+                continue
+            rest = SpecifierSet()
+            for who, specifier in asks.items():
+                if who != requirer:
+                    rest &= specifier
+            if any(rest.contains(v) for v in versions):
+                walk.backtracked.append(
+                    f"{requirer} (asks {name}{asks[requirer]}; others: {name}{rest}): older {other}"
+                )
+                excluded.setdefault(other, set()).add(version)
+                unpick(other)
+                return other
+        return None
+
+    def prune() -> set[str]:
+        """Unpick what nothing picked asks for any more (after a backtrack): pip would not
+        install it. Returns the names unpicked."""
+        gone: set[str] = set()
+        while True:
+            live = {"pyproject.toml"} | {f"{n} {f.version}" for n, f in picked.items()}
+            orphans = [n for n in picked if not live & set(required_by.get(n, {}))]
+            if not orphans:
+                return gone
+            for name in orphans:
+                unpick(name)
+            gone.update(orphans)
+
     todo = {canonicalize_name(r.name) for _, r in wanted if want(r)}
-    for _ in range(20):
-        todo -= set(walk.failures)
-        if not todo:
-            break
-        queried = query_each(sorted(f"{n}{specs[n]}" for n in todo), target)
-        todo = set()
+    # The pins' answers are the first round (the specifiers are the pins' own, merged).
+    queried: dict[str, Found | str] | None = {n: answers[n] for n in todo if n not in walk.failures}
+    todo = set()
+    for _ in range(50):
+        if queried is None:
+            todo -= set(walk.failures)
+            if not todo:
+                break
+            queried = query_each(sorted(f"{n}{spec(n)}" for n in todo), target)
+            todo = set()
         for name, answer in queried.items():
-            if isinstance(answer, str):  # no wheel: is there a pure-Python sdist?
-                sdist = query_each([f"{name}{specs[name]}"], target, binary_only=False)[name]
+            if not isinstance(answer, str) and answer.version in excluded.get(name, ()):
+                todo.add(name)  # backtracked earlier in this round: ask again
+                continue
+            is_wheel = True
+            if isinstance(answer, str):
+                if "from versions:" in answer and (older := backtrack(name, answer)):
+                    todo |= {older, name}  # the requirer again (older), then this again
+                    continue
+                # no wheel: is there a pure-Python sdist?
+                sdist = query_each([f"{name}{spec(name)}"], target, binary_only=False)[name]
                 if isinstance(sdist, str):
                     walk.failures[name] = answer
                     continue
@@ -267,14 +365,27 @@ def check_target(target: Target, requirements: list[tuple[str, Requirement]], de
                         "which compiles code" if pure is False else pure
                     )
                     continue
-                walk.pure_sdists[name] = answer = sdist
-            else:
-                walk.wheels[name] = answer
+                answer, is_wheel = sdist, False
+            if name in picked:
+                unpick(name)  # a new version (or new extras): its own requirements below
             picked[name] = answer
+            (walk.wheels if is_wheel else walk.pure_sdists)[name] = answer
             for line in answer.requires:
                 req = Requirement(line)
-                if applies(req, target, frozenset(extras.get(name, ()))) and want(req):
+                requirer = f"{name} {answer.version}"
+                if applies(req, target, frozenset(extras.get(name, ()))) and want(req, requirer):
                     todo.add(canonicalize_name(req.name))
+        if walk.backtracked:
+            todo -= prune()
+        queried = None
+    else:
+        walk.failures["(walk)"] = f"not finished after 50 rounds; still to check: {sorted(todo)}"
+
+    prune()
+    for name in walk.failures:  # who asked for what (a conflict names every side)
+        if len(required_by.get(name, {})) > 1:
+            asks = ", ".join(f"{who}: {s or 'any'}" for who, s in sorted(required_by[name].items()))
+            walk.failures[name] += f" [required by {asks}]"
     return walk
 
 
@@ -294,6 +405,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pythons", nargs="+", default=list(PYTHONS))
     parser.add_argument("--jobs", type=int, default=3, help="targets checked at once (network-bound)")
     args = parser.parse_args(argv)
+    if pip_version() < METADATA_ONLY_PIP:
+        print(f"warning: pip {'.'.join(map(str, pip_version()))} downloads every wheel it resolves, "
+              "even in a dry run (tens of GB here); run this with pip >= 25.3 (see --help)",
+              file=sys.stderr)  # fmt: skip
 
     requirements = pyproject_requirements()
     targets = [Target(p, v) for p in args.platforms for v in args.pythons]
@@ -313,9 +428,12 @@ def main(argv: list[str] | None = None) -> int:
             line += f", pure-Python sdists: {sdists}" if sdists else ""
         status = "FAIL" if walk.failures else "ok"
         print(f"{walk.target.name}: {status}: {line}")
+        for why in walk.backtracked:
+            print(f"    backtracked: {why}")
         for name, why in sorted(walk.failures.items()):
             failed = True
-            print(f"    FAIL {name}: {why}")
+            why = re.sub(r"ERROR: Ignored the following yanked versions: [^;]*; ", "", why)
+            print(f"    FAIL {name}: {re.sub(r' [(]from versions: [^)]*[)]', '', why)}")
     print(f"\n{'FAILED' if failed else 'all targets install from wheels (or pure-Python sdists)'}")
     return 1 if failed else 0
 

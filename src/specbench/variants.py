@@ -70,9 +70,10 @@ def parse_variant(code: str) -> Variant:
 def variant_codes(shift: int, delta: float) -> dict[str, str]:
     """Label -> code of every test variant rendered with `shift` and `delta` (the labels that a
     test split's ``variant`` column holds, see Variant.label). Where two codes share a label
-    (shift or delta 0), the first in DEFAULT_VARIANTS keeps it ("0" before "+s")."""
+    (shift or delta 0), the first in the schema's default list (every code) keeps it ("0"
+    before "+s")."""
     codes: dict[str, str] = {}
-    for code in DEFAULT_VARIANTS:
+    for code in schema.defaults("datasets", "*", "test")["variants"]:
         codes.setdefault(parse_variant(code).label(shift, delta), code)
     return codes
 
