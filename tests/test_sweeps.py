@@ -270,3 +270,55 @@ def test_robustness_table_and_figures(tmp_path):
         tests[level] = out / "test.parquet"
     plot_level_spectra(tests=tests, png=tmp_path / "s.png", svg=tmp_path / "s.svg")
     assert (tmp_path / "s.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_models_are_tested_on_every_level_for_real(tmp_path):
+    """A real run of a two-level sweep: the robustness table has every (train level, test level)
+    pair, the cross rows from evaluate_level; evaluate_level on a model's own level gives
+    evaluate_model's metrics exactly (same model, same test split), and so does the diagonal."""
+    import pandas as pd
+
+    workdir = copy_workflow(tmp_path / "wf")
+    cfg = swept({"clean": LEVELS["clean"], "snr10": LEVELS["snr10"]})
+    cfg["experiments"] = {
+        "robustness": {**cfg["experiments"]["robustness"], "models": {"cnn2": {"architecture": "cnn2"}}}
+    }
+    (workdir / "sweep.yaml").write_text(yaml.safe_dump(cfg))
+    own = "results/robustness/bench_clean/cnn2/seed0/on_bench_clean.json"  # not planned: asked
+    targets = ["results/tables/robustness.csv", "results/figures/robustness.png", own]
+    snakemake(workdir, *targets, "--cores", "2", "--configfile", "sweep.yaml")
+    results = workdir / "results"
+    for train, test, seed in [("clean", "snr10", 0), ("snr10", "clean", 1)]:
+        cross = results / "robustness" / f"bench_{train}" / "cnn2" / f"seed{seed}"
+        metrics = json.loads((cross / f"on_bench_{test}.json").read_text())
+        assert metrics["dataset"] == f"bench_{train}" and metrics["test_dataset"] == f"bench_{test}"
+        assert not list(cross.glob("*.parquet"))  # metrics only
+    again = json.loads((workdir / own).read_text())
+    metrics = json.loads((results / "runs" / "bench_clean" / "cnn2" / "seed0" / "metrics.json").read_text())
+    for key in ("n_test", "test_wrong", "test_accuracy", "parameters", "macs"):
+        assert again[key] == metrics[key], key
+
+    table = pd.read_csv(results / "tables" / "robustness.csv")
+    pairs = list(zip(table["train_level"], table["test_level"]))
+    assert pairs == [("clean", "clean"), ("clean", "snr10"), ("snr10", "clean"), ("snr10", "snr10")]
+    assert table["seeds"].tolist() == [2] * 4 and table["model"].unique().tolist() == ["cnn2"]
+    runs = pd.read_csv(results / "tables" / "runs.csv")
+    for row in table[table["matched"]].itertuples():
+        own_runs = runs[runs["dataset"] == row.train_dataset]["test_accuracy"]
+        assert row.mean_accuracy == pytest.approx(own_runs.mean(), abs=1e-6)
+        assert row.min_accuracy == pytest.approx(own_runs.min(), abs=1e-6)
+    for row in table[~table["matched"]].itertuples():
+        accs = [
+            json.loads(
+                (results / "robustness" / row.train_dataset / "cnn2" / f"seed{seed}"
+                 / f"on_{row.test_dataset}.json").read_text()
+            )["test_accuracy"]
+            for seed in (0, 1)
+        ]  # fmt: skip
+        assert row.mean_accuracy == pytest.approx(sum(accs) / 2, abs=1e-6)
+    md = (results / "tables" / "robustness.md").read_text()
+    assert "| model | trained at | seeds | clean | snr10 |" in md
+    assert (results / "figures" / "robustness.png").stat().st_size > 10_000
+    log = (results / "logs" / "plot_robustness.log").read_text()
+    assert "WARNING" not in log, log

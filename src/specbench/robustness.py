@@ -215,17 +215,26 @@ def plot_robustness(
                 m = rows[rows["train_level"] == train].sort_values("test_level_index")
                 x = m["test_level_index"].to_numpy()
                 (line,) = ax.plot(
-                    x, 100 * m["mean_accuracy"], marker="o", ms=3, lw=1.0, color=color, alpha=0.9
+                    x, 100 * m["mean_accuracy"], marker="o", ms=3.5, lw=1.2, color=color, zorder=3
                 )
                 ax.fill_between(
-                    x, 100 * m["min_accuracy"], 100 * m["max_accuracy"], color=color, alpha=0.1
+                    x, 100 * m["min_accuracy"], 100 * m["max_accuracy"], color=color, alpha=0.12
                 )
                 handles.setdefault(f"trained at {train}", line)
+            # the matched level (each train level's own point), bold and under the thin lines:
+            # its band is the train level's band at that point
             m = rows[rows["matched"].astype(bool)].sort_values("test_level_index")
-            x = m["test_level_index"].to_numpy()
-            (line,) = ax.plot(x, 100 * m["mean_accuracy"], marker="o", lw=2.8, color="0.1")
-            ax.fill_between(
-                x, 100 * m["min_accuracy"], 100 * m["max_accuracy"], color="0.1", alpha=0.15
+            (line,) = ax.plot(
+                m["test_level_index"].to_numpy(),
+                100 * m["mean_accuracy"],
+                marker="o",
+                ms=9,
+                mfc="none",
+                mew=1.8,
+                lw=3.0,
+                color="0.15",
+                alpha=0.75,
+                zorder=2,
             )
             handles.setdefault("trained and tested at the level", line)
             ax.set_xticks(levels["test_level_index"], levels["test_level"])
@@ -258,6 +267,8 @@ def _labelled(handle, label: str):
         alpha=handle.get_alpha(),
         marker=handle.get_marker(),
         ms=handle.get_markersize(),
+        mfc=handle.get_markerfacecolor(),
+        mew=handle.get_markeredgewidth(),
         label=label,
     )
 
