@@ -155,8 +155,11 @@ def test_shared_model_trains_once(tiny):
 
 
 def test_peak_outside_spectrum_in_classes_file(tiny, tmp_path, monkeypatch):
-    bad = {"datapoints": 100, "classes": 1, "spectra": {"0": {"peak_positions": [5, 140],
-                                                              "peak_heights": [1.0, 0.5]}}}
+    bad = {
+        "datapoints": 100,
+        "classes": 1,
+        "spectra": {"0": {"peak_positions": [5, 140], "peak_heights": [1.0, 0.5]}},
+    }
     (tmp_path / "classes.json").write_text(json.dumps(bad))
     monkeypatch.chdir(tmp_path)
     tiny["datasets"]["chal"] = {
@@ -208,7 +211,14 @@ def test_default_and_paper_plan_quickly(tmp_path):
     # seed 0, on two more renderings of the challenge set (its 2023 runs are activation's);
     # robustness: 4 models x 4 noise levels x 5 seeds
     assert n_jobs == 8 * 5 + 18 * 5 + 2 * 2 + 4 * 4 * 5
-    for rule, count in (("train_model", n_jobs), ("evaluate_model", n_jobs), ("render_spectra", 8)):
+    # robustness: each of those 4 x 4 x 5 models tested on the 3 other levels too
+    crosses = 4 * 4 * 5 * 3
+    for rule, count in (
+        ("train_model", n_jobs),
+        ("evaluate_model", n_jobs),
+        ("render_spectra", 8),
+        ("evaluate_level", crosses),
+    ):
         assert any(line.split()[:2] == [rule, str(count)] for line in text.splitlines()), text
 
 
@@ -225,4 +235,5 @@ def test_select_leaves_out_the_unselected_sweep(tmp_path):
         if len(line.split()) == 2 and line.split()[1].isdigit()
     }
     assert counts["train_model"] == 5 and counts["render_spectra"] == 1, text
-    assert not {"aggregate_robustness", "plot_robustness", "plot_level_spectra"} & set(counts)
+    robustness = {"aggregate_robustness", "plot_robustness", "plot_level_spectra", "evaluate_level"}
+    assert not robustness & set(counts)

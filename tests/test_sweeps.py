@@ -217,7 +217,9 @@ def test_robustness_table_and_figures(tmp_path):
             for seed in (0, 1):
                 path = tmp_path / "cross" / f"{train}_{test}_{seed}.json"
                 path.parent.mkdir(exist_ok=True)
-                path.write_text(json.dumps({"test_accuracy": 0.1 * (i + 1) + 0.01 * j + seed / 100}))
+                path.write_text(
+                    json.dumps({"test_accuracy": 0.1 * (i + 1) + 0.01 * j + seed / 100})
+                )
                 cross.append({"experiment": "robustness", "model": "vgg", "seed": seed,
                               "train_level": train, "test_level": test, "metrics": str(path)})  # fmt: skip
     cross.append({**cross[0], "seed": 5, "metrics": str(tmp_path / "absent.json")})  # left out
@@ -282,7 +284,10 @@ def test_models_are_tested_on_every_level_for_real(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     cfg = swept({"clean": LEVELS["clean"], "snr10": LEVELS["snr10"]})
     cfg["experiments"] = {
-        "robustness": {**cfg["experiments"]["robustness"], "models": {"cnn2": {"architecture": "cnn2"}}}
+        "robustness": {
+            **cfg["experiments"]["robustness"],
+            "models": {"cnn2": {"architecture": "cnn2"}},
+        }
     }
     (workdir / "sweep.yaml").write_text(yaml.safe_dump(cfg))
     own = "results/robustness/bench_clean/cnn2/seed0/on_bench_clean.json"  # not planned: asked
@@ -295,7 +300,9 @@ def test_models_are_tested_on_every_level_for_real(tmp_path):
         assert metrics["dataset"] == f"bench_{train}" and metrics["test_dataset"] == f"bench_{test}"
         assert not list(cross.glob("*.parquet"))  # metrics only
     again = json.loads((workdir / own).read_text())
-    metrics = json.loads((results / "runs" / "bench_clean" / "cnn2" / "seed0" / "metrics.json").read_text())
+    metrics = json.loads(
+        (results / "runs" / "bench_clean" / "cnn2" / "seed0" / "metrics.json").read_text()
+    )
     for key in ("n_test", "test_wrong", "test_accuracy", "parameters", "macs"):
         assert again[key] == metrics[key], key
 
