@@ -87,8 +87,9 @@ def _defaults_of(schema: dict) -> Any:
         return copy.deepcopy(schema.get("default"))
     out = copy.deepcopy(schema.get("default", {}))
     for key, sub in props.items():
+        sub = _resolve(sub)
         value = _defaults_of(sub)
-        if value is not None and value != {} or ("default" in _resolve(sub)):
+        if "default" in sub or value not in (None, {}):
             out.setdefault(key, value)
         if isinstance(out.get(key), dict) and isinstance(value, dict):
             out[key] = {**value, **out[key]}

@@ -154,17 +154,7 @@ def confusions_table(runs: Sequence[Mapping[str, Any]], top: int) -> pd.DataFram
                 }
             )
     table = pd.DataFrame(rows, columns=CONFUSIONS_COLUMNS)
-    for col in (
-        "rank",
-        "class_a",
-        "class_b",
-        "count",
-        "a_as_b",
-        "b_as_a",
-        "n_seeds",
-        "n_missing",
-        "n_test",
-    ):
+    for col in CONFUSIONS_COLUMNS[CONFUSIONS_COLUMNS.index("rank") :]:  # the counts
         table[col] = table[col].astype("int64")
     return table
 
