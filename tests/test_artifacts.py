@@ -26,9 +26,9 @@ from snakemake.utils import validate
 import helpers
 from conftest import REPO, TINY_CONFIG
 from specbench import config as sbconfig
-from specbench import io
+from specbench import artifacts, io
 from specbench.classes import ClassSet, generate_classes, make_classes
-from specbench.render import plan_from_split, plan_splits, render_dataset, render_peaks
+from specbench.render import plan_from_split, render_dataset, render_peaks
 
 SCHEMA = str(REPO / "src" / "specbench" / "schema.yaml")
 N = 160
@@ -94,13 +94,24 @@ def reference(split: io.Split, r: int) -> np.ndarray:
     art = split.artifacts
     m = clean.max()
     s = clean + m * reference_background(split, r)
-    rng = np.random.default_rng(int(art.noise_seed[r]))
     level = float(art.noise_level[r])
+    seed = int(art.noise_seed[r])
     if art.noise[r] == "gaussian":
-        s = s + m / level * rng.standard_normal(split.n_points)
+        s = s + m / level * reference_normals(seed, split.n_points)
     elif art.noise[r] == "poisson":
+        rng = np.random.Generator(np.random.Philox(key=[seed, 0]))
         s = rng.poisson(np.maximum(s * level / m, 0)) * m / level
     return s.astype(np.float32)
+
+
+def reference_normals(seed: int, n: int) -> np.ndarray:
+    """The row's standard normals: Box-Muller on Philox(key=[seed, 0])'s raw 64-bit draws."""
+    half = (n + 1) // 2
+    raw = np.random.Philox(key=[seed, 0]).random_raw(half)
+    u = ((raw >> 40) + 1).astype(np.float64) * 2.0**-24  # top 24 bits, in (0, 1]
+    v = ((raw >> 16) % 2**24).astype(np.float64) * 2.0**-24  # the next 24 bits, in [0, 1)
+    radius = np.sqrt(-2 * np.log(u))
+    return np.concatenate([radius * np.cos(2 * np.pi * v), radius * np.sin(2 * np.pi * v)])[:n]
 
 
 KINDS = {
@@ -191,6 +202,37 @@ def identical_rows(**render) -> dict:
         sigma=[2.0, 2.0],
         render=render,
     )
+
+
+def test_standard_normals_follow_their_definition():
+    seeds = np.array([0, 1, 7, 2**62 + 12345, 2**63 - 2], dtype=np.int64)
+    for n in (1, 2, 161, 5000):  # odd and even lengths
+        z = artifacts.standard_normals(seeds, n)
+        assert z.dtype == np.float32 and z.shape == (len(seeds), n)
+        want = np.stack([reference_normals(int(s), n) for s in seeds])
+        np.testing.assert_allclose(z, want, rtol=0, atol=2e-6)
+    # a row's values depend on its own seed only (not on its neighbours or its position)
+    np.testing.assert_array_equal(
+        artifacts.standard_normals(seeds[::-1], 161)[::-1], artifacts.standard_normals(seeds, 161)
+    )
+    # the re-keyed generator draws what a fresh Philox(key=[seed, 0]) draws
+    streams = artifacts._NoiseStreams()
+    for s in seeds.tolist():
+        np.testing.assert_array_equal(
+            streams.key(s).random_raw(9), artifacts.noise_generator(s).random_raw(9)
+        )
+
+
+def test_standard_normals_are_standard_normal():
+    z = artifacts.standard_normals(np.arange(400, dtype=np.int64) * 977 + 3, 5001).ravel()
+    assert abs(z.mean()) < 5 / math.sqrt(z.size)
+    assert z.std() == pytest.approx(1.0, abs=5 / math.sqrt(2 * z.size))
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    assert abs(stats.skew(z)) < 0.01 and abs(stats.kurtosis(z)) < 0.02
+    assert np.abs(z).max() <= math.sqrt(48 * math.log(2)) + 1e-5  # the float32 tail cut
+    # both halves of a row (the cosine and the sine of the same pairs) are uncorrelated
+    rows = artifacts.standard_normals(np.arange(2000, dtype=np.int64), 200)
+    assert abs(np.corrcoef(rows[:, :100].ravel(), rows[:, 100:].ravel())[0, 1]) < 0.01
 
 
 def test_gaussian_noise_has_its_snr(tmp_path):

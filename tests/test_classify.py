@@ -20,7 +20,6 @@ from specbench.classify import (
     prepare,
     read_spectra,
     resample,
-    run_summary,
     top_k,
 )
 from specbench.cli import main

@@ -3,7 +3,6 @@ message naming the offending key and value, before any job runs."""
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest

@@ -12,7 +12,7 @@ import pytest
 from scipy.ndimage import gaussian_filter1d
 
 from helpers import render_files
-from specbench import io
+from specbench import io, render
 from specbench.classes import ClassSet, generate_classes, load_classes
 from specbench.render import (
     fill_defaults,
@@ -102,6 +102,34 @@ def test_render_peaks_overwrites_and_handles_edges():
     assert out.dtype == np.float32
     with pytest.raises(ValueError, match=r"outside the spectrum \[0, 10\)"):
         render_peaks(np.array([[10]]), np.array([[1.0]]), np.array([1.0]), 10)
+
+
+@pytest.mark.parametrize("eta", [None, "mixed"])
+def test_both_scatters_render_the_same_bytes(monkeypatch, eta):
+    rng = np.random.default_rng(11)
+    rows, n = 70, 120
+    positions = rng.integers(0, n, size=(rows, 6))
+    positions[:5, :2] = [0, n - 1]  # peaks at both edges
+    positions[5:9, 1] = positions[5:9, 0]  # overwritten peaks
+    heights = rng.uniform(0.1, 2.0, size=(rows, 6))
+    counts = rng.integers(1, 7, size=rows)
+    sigma = rng.uniform(0.3, 4.0, size=rows)
+    mix = None if eta is None else rng.uniform(0, 1, size=rows)
+    out = {}
+    for path, factor in {"sparse": 0, "dense": 10**9}.items():  # force each path
+        monkeypatch.setattr(render, "SPARSE_COPY_FACTOR", factor)
+        out[path] = render_peaks(
+            positions, heights, sigma, n, counts=counts, eta=mix, chunk_rows=16
+        )
+    np.testing.assert_array_equal(out["sparse"], out["dense"])
+    want = np.zeros((rows, n))
+    for r in range(rows):
+        x = np.zeros(n)
+        for p, h in zip(positions[r, : counts[r]], heights[r, : counts[r]]):
+            x[p] = h
+        want[r] = gaussian_filter1d(x, sigma[r], mode="constant")
+    if eta is None:
+        np.testing.assert_allclose(out["dense"], want, rtol=0, atol=1e-6)
 
 
 def test_random_variation_stays_in_its_ranges():

@@ -27,10 +27,13 @@ Noise (``noise``), added last:
   s (peaks + background) becomes ``Poisson(counts * s / m) * m / counts`` (negative s counts as 0),
   so its relative noise at the maximum is 1 / sqrt(counts).
 
-z and the Poisson draws of a row come from ``numpy.random.default_rng(noise_seed)`` (the row's own
-stream, ``standard_normal(n_points)`` or ``poisson(lam)``), so a row is re-rendered from its
-columns alone (specbench.io stores them; specbench.render.plan_from_split renders them). A row
-whose peak maximum is 0 gets neither background nor noise.
+A row's noise comes from its own stream, the counter-based ``numpy.random.Philox(key=[noise_seed,
+0])`` (counter 0): z by Box-Muller on its raw draws (standard_normals gives the exact recipe), the
+Poisson counts by ``numpy.random.Generator`` on it (``poisson(lam)``). So a row is re-rendered from
+its columns alone (specbench.io stores them; specbench.render.plan_from_split renders them), and
+keying a reused Philox costs ~3 us where seeding a generator costs ~13 us: noise is the largest
+cost of rendering with artifacts (benchmarks/render.py). A row whose peak maximum is 0 gets
+neither background nor noise. Background and noise are computed in float32 (the stored precision).
 
 Randomness (NumPy SPEC 7): the per-spectrum values of class k in split s come from one stream per
 artifact kind, ``default_rng([k, seed, ARTIFACT_SPLIT_CODES[s], KIND_CODES[kind]])``, separate from
@@ -55,7 +58,7 @@ LORENTZ_TRUNCATE = 30.0  # Lorentzian kernel radius in half widths (kernel >= 1/
 ARTIFACT_SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 KIND_CODES = {"peak_shape": 1, "noise": 2, "background": 3}
 NOISE_LEVEL_KEY = {"gaussian": "snr", "poisson": "counts"}
-CHUNK_ROWS = 32  # rows of float64 work at a time in apply_artifacts (1.3 MB at 5000 points)
+CHUNK_ROWS = 32  # rows at a time in apply_artifacts (0.6 MB of float32 at 5000 points)
 
 
 @dataclass
@@ -194,20 +197,117 @@ def draw_artifacts(settings: Mapping, labels: np.ndarray, *, seed: int, split: s
 # ------------------------------------------------------------------ background and noise
 
 
+def _split_exponent(n_points: int) -> tuple[int, int]:
+    """(blocks, block) with blocks * block >= n_points and block ~ sqrt(n_points)."""
+    block = max(1, math.isqrt(max(n_points - 1, 0)) + 1)
+    return -(-n_points // block), block
+
+
+def add_backgrounds(spectra: np.ndarray, art: Artifacts, scale: np.ndarray) -> None:
+    """Add ``scale[r] * b_r(t)`` (the module docstring's background) to each row of `spectra`
+    (float32 [rows, n], in place); scale: the rows' peak maxima.
+
+    float32 arithmetic: the polynomial by Horner's rule with the coefficients scaled first, the
+    exponential as a product of two float64 exponentials rounded once,
+    ``exp(-t_i / d) = exp(-q B / ((n - 1) d)) * exp(-j / ((n - 1) d))`` for ``i = q B + j``
+    (B ~ sqrt(n)), so a row needs ~2 sqrt(n) exponentials, not n.
+    """
+    rows, n_points = spectra.shape
+    scale = np.asarray(scale, dtype=np.float64)
+    t = (np.arange(n_points, dtype=np.float64) / max(n_points - 1, 1)).astype(np.float32)
+    coefficients = (art.background.astype(np.float64) * scale[:, None]).astype(np.float32)
+    degree = coefficients.shape[1] - 1
+    if degree == 0:
+        spectra += coefficients
+    elif degree > 0:  # Horner's rule, from the highest coefficient
+        work = np.multiply(coefficients[:, degree : degree + 1], t[None, :])
+        for j in range(degree - 1, 0, -1):
+            work += coefficients[:, j : j + 1]
+            work *= t[None, :]
+        work += coefficients[:, :1]
+        spectra += work
+    if np.any(art.exp_amplitude != 0):
+        blocks, block = _split_exponent(n_points)
+        rate = 1.0 / ((max(n_points - 1, 1)) * art.exp_decay.astype(np.float64))  # per point
+        amplitude = art.exp_amplitude.astype(np.float64) * scale
+        outer = np.exp(-np.arange(blocks) * block * rate[:, None]) * amplitude[:, None]
+        inner = np.exp(-np.arange(block) * rate[:, None])
+        product = np.empty((rows, blocks, block), dtype=np.float32)
+        np.multiply(outer[:, :, None], inner[:, None, :], out=product, casting="same_kind")
+        spectra += product.reshape(rows, -1)[:, :n_points]
+
+
 def backgrounds(art: Artifacts, n_points: int) -> np.ndarray:
-    """Relative backgrounds float64 [rows, n_points] (to be multiplied by the peak maxima)."""
-    t = np.arange(n_points, dtype=np.float64) / max(n_points - 1, 1)
-    out = np.zeros((len(art), n_points), dtype=np.float64)
-    coefficients = art.background.astype(np.float64)
-    for j in range(coefficients.shape[1] - 1, -1, -1):  # Horner
-        out *= t[None, :]
-        out += coefficients[:, j : j + 1]
-    live = np.flatnonzero(art.exp_amplitude != 0)
-    if live.size:
-        amplitude = art.exp_amplitude[live].astype(np.float64)
-        decay = art.exp_decay[live].astype(np.float64)
-        out[live] += amplitude[:, None] * np.exp(-t[None, :] / decay[:, None])
+    """Relative backgrounds float32 [rows, n_points] (peak maximum 1), as add_backgrounds adds."""
+    out = np.zeros((len(art), n_points), dtype=np.float32)
+    add_backgrounds(out, art, np.ones(len(art)))
     return out
+
+
+#: The key of a row's noise stream is [noise_seed, NOISE_KEY_WORD] (numpy.random.Philox).
+NOISE_KEY_WORD = 0
+
+
+def noise_generator(seed: int) -> np.random.Philox:
+    """The bit generator of a row's noise: ``numpy.random.Philox(key=[seed, 0])``, counter 0."""
+    return np.random.Philox(key=np.array([seed, NOISE_KEY_WORD], dtype=np.uint64))
+
+
+class _NoiseStreams:
+    """One Philox bit generator re-keyed per row (same draws as noise_generator(seed), without
+    constructing one per row)."""
+
+    def __init__(self):
+        self.bitgen = np.random.Philox(key=0)
+        self.zeros = np.zeros(4, dtype=np.uint64)
+
+    def key(self, seed: int) -> np.random.Philox:
+        self.bitgen.state = {
+            "bit_generator": "Philox",
+            "state": {
+                "counter": self.zeros,
+                "key": np.array([seed, NOISE_KEY_WORD], dtype=np.uint64),
+            },
+            "buffer": self.zeros,
+            "buffer_pos": 4,
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
+        return self.bitgen
+
+
+_TWO_PI = np.float32(2.0 * math.pi)
+_U24 = np.float32(2.0**-24)
+
+
+def standard_normals(seeds: np.ndarray, n_points: int) -> np.ndarray:
+    """z float32 [rows, n_points] ~ N(0, 1): row r from the noise stream of seeds[r].
+
+    Box-Muller in float32 on ``h = ceil(n / 2)`` raw 64-bit draws ``w`` of
+    ``numpy.random.Philox(key=[seed, 0])``: ``u = (w >> 40) + 1`` and ``v = (w >> 16) & (2^24 - 1)``
+    (two 24-bit integers), ``r = sqrt(-2 ln(u 2^-24))``, ``a = 2 pi v 2^-24``; then
+    ``z[:h] = r cos a`` and ``z[h:] = (r sin a)[: n - h]``. Exact normal up to float32 rounding,
+    with the tails cut at |z| = sqrt(48 ln 2) ~ 5.77 (probability 8e-9).
+    """
+    seeds = np.asarray(seeds, dtype=np.int64)
+    rows = len(seeds)
+    half = -(-n_points // 2)
+    raw = np.empty((rows, half), dtype=np.uint64)
+    streams = _NoiseStreams()
+    for i, seed in enumerate(seeds.tolist()):
+        raw[i] = streams.key(seed).random_raw(half)
+    radius = (raw >> np.uint64(40)).astype(np.float32)
+    radius += np.float32(1.0)
+    radius *= _U24
+    np.log(radius, out=radius)
+    radius *= np.float32(-2.0)
+    np.sqrt(radius, out=radius)
+    angle = ((raw >> np.uint64(16)) & np.uint64(0xFFFFFF)).astype(np.float32)
+    angle *= _U24 * _TWO_PI
+    z = np.empty((rows, 2 * half), dtype=np.float32)
+    np.multiply(radius, np.cos(angle), out=z[:, :half])
+    np.multiply(radius, np.sin(angle), out=z[:, half:])
+    return z[:, :n_points]
 
 
 def apply_artifacts(
@@ -218,38 +318,45 @@ def apply_artifacts(
 ) -> np.ndarray:
     """Add background and noise to rendered spectra (float32 [rows, n]); returns float32.
 
-    `out` (float32, same shape) may be `clean` itself. Computed in float64 per the module
-    docstring, chunk_rows rows at a time (so the passes over a chunk stay in cache); each noisy row
-    draws from default_rng(its noise_seed).
+    `out` (float32, same shape) may be `clean` itself. Computed in float32 per the module
+    docstring, chunk_rows rows at a time (so the passes over a chunk stay in cache): the background
+    (add_backgrounds), then each noisy row's noise from its own stream (standard_normals for
+    Gaussian noise; ``numpy.random.Generator(noise_generator(seed)).poisson`` for Poisson noise).
     """
     clean = np.asarray(clean)
     rows, n_points = clean.shape
     if len(art) != rows:
         raise ValueError(f"{len(art)} artifact rows for {rows} spectra")
+    unknown = set(np.unique(art.noise).tolist()) - set(NOISE_KINDS)
+    if unknown:
+        raise ValueError(f"unknown noise kind {sorted(unknown)[0]!r} (known: {NOISE_KINDS})")
     if out is None:
         out = np.empty((rows, n_points), dtype=np.float32)
     if rows == 0 or n_points == 0:
         return out
     has_background = art.background.shape[1] > 0 or bool(np.any(art.exp_amplitude != 0))
-    noisy = art.noise != "none"
     for start in range(0, rows, chunk_rows):
         stop = min(start + chunk_rows, rows)
-        spectra = clean[start:stop].astype(np.float64)
+        spectra = out[start:stop]
+        if out is not clean:
+            spectra[...] = clean[start:stop]
         peak_max = spectra.max(axis=1)
-        if has_background:  # zero where the peak maximum is 0
-            background = backgrounds(art[start:stop], n_points)
-            background *= peak_max[:, None]
-            spectra += background
-        for i in np.flatnonzero(noisy[start:stop] & (peak_max > 0)):
-            r = start + i
-            rng = np.random.default_rng(int(art.noise_seed[r]))
-            level = float(art.noise_level[r])
-            if art.noise[r] == "gaussian":
-                spectra[i] += (peak_max[i] / level) * rng.standard_normal(n_points)
-            elif art.noise[r] == "poisson":
-                lam = np.maximum(spectra[i] * (level / peak_max[i]), 0.0)
-                spectra[i] = rng.poisson(lam) * (peak_max[i] / level)
+        live = peak_max > 0  # a row whose peak maximum is 0 gets neither background nor noise
+        chunk = art[start:stop]
+        if has_background:
+            add_backgrounds(spectra, chunk, peak_max * live)
+        gaussian = np.flatnonzero((chunk.noise == "gaussian") & live)
+        if gaussian.size:
+            scale = peak_max[gaussian] / chunk.noise_level[gaussian]
+            noise = standard_normals(chunk.noise_seed[gaussian], n_points)
+            noise *= scale[:, None]
+            if gaussian.size == stop - start:
+                spectra += noise
             else:
-                raise ValueError(f"unknown noise kind {art.noise[r]!r} (known: {NOISE_KINDS})")
-        out[start:stop] = spectra
+                spectra[gaussian] += noise
+        for i in np.flatnonzero((chunk.noise == "poisson") & live):
+            level, m = np.float64(chunk.noise_level[i]), np.float64(peak_max[i])
+            rng = np.random.Generator(noise_generator(int(chunk.noise_seed[i])))
+            lam = np.maximum(spectra[i].astype(np.float64) * (level / m), 0.0)
+            spectra[i] = rng.poisson(lam) * (m / level)
     return out

@@ -10,6 +10,8 @@ render_peaks does this for many spectra at once without a per-spectrum loop: eve
 row's kernel (computed once per row) to a window of the output, one vectorised scatter per peak
 slot, in float64, written once as float32. Work is proportional to peaks x kernel width, not to
 spectrum length, which is why it is much faster than filtering each spectrum (benchmarks/render.py).
+Narrow kernels (the Gaussian's) scatter point by point and copy back only the touched points;
+wide ones (Lorentzian tails) add whole kernel-wide windows to a padded buffer copied back at once.
 
 Randomness (NumPy SPEC 7): class k's spectra of split s come from
 ``default_rng([k, seed, SPLIT_CODES[s]])``, so rendering is reproducible and class k's rows do not
@@ -30,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from specbench import io, schema
 from specbench.artifacts import (
@@ -57,6 +60,9 @@ TRUNCATE = 4.0
 RENDER = ("datasets", "*", "render")
 TEST = ("datasets", "*", "test")
 CHUNK_ROWS = 256  # rows summed at a time in a float64 buffer (10 MB at 5000 points)
+# Below this many output points per touched point a chunk is copied out whole (one pass) rather
+# than point by point (an index gather and scatter per touched point).
+SPARSE_COPY_FACTOR = 4
 
 
 @dataclass
@@ -171,9 +177,10 @@ def render_peaks(
     ``gaussian_filter1d(x, sigma[r], mode="constant")`` with x zero except ``x[p] = h`` for its
     peaks in order (a later peak at the same position overwrites), to float32 rounding.
 
-    Sums are taken in float64 in a buffer of chunk_rows rows; only the points that peaks touch
-    are copied to `out` (allocated when None, zeroed first) and re-zeroed in the buffer, so the
-    work is proportional to peaks x kernel width. Every peak slot is one vectorised scatter.
+    Sums are taken in float64 in a buffer of chunk_rows rows, one vectorised scatter per peak
+    slot, and written to `out` (allocated when None) as float32: only the points that peaks touch
+    when the kernels are narrow (work proportional to peaks x kernel width), whole chunks when
+    they are wide (SPARSE_COPY_FACTOR decides). The sums and so the bytes are the same either way.
 
     eta [rows] (default: all Gaussian) mixes in the Lorentzian of the same FWHM per row
     (profile_kernels; specbench.artifacts).
@@ -211,15 +218,26 @@ def render_peaks(
     effective = np.where(valid & ~later_same.any(axis=2), heights, 0.0)
 
     weights, big = gaussian_kernels(sigma) if eta is None else profile_kernels(sigma, eta)
-    offsets = np.arange(-big, big + 1, dtype=np.int64)
     chunk_rows = max(1, min(chunk_rows, rows))
+    if slots * (2 * big + 1) * SPARSE_COPY_FACTOR < n_points:
+        _scatter_sparse(out, positions, effective, weights, big, chunk_rows)
+    else:
+        _scatter_dense(out, positions, effective, weights, big, chunk_rows)
+    return out
+
+
+def _scatter_sparse(out, positions, effective, weights, big, chunk_rows) -> None:
+    """Narrow kernels: one flat-index scatter per peak slot into a float64 buffer; only the
+    touched points are copied to `out` (zeroed first) and re-zeroed in the buffer."""
+    rows, n_points = out.shape
+    offsets = np.arange(-big, big + 1, dtype=np.int64)
     buf = np.zeros(chunk_rows * n_points, dtype=np.float64)
     out[...] = 0.0
     for start in range(0, rows, chunk_rows):
         stop = min(start + chunk_rows, rows)
         row_base = (np.arange(stop - start, dtype=np.int64) * n_points)[:, None]
         touched = []
-        for slot in range(slots):
+        for slot in range(positions.shape[1]):
             h = effective[start:stop, slot]
             live = np.flatnonzero(h)
             if live.size == 0:
@@ -234,11 +252,30 @@ def render_peaks(
             buf[index] += vals
             touched.append(index.ravel())
         if touched:
-            # Copy only the touched points (the rest of `out` is already zero) and re-zero them.
             index = np.concatenate(touched)
             out[start:stop].reshape(-1)[index] = buf[index]
             buf[index] = 0.0
-    return out
+
+
+def _scatter_dense(out, positions, effective, weights, big, chunk_rows) -> None:
+    """Wide kernels (e.g. Lorentzian tails): every peak adds its kernel to a kernel-wide window
+    of a float64 buffer whose rows are padded by the kernel radius (a contiguous copy per row and
+    peak, no per-point index); each chunk is then copied to `out` whole."""
+    rows, n_points = out.shape
+    width = 2 * big + 1
+    buf = np.zeros((chunk_rows, n_points + 2 * big), dtype=np.float64)
+    windows = sliding_window_view(buf, width, axis=1, writeable=True)  # [r, p]: centred on p
+    for start in range(0, rows, chunk_rows):
+        stop = min(start + chunk_rows, rows)
+        for slot in range(positions.shape[1]):
+            h = effective[start:stop, slot]
+            live = np.flatnonzero(h)
+            if live.size:  # one peak per row and slot: the windows of one scatter are disjoint
+                windows[live, positions[start + live, slot]] += (
+                    h[live, None] * weights[start + live]
+                )
+        out[start:stop] = buf[: stop - start, big : big + n_points]
+        buf[: stop - start] = 0.0
 
 
 # ------------------------------------------------------------------ splits
