@@ -262,7 +262,9 @@ def _command(kind: str, arch: str, precision: str, data: Path, argv: list[str]):
     cmd = [sys.executable, __file__, *argv, "--child", kind, "--data", str(data)]
     cmd += ["--architectures", arch, "--precision", precision]
     src = str(Path(__file__).resolve().parents[1] / "src")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+    )
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # several processes on one GPU: JAX must not preallocate 75 % of it in each
     env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
@@ -349,7 +351,9 @@ def main(argv=None) -> int:
     if args.child:
         child(args)
         return 0
-    common = [a for a in argv if a not in ("--peak", "--only-concurrent")]  # forwarded to the children, whose own
+    common = [
+        a for a in argv if a not in ("--peak", "--only-concurrent")
+    ]  # forwarded to the children, whose own
     # --architectures/--precision come last
     for flag in ("--concurrent", "--json"):  # options of the parent only
         if flag in common:
@@ -435,8 +439,10 @@ def main(argv=None) -> int:
     print(f"# load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"args": vars(args), "peak_tflops": peak, "rows": rows,
-                        "packing": packing}, indent=2)
+            json.dumps(
+                {"args": vars(args), "peak_tflops": peak, "rows": rows, "packing": packing},
+                indent=2,
+            )
         )
 
     header = (

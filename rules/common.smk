@@ -180,13 +180,16 @@ def get_runs_params(wildcards):
 
 
 def get_benchmark_params(wildcards):
-    """One record per rendering, training and evaluation job: its rule, wildcards and Snakemake
-    benchmark file (with allow_missing_runs only the files that exist); see
-    specbench.tables.runtimes."""
+    """One record per rendering, training and evaluation job (cross-level ones included): its
+    rule, wildcards and Snakemake benchmark file (with allow_missing_runs only the files that
+    exist); see specbench.tables.runtimes."""
     jobs = [("render_spectra", {"dataset": dataset}) for dataset in USED_DATASETS]
     for dataset, model, seed in sbconfig.unique_jobs(config):
         for name in ("train_model", "evaluate_model"):
             jobs.append((name, {"dataset": dataset, "model": model, "seed": seed}))
+    for record in cross_level_records():
+        keys = ("dataset", "model", "seed", "test_dataset")
+        jobs.append(("evaluate_level", {key: record[key] for key in keys}))
     records = []
     for name, wc in jobs:
         path = expand(getattr(rules, name).benchmark, **wc)[0]
@@ -293,6 +296,8 @@ def cross_level_records(allow_missing=None):
                 records.append(
                     {
                         "experiment": train["base"],
+                        "dataset": run.dataset,
+                        "test_dataset": test["dataset"],
                         "model": run.model,
                         "seed": run.seed,
                         "train_level": train["level"],

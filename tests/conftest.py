@@ -12,7 +12,17 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
-WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "config", "envs", "report", "src", "slurm", "gpu")
+WORKFLOW_PARTS = (
+    "Snakefile",
+    "rules",
+    "scripts",
+    "config",
+    "envs",
+    "report",
+    "src",
+    "slurm",
+    "gpu",
+)
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 

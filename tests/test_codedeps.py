@@ -139,7 +139,9 @@ def traced_architecture(name: str) -> set[Path]:
 JOB_START = re.compile(r"^(?:local)?rule (\w+):\s*$")
 
 
-def planned_inputs(workdir: Path, configfile: str = "tiny.yaml") -> list[tuple[str, str, list[str]]]:
+def planned_inputs(
+    workdir: Path, configfile: str = "tiny.yaml"
+) -> list[tuple[str, str, list[str]]]:
     """(rule, wildcards, input files) of every job that `snakemake -n` plans."""
     proc = snakemake(workdir, "-n", "--cores", "1", "--configfile", configfile)
     jobs: list[list] = []

@@ -327,7 +327,7 @@ def test_rules_use_the_three_environments():
         assert rule["conda"] is not None, f"rule {name} ({rule['file']}) has no conda: directive"
         assert rule["conda"].parent == REPO / "envs", f"rule {name}: {rule['conda']}"
         assert rule["conda"].stem in ENVS, f"rule {name}: unknown environment {rule['conda']}"
-        assert rule["conda_env_call"], f"rule {name}: conda: should be conda_env(\"<name>\")"
+        assert rule["conda_env_call"], f'rule {name}: conda: should be conda_env("<name>")'
     families = {
         "datasets": {"generate_classes", "render_spectra"},
         "training": {"train_model", "evaluate_model"},
@@ -352,9 +352,9 @@ def test_env_file_is_conda_forge_only_and_pinned(env):
     assert m, f"envs/{env}.yaml: {python[0]!r} should read 'python >=3.X,<3.Y'"
     # Every Python the project supports, no other: the workflow pins it to Snakemake's own.
     requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
-    assert m["spec"] == requires.replace(" ", ""), (
-        f"envs/{env}.yaml: python {m['spec']}, pyproject.toml requires-python {requires}"
-    )
+    assert m["spec"] == requires.replace(
+        " ", ""
+    ), f"envs/{env}.yaml: python {m['spec']}, pyproject.toml requires-python {requires}"
     assert pins(env), f"envs/{env}.yaml pins no package"
     assert not {"specbench", "snakemake"} & set(pins(env)), "comes from PYTHONPATH / Snakemake"
 

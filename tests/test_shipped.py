@@ -32,7 +32,11 @@ def test_ship_and_regenerate_readme_section(tiny_run, tmp_path):
     assert section.startswith("### Tiny run")
     assert "hardware: test CPU" in section and "total wall time: 1 min" in section
     for _, row in summary.iterrows():  # one table row per model, our mean beside the paper's
-        line = next(x for x in section.splitlines() if x.startswith(f"| {row['experiment']} | {row['model']} |"))
+        line = next(
+            x
+            for x in section.splitlines()
+            if x.startswith(f"| {row['experiment']} | {row['model']} |")
+        )
         assert f"{100 * row['test_accuracy_mean']:.1f}" in line
     assert "figures/misclassifications.png" in section
 
@@ -50,6 +54,21 @@ def test_ship_and_regenerate_readme_section(tiny_run, tmp_path):
         {"title": "Laptop run", "scale": "laptop"},
     )
     assert "Laptop run" not in shipped.readme_section(tmp_path / "reference-results")
+
+
+def test_every_markdown_table_of_a_run_is_narrow(tiny_run):
+    """Tables for people: at most 10 columns each; the CSV beside it keeps every column and the
+    same rows."""
+    tables = tiny_run / "results" / "tables"
+    mds = sorted(tables.glob("*.md"))
+    assert {p.stem for p in mds} >= {"runs", "summary", "confusions", "runtimes"}
+    for md in mds:
+        lines = [line for line in md.read_text().splitlines() if line.startswith("|")]
+        assert len(lines[0].split("|")) - 2 <= 10, md.name
+        csv = pd.read_csv(md.with_suffix(".csv"))
+        assert len(lines) - 2 == len(csv), md.name
+        if md.stem in ("runs", "runtimes", "confusions"):
+            assert len(csv.columns) > len(lines[0].split("|")) - 2  # the CSV has the rest
 
 
 def test_ship_refuses_incomplete_results(tmp_path):

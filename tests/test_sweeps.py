@@ -291,7 +291,12 @@ def test_models_are_tested_on_every_level_for_real(tmp_path):
     }
     (workdir / "sweep.yaml").write_text(yaml.safe_dump(cfg))
     own = "results/robustness/bench_clean/cnn2/seed0/on_bench_clean.json"  # not planned: asked
-    targets = ["results/tables/robustness.csv", "results/figures/robustness.png", own]
+    targets = [
+        "results/tables/robustness.csv",
+        "results/figures/robustness.png",
+        "results/tables/runtimes.csv",
+        own,
+    ]
     snakemake(workdir, *targets, "--cores", "2", "--configfile", "sweep.yaml")
     results = workdir / "results"
     for train, test, seed in [("clean", "snr10", 0), ("snr10", "clean", 1)]:
@@ -305,6 +310,13 @@ def test_models_are_tested_on_every_level_for_real(tmp_path):
     )
     for key in ("n_test", "test_wrong", "test_accuracy", "parameters", "macs"):
         assert again[key] == metrics[key], key
+
+    runtimes = pd.read_csv(results / "tables" / "runtimes.csv")
+    level_jobs = runtimes[runtimes["rule"] == "evaluate_level"]
+    assert sorted(level_jobs["wildcards"].str.split(",test_dataset=").str[1]) == sorted(
+        ["bench_snr10", "bench_clean"] * 2
+    )  # every cross-level evaluation (one model, two seeds), with its time
+    assert (level_jobs["wall_s"] > 0).all()
 
     table = pd.read_csv(results / "tables" / "robustness.csv")
     pairs = list(zip(table["train_level"], table["test_level"]))

@@ -307,9 +307,9 @@ def write_benchmark(path: Path, *rows: str) -> str:
     return str(path)
 
 
-def benchmark_record(rule, path, dataset, model=None, seed=None) -> dict:
+def benchmark_record(rule, path, dataset, model=None, seed=None, test_dataset=None) -> dict:
     """A job's record as rules/common.smk's get_benchmark_params makes it."""
-    wildcards = {"dataset": dataset, "model": model, "seed": seed}
+    wildcards = {"dataset": dataset, "model": model, "seed": seed, "test_dataset": test_dataset}
     return {
         "rule": rule,
         "dataset": dataset,
@@ -345,6 +345,17 @@ def test_runtimes_from_benchmark_files(tmp_path):
             1,
         ),
         benchmark_record(
+            "evaluate_level",
+            write_benchmark(
+                root / "evaluate_level" / "bench" / "cnn2" / "seed1" / "on_noisy.tsv",
+                "5.0\t0:00:05\t350.0\t900.0\t250.0\t260.0\t1.0\t0.5\t95.0\t4.8",
+            ),
+            "bench",
+            "cnn2",
+            1,
+            "noisy",
+        ),
+        benchmark_record(
             "render_spectra",
             write_benchmark(
                 root / "render_spectra" / "bench.tsv",
@@ -358,8 +369,10 @@ def test_runtimes_from_benchmark_files(tmp_path):
     table = pd.read_csv(csv)
 
     assert list(table.columns) == RUNTIMES_COLUMNS
-    assert table["rule"].tolist() == ["render_spectra", "train_model", "evaluate_model"]
-    render, train, evaluate = (table.iloc[i] for i in range(3))
+    rules = ["render_spectra", "train_model", "evaluate_model", "evaluate_level"]
+    assert table["rule"].tolist() == rules
+    render, train, evaluate, level = (table.iloc[i] for i in range(4))
+    assert level["wildcards"] == "dataset=bench,model=cnn2,seed=1,test_dataset=noisy"
     assert render["dataset"] == "bench" and pd.isna(render["model"]) and pd.isna(render["seed"])
     assert render["wildcards"] == "dataset=bench"
     assert pd.isna(render["max_rss_mb"])  # "NA": too short to be sampled
@@ -373,7 +386,14 @@ def test_runtimes_from_benchmark_files(tmp_path):
     assert evaluate["n_repeats"] == 2
     assert evaluate["wall_s"] == pytest.approx(5.0)
     assert evaluate["max_rss_mb"] == pytest.approx(400.0)
-    assert "train_model" in md.read_text()
+    # the Markdown for people: one narrow row per job, the job named by its wildcards
+    lines = [line for line in md.read_text().splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in lines[0].split("|")[1:-1]]
+    assert header == ["rule", "job", "wall", "CPU s", "mean load %", "peak RSS MB"]
+    assert len(lines) == 2 + len(table)
+    body = "\n".join(lines)
+    assert "| evaluate_level | bench/cnn2/seed1 on noisy" in body
+    assert "| train_model    | bench/cnn2/seed1 " in body and "| 1:02:05 |" in body
 
 
 def test_benchmark_record_without_its_rule_is_an_error(tmp_path):

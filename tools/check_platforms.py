@@ -153,7 +153,11 @@ def pip_version() -> tuple[int, ...]:
 def pip_env() -> dict[str, str]:
     """pip against the public index only: no config files, find-links or constraints of this
     machine (keeps PIP_CERT and proxies). PIP_INDEX_URL may point at a mirror of PyPI."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") or k in ("PIP_CERT", "PIP_INDEX_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PIP_") or k in ("PIP_CERT", "PIP_INDEX_URL")
+    }
     env["PIP_CONFIG_FILE"] = os.devnull
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     return env
@@ -198,15 +202,23 @@ def pip_query(specs: list[str], target: Target, binary_only: bool = True) -> dic
         return out
 
 
-def query_each(specs: list[str], target: Target, binary_only: bool = True) -> dict[str, Found | str]:
+def query_each(
+    specs: list[str], target: Target, binary_only: bool = True
+) -> dict[str, Found | str]:
     """pip_query of all `specs` at once; one by one when that fails (to name the culprit)."""
     found = pip_query(specs, target, binary_only)
     if isinstance(found, dict):
-        return {canonicalize_name(Requirement(s).name): found[canonicalize_name(Requirement(s).name)] for s in specs}
+        return {
+            canonicalize_name(Requirement(s).name): found[canonicalize_name(Requirement(s).name)]
+            for s in specs
+        }
     if len(specs) == 1:
         return {canonicalize_name(Requirement(specs[0]).name): found}
     half = len(specs) // 2
-    return {**query_each(specs[:half], target, binary_only), **query_each(specs[half:], target, binary_only)}
+    return {
+        **query_each(specs[:half], target, binary_only),
+        **query_each(specs[half:], target, binary_only),
+    }
 
 
 _PURE: dict[str, bool | str] = {}
@@ -278,7 +290,9 @@ def check_target(target: Target, requirements: list[tuple[str, Requirement]], de
         required_by.setdefault(name, {})[requirer] = req.specifier
         new = name not in picked or not set(req.extras) <= extras.get(name, set())
         extras.setdefault(name, set()).update(req.extras)
-        if name in picked and not spec(name).contains(Version(picked[name].version), prereleases=True):
+        if name in picked and not spec(name).contains(
+            Version(picked[name].version), prereleases=True
+        ):
             new = True
         return new
 
@@ -400,10 +414,14 @@ def matrix(requirements, walks: list[Walk]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--no-deps", action="store_true", help="check only the pins, not what they need")
+    parser.add_argument(
+        "--no-deps", action="store_true", help="check only the pins, not what they need"
+    )
     parser.add_argument("--platforms", nargs="+", default=list(PLATFORMS), choices=list(PLATFORMS))
     parser.add_argument("--pythons", nargs="+", default=list(PYTHONS))
-    parser.add_argument("--jobs", type=int, default=3, help="targets checked at once (network-bound)")
+    parser.add_argument(
+        "--jobs", type=int, default=3, help="targets checked at once (network-bound)"
+    )
     args = parser.parse_args(argv)
     if pip_version() < METADATA_ONLY_PIP:
         print(f"warning: pip {'.'.join(map(str, pip_version()))} downloads every wheel it resolves, "

@@ -79,7 +79,9 @@ def main(argv=None) -> int:
 
     used, chosen = 0.0, {g[0]: [] for g in groups}
     for name, experiments, seeds, model in order:
-        experiment = next(e for e in experiments.split("+") if model in cfg["experiments"][e]["models"])
+        experiment = next(
+            e for e in experiments.split("+") if model in cfg["experiments"][e]["models"]
+        )
         arch = cfg["experiments"][experiment]["models"][model]["architecture"]
         if not sps:
             chosen[name].append(model)

@@ -71,7 +71,9 @@ def main(argv=None) -> int:
         "note": args.note,
         "scale": args.scale,
     }
-    dest = shipped.ship(args.results, REPO / "reference-results" / args.name, provenance, args.config)
+    dest = shipped.ship(
+        args.results, REPO / "reference-results" / args.name, provenance, args.config
+    )
     print(f"shipped {dest}")
     return 0
 

@@ -21,7 +21,9 @@ from specbench.atomic import atomic_path
 __all__ = ["pinned", "python_range", "render"]
 
 # `  - python >=3.11,<3.14  # comment` (one such line per env file)
-_PYTHON = re.compile(r"^(?P<lead>[ \t]*-[ \t]*)python(?P<spec>[ \t]*[<>=!~][^#\n]*?)?[ \t]*(#.*)?$", re.M)
+_PYTHON = re.compile(
+    r"^(?P<lead>[ \t]*-[ \t]*)python(?P<spec>[ \t]*[<>=!~][^#\n]*?)?[ \t]*(#.*)?$", re.M
+)
 _CLAUSE = re.compile(r"^(>=|<=|==|=|<|>)\s*(\d+)\.(\d+)$")
 
 
@@ -66,7 +68,9 @@ def pinned(text: str, version: tuple[int, int] | None = None) -> str:
     return _PYTHON.sub(lambda m: f"{m['lead']}python ={version[0]}.{version[1]}", text)
 
 
-def render(source: str | Path, directory: str | Path, version: tuple[int, int] | None = None) -> Path:
+def render(
+    source: str | Path, directory: str | Path, version: tuple[int, int] | None = None
+) -> Path:
     """Write `source` pinned to `version` as `directory`/python3.X/<name>.yaml (only when its
     content changes; atomically, as parallel jobs may parse the workflow at once)."""
     source = Path(source)

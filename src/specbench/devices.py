@@ -80,12 +80,15 @@ def cpu_description() -> dict[str, Any]:
             flags = value.split()
     if not text and platform.system() == "Darwin":
         try:
-            name = subprocess.run(
-                ["sysctl", "-n", "machdep.cpu.brand_string"],
-                capture_output=True,
-                text=True,
-                timeout=5,
-            ).stdout.strip() or name
+            name = (
+                subprocess.run(
+                    ["sysctl", "-n", "machdep.cpu.brand_string"],
+                    capture_output=True,
+                    text=True,
+                    timeout=5,
+                ).stdout.strip()
+                or name
+            )
         except (OSError, subprocess.SubprocessError):
             pass
     return {"name": name, "cpu_flags": flags}

@@ -72,8 +72,10 @@ def ship(
 
 
 def _pct(value: Any) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else (
-        f"{100 * value:.1f}"
+    return (
+        ""
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else (f"{100 * value:.1f}")
     )
 
 

@@ -164,5 +164,32 @@ def aggregate_confusions(
 ) -> pd.DataFrame:
     """Rule aggregate_confusions: :func:`confusions_table` written to `csv` and `md`."""
     table = confusions_table(runs, int(top))
-    write_table(table, csv, md, title=f"Most confused class pairs (top {top} per model)")
+    write_table(
+        table,
+        csv,
+        md,
+        title=f"Most confused class pairs (top {top} per model)",
+        md_table=confusions_markdown(table),
+    )
     return table
+
+
+def confusions_markdown(table: pd.DataFrame) -> pd.DataFrame:
+    """The confusions for people: per model and rank the pair, its count and both directions
+    (every column stays in confusions.csv)."""
+    rows = [
+        {
+            "dataset": r["dataset"],
+            "model": r["model"],
+            "rank": r["rank"],
+            "classes": f"{r['class_a']} / {r['class_b']}",
+            "confused": r["count"],
+            "a as b": r["a_as_b"],
+            "b as a": r["b_as_a"],
+            "seeds": f"{r['n_seeds']}" + (f" ({r['n_missing']} missing)" if r["n_missing"] else ""),
+            "test spectra": r["n_test"],
+        }
+        for _, r in table.iterrows()
+    ]
+    columns = ["dataset", "model", "rank", "classes", "confused", "a as b", "b as a", "seeds"]
+    return pd.DataFrame(rows, columns=[*columns, "test spectra"])

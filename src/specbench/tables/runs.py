@@ -176,8 +176,42 @@ def aggregate_runs(
             n_missing,
             len(table),
         )
-    write_table(table, csv, md, title=subset_title("Runs", selection))
+    write_table(
+        table, csv, md, title=subset_title("Runs", selection), md_table=runs_markdown(table)
+    )
     return table
+
+
+def runs_markdown(table: pd.DataFrame) -> pd.DataFrame:
+    """The runs for people: one narrow row per run (every column stays in runs.csv)."""
+
+    def cell(value, fmt: str) -> str:
+        return "" if pd.isna(value) else format(value, fmt)
+
+    rows = []
+    for _, r in table.iterrows():
+        ok = r["status"] == "ok"
+        rows.append(
+            {
+                "experiment": r["experiment"],
+                "dataset": r["dataset"],
+                "model": r["model"],
+                "seed": int(r["seed"]),
+                "status": r["status"],
+                "test accuracy %": cell(100 * r["test_accuracy"], ".1f") if ok else "",
+                "wrong / test": f"{r['test_wrong']} / {r['n_test']}" if ok else "",
+                "best / run epochs": f"{r['best_epoch']} / {r['epochs_run']}" if ok else "",
+                "train time": _hms(r["train_time_s"]) if ok else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _hms(seconds) -> str:
+    if pd.isna(seconds):
+        return ""
+    minutes, s = divmod(int(round(float(seconds))), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{s:02d}"
 
 
 def read_runs(path: str | Path) -> pd.DataFrame:

@@ -46,7 +46,13 @@ _BENCHMARK_COLUMNS = {
     "io_out": "io_out_mb",
 }
 # Order of the rules in runtimes.csv (a job's life: rendering, training, evaluation).
-_RULE_ORDER = ("generate_classes", "render_spectra", "train_model", "evaluate_model")
+_RULE_ORDER = (
+    "generate_classes",
+    "render_spectra",
+    "train_model",
+    "evaluate_model",
+    "evaluate_level",
+)
 
 
 def read_benchmark(path: str | Path) -> dict[str, Any]:
@@ -127,5 +133,37 @@ def aggregate_runtimes(
     table = runtimes_table(list(benchmarks))
     total = table["wall_s"].sum()
     logger.info("%d jobs, %.1f s wall time in total", len(table), total)
-    write_table(table, csv, md, title="Runtime and peak memory of every job")
+    write_table(
+        table,
+        csv,
+        md,
+        title="Runtime and peak memory of every job",
+        md_table=runtimes_markdown(table),
+    )
     return table
+
+
+def runtimes_markdown(table: pd.DataFrame) -> pd.DataFrame:
+    """The runtimes for people: rule, job, wall and CPU time, load and peak memory (every column
+    stays in runtimes.csv)."""
+    rows = []
+    for _, r in table.iterrows():
+        wildcards = dict(item.split("=", 1) for item in str(r["wildcards"]).split(",") if item)
+        job = "/".join(wildcards[k] for k in ("dataset", "model") if wildcards.get(k))
+        if wildcards.get("seed"):
+            job += f"/seed{wildcards['seed']}"
+        if wildcards.get("test_dataset"):
+            job += f" on {wildcards['test_dataset']}"
+        rows.append(
+            {
+                "rule": r["rule"],
+                "job": job,
+                "wall": r["wall_hms"],
+                "CPU s": r["cpu_time_s"],
+                "mean load %": r["mean_load"],
+                "peak RSS MB": r["max_rss_mb"],
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["rule", "job", "wall", "CPU s", "mean load %", "peak RSS MB"]
+    )
