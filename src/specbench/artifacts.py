@@ -199,7 +199,7 @@ def draw_artifacts(settings: Mapping, labels: np.ndarray, *, seed: int, split: s
 
 def _split_exponent(n_points: int) -> tuple[int, int]:
     """(blocks, block) with blocks * block >= n_points and block ~ sqrt(n_points)."""
-    block = max(1, math.isqrt(max(n_points - 1, 0)) + 1)
+    block = math.isqrt(max(n_points - 1, 0)) + 1
     return -(-n_points // block), block
 
 
@@ -228,7 +228,7 @@ def add_backgrounds(spectra: np.ndarray, art: Artifacts, scale: np.ndarray) -> N
         spectra += work
     if np.any(art.exp_amplitude != 0):
         blocks, block = _split_exponent(n_points)
-        rate = 1.0 / ((max(n_points - 1, 1)) * art.exp_decay.astype(np.float64))  # per point
+        rate = 1.0 / (max(n_points - 1, 1) * art.exp_decay.astype(np.float64))  # per point
         amplitude = art.exp_amplitude.astype(np.float64) * scale
         outer = np.exp(-np.arange(blocks) * block * rate[:, None]) * amplitude[:, None]
         inner = np.exp(-np.arange(block) * rate[:, None])
@@ -248,9 +248,13 @@ def backgrounds(art: Artifacts, n_points: int) -> np.ndarray:
 NOISE_KEY_WORD = 0
 
 
+def _noise_key(seed: int) -> np.ndarray:
+    return np.array([seed, NOISE_KEY_WORD], dtype=np.uint64)
+
+
 def noise_generator(seed: int) -> np.random.Philox:
     """The bit generator of a row's noise: ``numpy.random.Philox(key=[seed, 0])``, counter 0."""
-    return np.random.Philox(key=np.array([seed, NOISE_KEY_WORD], dtype=np.uint64))
+    return np.random.Philox(key=_noise_key(seed))
 
 
 class _NoiseStreams:
@@ -264,10 +268,7 @@ class _NoiseStreams:
     def key(self, seed: int) -> np.random.Philox:
         self.bitgen.state = {
             "bit_generator": "Philox",
-            "state": {
-                "counter": self.zeros,
-                "key": np.array([seed, NOISE_KEY_WORD], dtype=np.uint64),
-            },
+            "state": {"counter": self.zeros, "key": _noise_key(seed)},
             "buffer": self.zeros,
             "buffer_pos": 4,
             "has_uint32": 0,

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from specbench.evaluation import METRICS_KEYS
 from specbench.tables.common import (
     TableInputError,
     _canonical,
@@ -34,23 +35,15 @@ RUN_KEY_COLUMNS = [
     "status",
     "architecture",
 ]
+# Keys of metrics.json that repeat the run record: they must agree with it.
+_IDENTITY_KEYS = ("model", "dataset", "seed", "architecture")
 #: Metrics of metrics.json (the evaluation contract), always present in runs.csv (empty when a
 #: run is missing); further keys of metrics.json follow them, nested dicts flattened with ".".
 METRIC_COLUMNS = [
-    "n_test",
-    "test_wrong",
-    "test_error_pct",
-    "test_accuracy",
-    "best_epoch",
-    "epochs_run",
-    "best_val_accuracy",
-    "best_val_loss",
-    "parameters",
-    "macs",
-    "train_time_s",
-    "train_samples_per_s",
-    "backend",
-    "precision",
+    column
+    for key in METRICS_KEYS
+    if key not in (*_IDENTITY_KEYS, "versions")  # versions: flattened, after the others
+    for column in ((key, "test_error_pct") if key == "test_wrong" else (key,))
 ]
 RUNS_COLUMNS = [
     *RUN_KEY_COLUMNS,
@@ -67,8 +60,6 @@ _FLOAT_METRICS = (
     "train_time_s",
     "train_samples_per_s",
 )
-# Keys of metrics.json that repeat the run record: they must agree with it.
-_IDENTITY_KEYS = ("model", "dataset", "seed", "architecture")
 
 
 def _read_metrics(record: Mapping[str, Any]) -> dict[str, Any] | None:
