@@ -10,7 +10,6 @@ from typing import Any
 
 import pandas as pd
 
-from specbench.evaluation import METRICS_KEYS
 from specbench.tables.common import (
     TableInputError,
     _canonical,
@@ -35,15 +34,25 @@ RUN_KEY_COLUMNS = [
     "status",
     "architecture",
 ]
-# Keys of metrics.json that repeat the run record: they must agree with it.
-_IDENTITY_KEYS = ("model", "dataset", "seed", "architecture")
-#: Metrics of metrics.json (the evaluation contract), always present in runs.csv (empty when a
-#: run is missing); further keys of metrics.json follow them, nested dicts flattened with ".".
+#: Metrics of metrics.json (the evaluation contract, specbench.evaluation.METRICS_KEYS, which is
+#: not imported here: it would pull the training environment into the results one), always present
+#: in runs.csv (empty when a run is missing); further keys of metrics.json follow them, nested
+#: dicts flattened with ".". tests/test_tables.py checks the two lists agree.
 METRIC_COLUMNS = [
-    column
-    for key in METRICS_KEYS
-    if key not in (*_IDENTITY_KEYS, "versions")  # versions: flattened, after the others
-    for column in ((key, "test_error_pct") if key == "test_wrong" else (key,))
+    "n_test",
+    "test_wrong",
+    "test_error_pct",
+    "test_accuracy",
+    "best_epoch",
+    "epochs_run",
+    "best_val_accuracy",
+    "best_val_loss",
+    "parameters",
+    "macs",
+    "train_time_s",
+    "train_samples_per_s",
+    "backend",
+    "precision",
 ]
 RUNS_COLUMNS = [
     *RUN_KEY_COLUMNS,
@@ -60,6 +69,8 @@ _FLOAT_METRICS = (
     "train_time_s",
     "train_samples_per_s",
 )
+# Keys of metrics.json that repeat the run record: they must agree with it.
+_IDENTITY_KEYS = ("model", "dataset", "seed", "architecture")
 
 
 def _read_metrics(record: Mapping[str, Any]) -> dict[str, Any] | None:
