@@ -339,6 +339,17 @@ def _train(
         time.perf_counter() - t0,
     )
 
+    hyperparameters = registry.scale_kernels(
+        architecture, hyperparameters, n_points, training["architecture_scale"]
+    )
+    if training["architecture_scale"] != "published":
+        logger.info(
+            "%s: architecture_scale %s at %d points: kernel_size %s",
+            model_name,
+            training["architecture_scale"],
+            n_points,
+            hyperparameters["kernel_size"],
+        )
     keras.utils.set_random_seed(seed)
     model = registry.build(architecture, n_points, n_classes, **hyperparameters)
     compile_model(model, training["learning_rate"])

@@ -20,6 +20,15 @@ Hyperparameters (the keys a config model entry may set next to ``architecture``)
   cnn6, cnn_bn, and the cnn3 stem of inc3/inc6), either an int for all stages or a list with one
   int per stage. Inception branch kernels (1, 3, 5) are fixed.
 - ``stem_activation`` (resnet only): activation of the first convolution.
+
+Geometry scaling (:func:`scale_kernels`, the training key ``architecture_scale``): the published
+kernels were designed for spectra of :data:`REFERENCE_POINTS` points. For spectra of another
+length they can be scaled by a factor f (``auto``: f = n_points / 5000) so that each kernel keeps
+the fraction of the spectrum it spans: k' = max(min(k, MIN_KERNEL), floor(k * f + 0.5)) (round
+half up; a kernel of 3 or more points never drops below :data:`MIN_KERNEL`, a smaller one is kept
+as it is). Only ``kernel_size`` is scaled: the pool sizes and strides (1 to 3) are kept, since
+scaling them would remove the downsampling and change every dense layer's width. At f = 1 (5000
+points, or ``published``) the kernels are the published ones.
 """
 
 from __future__ import annotations
@@ -40,7 +49,11 @@ __all__ = [
     "build",
     "check",
     "names",
+    "scale_factor",
+    "scale_kernels",
     "source_files",
+    "MIN_KERNEL",
+    "REFERENCE_POINTS",
 ]
 
 #: Activation names accepted for ``dense_activation`` and ``stem_activation`` (Keras names).
@@ -58,6 +71,11 @@ ACTIVATIONS = (
 )
 
 MODELS_DIR = Path(__file__).resolve().parent
+
+#: Points per spectrum the published architectures were designed for (Schuetzke et al. 2023).
+REFERENCE_POINTS = 5000
+#: The smallest kernel that geometry scaling makes of a published kernel of >= 3 points.
+MIN_KERNEL = 3
 
 
 class HyperparameterError(ValueError):
@@ -317,3 +335,52 @@ def source_files(name: str) -> list[str]:
     """
     arch = architecture(name)
     return [str(MODELS_DIR / f"{arch.module}.py")]
+
+
+def scale_factor(architecture_scale: Any, n_points: int) -> float:
+    """The kernel scale factor of the training key ``architecture_scale`` for `n_points`.
+
+    ``"published"``: 1 (the published kernels whatever the length); ``"auto"``:
+    n_points / :data:`REFERENCE_POINTS`; a positive number: that factor. HyperparameterError
+    naming the value otherwise.
+    """
+    if architecture_scale == "published":
+        return 1.0
+    if architecture_scale == "auto":
+        if not _is_int(n_points) or n_points < 1:
+            raise HyperparameterError(f"n_points={n_points!r} must be a positive integer")
+        return n_points / REFERENCE_POINTS
+    if _is_number(architecture_scale) and architecture_scale > 0:
+        return float(architecture_scale)
+    raise HyperparameterError(
+        f"architecture_scale={architecture_scale!r} must be 'published', 'auto' or a positive "
+        "number"
+    )
+
+
+def _scaled_kernel(kernel: int, factor: float) -> int:
+    scaled = int(kernel * factor + 0.5)  # round half up (kernel * factor >= 0)
+    return max(min(kernel, MIN_KERNEL), scaled)
+
+
+def scale_kernels(
+    name: str, hyperparameters: dict[str, Any], n_points: int, architecture_scale: Any
+) -> dict[str, Any]:
+    """`hyperparameters` (complete, as :func:`check` returns them) with ``kernel_size`` scaled
+    to spectra of `n_points` points by ``architecture_scale`` (see the module docstring).
+
+    A new dict; identical to the input at a factor of 1. Every kernel of the architecture
+    (an int or one per stage) is scaled, overrides included: an override is taken to be given in
+    the published 5000-point geometry, like the defaults.
+    """
+    architecture(name)
+    factor = scale_factor(architecture_scale, n_points)
+    out = copy.deepcopy(dict(hyperparameters))
+    if factor == 1.0 or "kernel_size" not in out:
+        return out
+    kernel = out["kernel_size"]
+    if isinstance(kernel, (list, tuple)):
+        out["kernel_size"] = [_scaled_kernel(int(k), factor) for k in kernel]
+    else:
+        out["kernel_size"] = _scaled_kernel(int(kernel), factor)
+    return out
