@@ -98,6 +98,13 @@ BAD = [
     ("bad variant code", "datasets.bench.test.variants", ["0", "x+s"], ["x+s"]),
     ("unknown backend", "training.backend", "theano", ["theano"]),
     ("unknown training key", "training.epochz", 3, ["epochz"]),
+    ("bad architecture scale", "training.architecture_scale", "big", ["architecture_scale", "big"]),
+    (
+        "zero architecture scale",
+        "experiments.benchmark.models.cnn2.training",
+        {"architecture_scale": 0},
+        ["architecture_scale", "0"],
+    ),
     ("unknown select key", "select", {"modelz": ["cnn2"]}, ["modelz"]),
     ("unknown source", "datasets.bench.source", "magic", ["magic"]),
     ("seeds not a list", "experiments.benchmark.seeds", 3, ["seeds", "3"]),

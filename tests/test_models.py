@@ -399,3 +399,80 @@ def test_count_macs_of_a_loaded_model(tmp_path):
 def test_blocks_module_is_shared_not_an_architecture():
     assert not any(a.module == "blocks" for a in registry.ARCHITECTURES.values())
     assert blocks.stage_kernels(7, 3) == [7, 7, 7]
+
+
+# ------------------------------------------------------------------ geometry scaling
+
+# The kernels architecture_scale: auto makes (registry.scale_kernels), by hand from the stated
+# rule k' = max(min(k, 3), floor(k * n_points / 5000 + 0.5)).
+SCALED_KERNELS = {
+    500: {
+        "cnn2": [5, 3],
+        "cnn3": [3, 3, 3],
+        "cnn6": [4, 3, 3, 3, 3, 3],
+        "vgg": 3,
+        "resnet": 3,
+        "cnn_bn": [3, 3, 3],
+        "inc3": [3, 3, 3],
+        "inc6": [3, 3, 3],
+    },
+    1000: {
+        "cnn2": [10, 5],
+        "cnn3": [4, 3, 3],
+        "cnn6": [7, 6, 5, 4, 3, 3],
+        "vgg": 3,
+        "resnet": 3,
+        "cnn_bn": [4, 3, 3],
+        "inc3": [4, 3, 3],
+        "inc6": [4, 3, 3],
+    },
+    2500: {  # 12.5 rounds half up to 13
+        "cnn2": [25, 13],
+        "cnn6": [18, 15, 13, 10, 8, 5],
+        "cnn_bn": [11, 6, 3],
+        "vgg": 3,
+    },
+}
+
+
+@pytest.mark.parametrize("n_points", sorted(SCALED_KERNELS))
+def test_auto_scale_gives_the_stated_kernels(n_points):
+    for name, expected in SCALED_KERNELS[n_points].items():
+        hp = registry.scale_kernels(name, check(name), n_points, "auto")
+        assert hp["kernel_size"] == expected, (name, n_points)
+        net = build(name, n_points, 7, **hp)
+        kernels = [
+            layer.kernel_size[0]
+            for layer in net.layers
+            if isinstance(layer, keras.layers.Conv1D) and layer.name.startswith("conv")
+        ]
+        flat = expected if isinstance(expected, list) else [expected]
+        assert set(kernels) == set(flat), (name, kernels)
+
+
+def test_scaling_is_the_identity_at_5000_points_and_when_published():
+    for name in names():
+        hp = check(name)
+        assert registry.scale_kernels(name, hp, 5000, "auto") == hp
+        assert registry.scale_kernels(name, hp, 500, "published") == hp
+        assert registry.scale_kernels(name, hp, 500, 1) == hp
+    for model, arch, n_classes, overrides, expected in PUBLISHED:
+        hp = registry.scale_kernels(arch, check(arch, overrides), 5000, "auto")
+        assert build(arch, 5000, n_classes, **hp).count_params() == expected, model
+
+
+def test_scaling_scales_overrides_and_explicit_factors():
+    hp = check("vgg", {"kernel_size": 20})
+    assert registry.scale_kernels("vgg", hp, 1000, "auto")["kernel_size"] == 4
+    assert registry.scale_kernels("vgg", hp, 500, "auto")["kernel_size"] == 3  # the floor
+    assert registry.scale_kernels("cnn2", check("cnn2"), 500, 0.5)["kernel_size"] == [25, 13]
+    assert registry.scale_kernels("cnn2", check("cnn2", {"kernel_size": 2}), 500, "auto")[
+        "kernel_size"
+    ] == 2  # a kernel below the floor is kept
+    assert registry.scale_kernels("cnn2", check("cnn2"), 10000, "auto")["kernel_size"] == [100, 50]
+
+
+@pytest.mark.parametrize("value", ["big", 0, -0.5, True, None, [0.1]])
+def test_bad_architecture_scale_is_refused_naming_the_value(value):
+    with pytest.raises(ValueError, match=re.escape(f"architecture_scale={value!r}")):
+        registry.scale_kernels("cnn2", check("cnn2"), 500, value)

@@ -470,3 +470,16 @@ def test_each_backend_trains_and_evaluates(backend, data, tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["backend"] == backend
     assert metrics["n_test"] == 40 and metrics["parameters"] == info["parameters"]
+
+
+@pytest.mark.slow
+def test_architecture_scale_records_the_kernels_used(data, tmp_path):
+    import keras
+
+    # 128 points: TINY_HP's kernels [9, 5] scaled by 128/5000 fall to the floor of 3
+    info = run(data, tmp_path, spec=make_spec(architecture_scale="auto", epochs=1))
+    expected = [3, 3]
+    assert info["hyperparameters"]["kernel_size"] == expected
+    assert info["training"]["architecture_scale"] == "auto"
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    assert [model.get_layer(f"conv{i}").kernel_size[0] for i in (1, 2)] == expected

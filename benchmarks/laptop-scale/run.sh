@@ -2,7 +2,8 @@
 # One candidate of the laptop-scale study (README "Choosing the laptop scale"): a clean git
 # worktree of HEAD, `snakemake --cores 2 --configfile <candidate>` there with the repository's
 # virtual environment and the worktree's own package source, wall time and load recorded.
-# Usage: bash benchmarks/laptop-scale/run.sh CANDIDATE [OUTDIR]   (CANDIDATE: a yaml beside this)
+# Usage: [REV=commit] bash benchmarks/laptop-scale/run.sh CANDIDATE [OUTDIR]   (CANDIDATE: a yaml
+# beside this; REV: the commit to run, default HEAD)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(git -C "$here" rev-parse --show-toplevel)
@@ -11,7 +12,7 @@ out=${2:-/tmp/laptop-scale}
 tree=$out/$name
 python=${PYTHON:-$repo/.venv/bin/python}
 rm -rf "$tree"; git -C "$repo" worktree prune
-git -C "$repo" worktree add --detach "$tree" HEAD >/dev/null
+git -C "$repo" worktree add --detach "$tree" "${REV:-HEAD}" >/dev/null
 cp "$here/$name.yaml" "$tree/candidate.yaml"
 cd "$tree"
 commit=$(git rev-parse --short HEAD)

@@ -1,0 +1,101 @@
+"""Tabulate the laptop-scale study: each candidate's wall time and agreement with the paper.
+
+Reads, for every candidate folder made by run.sh (OUTDIR/<candidate>/: timing.json and
+results/tables/summary.csv), the agreement measures of specbench.tables.agreement, and writes
+reference-results/laptop-scale/: candidates.csv (every column), candidates.md (a narrow digest)
+and <candidate>-summary.csv (each candidate's summary table).
+
+    python benchmarks/laptop-scale/analyse.py [OUTDIR] [--dest reference-results/laptop-scale]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from specbench.tables.agreement import agreement, load_differences
+from specbench.tables.common import write_table
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def describe(config: dict) -> dict:
+    """The scale of a candidate config: points, classes, spectra, epochs, seeds."""
+    bench, chal = config["datasets"]["benchmark"], config["datasets"]["challenge"]
+    training = config.get("training", {})
+    return {
+        "points": bench["n_points"],
+        "architecture_scale": training.get("architecture_scale", "published"),
+        "benchmark_classes": bench["generate"]["n_classes"],
+        "benchmark_train_per_class": bench["render"]["train_per_class"],
+        "challenge_train_per_class": chal["render"]["train_per_class"],
+        "epochs": training.get("epochs"),
+        "seeds": len(config["experiments"]["benchmark"]["seeds"]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("outdir", nargs="?", default="/tmp/laptop-scale")
+    parser.add_argument("--dest", default=str(REPO / "reference-results" / "laptop-scale"))
+    args = parser.parse_args()
+    dest = Path(args.dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    differences = load_differences(REPO / "config" / "reference" / "paper_differences.csv")
+    rows = []
+    for folder in sorted(Path(args.outdir).iterdir()):
+        timing, summary = folder / "timing.json", folder / "results" / "tables" / "summary.csv"
+        if not (timing.exists() and summary.exists()):
+            continue
+        info = json.loads(timing.read_text())
+        config = yaml.safe_load((folder / "candidate.yaml").read_text())
+        table = pd.read_csv(summary)
+        row = {**info, **describe(config), **agreement(table, differences)}
+        row["wall_min"] = round(info["wall_s"] / 60, 1)
+        rows.append(row)
+        shutil.copyfile(summary, dest / f"{folder.name}-summary.csv")
+        shutil.copyfile(folder / "candidate.yaml", dest / f"{folder.name}.yaml")
+    table = pd.DataFrame(rows).sort_values("wall_s")
+    narrow = table[
+        [
+            "candidate",
+            "points",
+            "benchmark_classes",
+            "seeds",
+            "wall_min",
+            "benchmark_rho",
+            "challenge_rho",
+            "signs_agreed",
+            "signs_total",
+            "cnn6_rank_benchmark",
+            "cnn6_rank_challenge",
+        ]
+    ].rename(
+        columns={
+            "benchmark_classes": "classes",
+            "wall_min": "min",
+            "benchmark_rho": "ρ bench",
+            "challenge_rho": "ρ chal",
+            "signs_agreed": "signs",
+            "signs_total": "of",
+            "cnn6_rank_benchmark": "cnn6 bench",
+            "cnn6_rank_challenge": "cnn6 chal",
+        }
+    )
+    write_table(
+        table,
+        dest / "candidates.csv",
+        dest / "candidates.md",
+        title="Laptop-scale candidates (wall time on 2 cores; agreement with the paper)",
+        md_table=narrow.round(2),
+    )
+    print(narrow.round(2).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

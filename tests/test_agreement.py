@@ -1,0 +1,96 @@
+"""specbench.tables.agreement: the laptop-scale study's measures of agreement with the paper."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from conftest import REPO
+from specbench.tables.agreement import agreement, load_differences, rank_of, spearman
+from specbench.tables.common import TableInputError
+
+DIFFERENCES = REPO / "config" / "reference" / "paper_differences.csv"
+
+
+def summary(bench_errors: dict, chal_acc: dict, mods: dict | None = None) -> pd.DataFrame:
+    """A summary table with our values and made-up published ones (paper ranks = dict order)."""
+    rows = []
+    n = len(bench_errors)
+    for i, (model, err) in enumerate(bench_errors.items()):
+        rows.append(
+            {
+                "experiment": "benchmark",
+                "model": model,
+                "test_error_pct_mean": err,
+                "test_accuracy_mean": 1 - err / 100,
+                "paper_test_error_pct_mean": float(i + 1),  # published: first = best
+            }
+        )
+    for i, (model, acc) in enumerate(chal_acc.items()):
+        rows.append(
+            {
+                "experiment": "activation",
+                "model": model,
+                "test_accuracy_mean": acc,
+                "paper_test_accuracy_min": 0.9 - i / 100,
+                "paper_test_accuracy_max": 0.95 - i / 100,
+            }
+        )
+    for model, acc in (mods or {}).items():
+        rows.append({"experiment": "modifications", "model": model, "test_accuracy_mean": acc})
+    assert n
+    return pd.DataFrame(rows)
+
+
+def test_spearman_and_ranks():
+    assert spearman(pd.Series([1, 2, 3, 4]), pd.Series([10, 20, 30, 40])) == pytest.approx(1)
+    assert spearman(pd.Series([4, 3, 2, 1]), pd.Series([10, 20, 30, 40])) == pytest.approx(-1)
+    assert math.isnan(spearman(pd.Series([0, 0, 0]), pd.Series([1, 2, 3])))  # nothing ranks
+    # ties take average ranks: ours [1, 1, 2] vs [1, 2, 3] -> ranks [1.5, 1.5, 3] vs [1, 2, 3]
+    assert spearman(pd.Series([1, 1, 2]), pd.Series([1, 2, 3])) == pytest.approx(0.8660254)
+    values = pd.Series({"a": 0.5, "b": 0.7, "c": 0.7})
+    assert rank_of(values, "a", higher_is_better=True) == "3"
+    assert rank_of(values, "b", higher_is_better=True) == "1="
+    assert rank_of(values, "a", higher_is_better=False) == "1"
+    assert rank_of(values, "zzz", higher_is_better=True) == ""
+
+
+def test_agreement_of_a_run_that_ranks_as_the_paper():
+    table = summary(
+        {"cnn6": 0.5, "inc6": 1.0, "cnn2": 3.0},
+        {"cnn6": 0.80, "cnn6_linear": 0.75, "cnn2_relu": 0.6, "cnn2": 0.5},
+        {"cnn_bn": 0.5, "cnn_bn_nobn_relu": 0.6},
+    )
+    out = agreement(table, load_differences(DIFFERENCES))
+    assert out["benchmark_rho"] == pytest.approx(1)
+    assert out["challenge_rho"] == pytest.approx(1)
+    assert out["benchmark_ranks"] is True
+    assert (out["cnn6_rank_benchmark"], out["cnn6_rank_challenge"]) == ("1", "1")
+    # cnn6 - cnn6_linear +5, cnn2_relu - cnn2 +10 agree; the modification's sign is the paper's
+    paper = load_differences(DIFFERENCES).set_index("model")["paper_sign"]
+    mod_ok = int(paper["cnn_bn_nobn_relu"] == 1)
+    assert (out["signs_agreed"], out["signs_total"]) == (2 + mod_ok, 3)
+
+
+def test_a_benchmark_without_errors_ranks_nothing():
+    table = summary({"cnn6": 0.0, "inc6": 0.0, "cnn2": 0.0}, {"cnn6": 0.4, "cnn2": 0.6})
+    out = agreement(table, load_differences(DIFFERENCES))
+    assert out["benchmark_ranks"] is False and math.isnan(out["benchmark_rho"])
+    assert out["cnn6_rank_benchmark"] == "1="
+    assert out["cnn6_rank_challenge"] == "2"
+    assert out["signs_total"] == 0  # no pair of the reference is in this run
+
+
+def test_reference_differences_cover_the_paper_pairs_and_bad_files_are_named(tmp_path):
+    table = load_differences(DIFFERENCES)
+    assert set(table["experiment"]) <= {"activation", "modifications"}
+    assert len(table) == len(table.drop_duplicates(["experiment", "model"]))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("experiment,model,paired_with,paper_sign,source\nactivation,a,b,2,x\n")
+    with pytest.raises(TableInputError, match="paper_sign must be 1 or -1, got 2"):
+        load_differences(bad)
+    with pytest.raises(TableInputError, match="missing column"):
+        bad.write_text("experiment,model\n")
+        load_differences(bad)
