@@ -201,27 +201,26 @@ def test_variants_change_the_structure_as_documented():
     assert per_stage.get_layer("conv2").kernel_size == (7,)
 
 
-def test_inception_stem_equals_cnn3():
-    from specbench.models import cnn3, inception
-
-    assert inception.STEM == cnn3.STAGES
+def test_inception_blocks_follow_the_cnn3_stem():
     net = build("inc3", 5000, 500)
     assert net.get_layer("inception3_concat").output.shape == (None, 139, 147)
     assert [type(net.get_layer(f"conv{i}")).__name__ for i in (1, 2, 3)] == ["Conv1D"] * 3
+    cnn3 = build("cnn3", 5000, 500)
+    for i in (1, 2, 3):  # the stem is cnn3's stages
+        assert net.get_layer(f"pool{i}").output.shape == cnn3.get_layer(f"pool{i}").output.shape
 
 
-def test_builder_defaults_equal_the_registry_defaults():
+def test_builders_restate_no_default():
+    """The published values live in the registry only: every builder argument is required."""
     import importlib
 
     for name in names():
         arch = registry.architecture(name)
         builder = getattr(importlib.import_module(f"specbench.models.{arch.module}"), arch.builder)
         params = inspect.signature(builder).parameters
-        kw = {
-            key: p.default for key, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
-        }
-        normalise = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731
-        assert {k: normalise(v) for k, v in kw.items()} == arch.defaults, name
+        assert all(p.default is inspect.Parameter.empty for p in params.values()), name
+        keyword = {k for k, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+        assert keyword == {"name", *arch.defaults, *arch.layout}, name
         assert arch.reference
 
 
@@ -322,17 +321,15 @@ def test_bad_values_are_named(name, key, value):
         build(name, 256, 5, **{key: value})
 
 
-def test_builders_check_their_arguments():
-    from specbench.models.cnn2 import build_cnn2
-
+def test_build_checks_its_arguments():
     with pytest.raises(ValueError, match=r"dropout_rate=2"):
-        build_cnn2(256, 5, dropout_rate=2)
+        build("cnn2", 256, 5, dropout_rate=2)
     with pytest.raises(ValueError, match=r"n_classes=1\b"):
-        build_cnn2(256, 1)
+        build("cnn2", 256, 1)
     with pytest.raises(ValueError, match=r"n_points=0"):
         build("vgg", 0, 5)
-    with pytest.raises(TypeError):
-        build_cnn2(256, 5, 0.3)  # hyperparameters are keyword-only
+    with pytest.raises(ValueError, match=r"n_points=True"):
+        registry.construct("vgg", True, 5, check("vgg"))
 
 
 def test_check_returns_merged_defaults_without_aliasing():
@@ -363,7 +360,9 @@ def test_source_files():
             assert Path(f).name not in ("registry.py", "blocks.py")
     assert paths["cnn2"] != paths["vgg"]
     assert paths["inc3"] == paths["inc6"] == [str(SRC / "specbench" / "models" / "inception.py")]
-    assert len({tuple(p) for p in paths.values()}) == 7
+    cnn = [str(SRC / "specbench" / "models" / "cnn.py")]
+    assert paths["cnn2"] == paths["cnn3"] == paths["cnn6"] == paths["cnn_bn"] == cnn
+    assert len({tuple(p) for p in paths.values()}) == 4  # cnn, vgg, resnet, inception
 
 
 # ---------------------------------------------------------------- count_macs

@@ -351,7 +351,7 @@ def _train(
             hyperparameters["kernel_size"],
         )
     keras.utils.set_random_seed(seed)
-    model = registry.build(architecture, n_points, n_classes, **hyperparameters)
+    model = registry.construct(architecture, n_points, n_classes, hyperparameters)
     compile_model(model, training["learning_rate"])
     logger.info("%s: %s with %d parameters", model_name, architecture, model.count_params())
 

@@ -19,39 +19,16 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from specbench.models.registry import HyperparameterError, check
+from specbench.models.registry import HyperparameterError
 
 __all__ = [
-    "LEAKY",
-    "check_sizes",
     "conv_bn_act",
     "conv_stage",
     "dense_head",
-    "hyperparameters",
     "max_pool",
     "spectrum_input",
-    "stacked_cnn",
     "stage_kernels",
 ]
-
-#: Activation spec of cnn_bn's convolutions: LeakyReLU with negative slope 0.1 (Liu 2017).
-LEAKY = ("leaky_relu", 0.1)
-
-
-def check_sizes(name: str, n_points, n_classes) -> None:
-    """ValueError naming the value unless n_points >= 1 and n_classes >= 2 are integers."""
-    for key, value, low in (("n_points", n_points, 1), ("n_classes", n_classes, 2)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise HyperparameterError(
-                f"architecture {name!r}: {key}={value!r} must be an integer >= {low}"
-            )
-
-
-def hyperparameters(name: str, n_points, n_classes, **hp) -> dict:
-    """Validate a builder's arguments (sizes and hyperparameters); the checked hyperparameters."""
-    check_sizes(name, n_points, n_classes)
-    return check(name, hp)
-
 
 def stage_kernels(kernel_size: int | Sequence[int], n_stages: int) -> list[int]:
     """Per-stage kernel sizes from the kernel_size hyperparameter (an int or one per stage)."""
@@ -88,7 +65,7 @@ def conv_bn_act(
 ):
     """Conv1D ("same") [-> BatchNormalization "<name>_bn"] [-> activation "<name>_<act>"].
 
-    `activation`: a Keras activation name or LEAKY-like ("leaky_relu", slope); "linear" adds
+    `activation`: a Keras activation name or ("leaky_relu", negative slope); "linear" adds
     no activation layer.
     """
     fused = not batch_norm and isinstance(activation, str)
@@ -167,36 +144,3 @@ def dense_head(
     if dropout_rate > 0:
         x = layers.Dropout(dropout_rate, name="dropout_predictions")(x)
     return layers.Dense(n_classes, activation="softmax", dtype="float32", name="predictions")(x)
-
-
-def stacked_cnn(
-    name: str,
-    n_points: int,
-    n_classes: int,
-    stages: Sequence[dict],
-    hp: dict,
-    activation="relu",
-) -> keras.Model:
-    """A plain CNN: one conv_stage per entry of `stages` (filters, strides, pool_size,
-    pool_strides), kernels from hp["kernel_size"], then dense_head; the model is named `name`.
-    """
-    kernels = stage_kernels(hp["kernel_size"], len(stages))
-    inputs, x = spectrum_input(n_points)
-    for index, (stage, kernel) in enumerate(zip(stages, kernels, strict=True), start=1):
-        x = conv_stage(
-            x,
-            index,
-            kernel_size=kernel,
-            activation=activation,
-            batch_norm=hp["batch_norm"],
-            conv_dropout=hp["conv_dropout"],
-            **stage,
-        )
-    outputs = dense_head(
-        x,
-        n_classes,
-        dense_units=hp["dense_units"],
-        dropout_rate=hp["dropout_rate"],
-        dense_activation=hp["dense_activation"],
-    )
-    return keras.Model(inputs, outputs, name=name)

@@ -48,6 +48,8 @@ __all__ = [
     "architecture",
     "build",
     "check",
+    "check_sizes",
+    "construct",
     "names",
     "scale_factor",
     "scale_kernels",
@@ -84,17 +86,20 @@ class HyperparameterError(ValueError):
 
 @dataclass(frozen=True)
 class Architecture:
-    """One registered architecture.
+    """One registered architecture: everything published about it, once.
 
     name: registry name (also the Keras model name); module: module of specbench.models holding
-    the builder; builder: the builder function's name; defaults: the published hyperparameters;
-    reference: the publication the architecture is taken from.
+    the builder; builder: the builder function's name; defaults: the published hyperparameters
+    (the keys a config entry may override); layout: the published fixed structure the builder
+    takes as keyword arguments (stages, filters, blocks; not overridable); reference: the
+    publication the architecture is taken from.
     """
 
     name: str
     module: str
     builder: str
     defaults: dict[str, Any] = field(default_factory=dict)
+    layout: dict[str, Any] = field(default_factory=dict)
     reference: str = ""
 
 
@@ -106,13 +111,25 @@ _LEE_2020 = (
 
 _COMMON = {"batch_norm": False, "conv_dropout": 0.0}
 
+
+def _stages(filters, strides, pools, pool_strides) -> tuple[dict[str, int], ...]:
+    """Per-stage layout of a plain CNN (models.cnn): one dict per convolutional stage."""
+    return tuple(
+        {"filters": f, "strides": s, "pool_size": p, "pool_strides": ps}
+        for f, s, p, ps in zip(filters, strides, pools, pool_strides, strict=True)
+    )
+
+
+#: cnn3's stages, also the stem of inc3/inc6 (Lee et al. 2020).
+_CNN3_STAGES = _stages((64, 64, 64), (1, 1, 2), (3, 2, 1), (3, 3, 2))
+
 ARCHITECTURES: dict[str, Architecture] = {
     arch.name: arch
     for arch in (
         Architecture(
             "cnn2",
-            "cnn2",
-            "build_cnn2",
+            "cnn",
+            "build_cnn",
             {
                 "kernel_size": [50, 25],
                 "dense_units": [2000, 500],
@@ -120,12 +137,13 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "dense_activation": "linear",
                 **_COMMON,
             },
+            {"stages": _stages((64, 64), (2, 3), (3, 2), (2, 3)), "activation": "relu"},
             _LEE_2020 + " (CNN2)",
         ),
         Architecture(
             "cnn3",
-            "cnn3",
-            "build_cnn3",
+            "cnn",
+            "build_cnn",
             {
                 "kernel_size": [20, 15, 10],
                 "dense_units": [2500, 1000],
@@ -133,12 +151,13 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "dense_activation": "linear",
                 **_COMMON,
             },
+            {"stages": _CNN3_STAGES, "activation": "relu"},
             _LEE_2020 + " (CNN3)",
         ),
         Architecture(
             "cnn6",
-            "cnn6",
-            "build_cnn6",
+            "cnn",
+            "build_cnn",
             {
                 "kernel_size": [35, 30, 25, 20, 15, 10],
                 "dense_units": [3100, 1200],
@@ -146,6 +165,7 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "dense_activation": "relu",
                 **_COMMON,
             },
+            {"stages": _stages((64,) * 6, (1,) * 6, (3, 3, 2, 1, 1, 1), (2,) * 6), "activation": "relu"},
             "Szymanski, N. J., Bartel, C. J., Zeng, Y., Tu, Q. & Ceder, G. Probabilistic deep "
             "learning approach to automate the interpretation of multi-phase diffraction spectra. "
             "Chem. Mater. 33, 4204-4215 (2021)",
@@ -162,6 +182,8 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "batch_norm": False,
                 "conv_dropout": 0.2,
             },
+            # (filters, convolutions) of each stage; MaxPool(2) after each
+            {"stages": ((6, 1), (16, 2), (32, 2), (64, 2))},
             "Wang, H. et al. Rapid identification of X-ray diffraction patterns based on very "
             "limited data by interpretable convolutional neural networks. J. Chem. Inf. Model. "
             "60, 2004-2011 (2020)",
@@ -179,13 +201,14 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "batch_norm": True,
                 "conv_dropout": 0.0,
             },
+            {"stem_filters": 64, "filters": 100, "n_layers": 6, "blocks_per_layer": 2},
             "Ho, C.-S. et al. Rapid identification of pathogenic bacteria using Raman spectroscopy "
             "and deep learning. Nat. Commun. 10, 4927 (2019)",
         ),
         Architecture(
             "cnn_bn",
-            "cnn_bn",
-            "build_cnn_bn",
+            "cnn",
+            "build_cnn",
             {
                 "kernel_size": [21, 11, 5],
                 "dense_units": [2048],
@@ -194,13 +217,15 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "batch_norm": True,
                 "conv_dropout": 0.0,
             },
+            # LeakyReLU with negative slope 0.1 (Liu 2017)
+            {"stages": _stages((16, 32, 64), (1,) * 3, (2,) * 3, (2,) * 3), "activation": ("leaky_relu", 0.1)},
             "Liu, J. et al. Deep convolutional neural networks for Raman spectrum recognition: a "
             "unified solution. Analyst 142, 4067-4074 (2017)",
         ),
         Architecture(
             "inc3",
             "inception",
-            "build_inc3",
+            "build_inception",
             {
                 "kernel_size": [20, 15, 10],
                 "dense_units": [3700, 740],
@@ -208,12 +233,13 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "dense_activation": "linear",
                 **_COMMON,
             },
+            {"stem": _CNN3_STAGES, "n_blocks": 3},
             _LEE_2020 + " (CNN3 with 3 Inception blocks)",
         ),
         Architecture(
             "inc6",
             "inception",
-            "build_inc6",
+            "build_inception",
             {
                 "kernel_size": [20, 15, 10],
                 "dense_units": [4000, 400],
@@ -221,6 +247,7 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "dense_activation": "linear",
                 **_COMMON,
             },
+            {"stem": _CNN3_STAGES, "n_blocks": 6},
             _LEE_2020 + " (CNN3 with 6 Inception blocks)",
         ),
     )
@@ -228,7 +255,8 @@ ARCHITECTURES: dict[str, Architecture] = {
 
 
 def names() -> list[str]:
-    """Registered architecture names, in registry order."""
+    """Registered architecture names, in registry order (the paper's order of its figures and
+    tables, which the tables and figures follow)."""
     return list(ARCHITECTURES)
 
 
@@ -313,18 +341,35 @@ def check(name: str, hyperparameters: dict[str, Any] | None = None) -> dict[str,
     return merged
 
 
+def check_sizes(name: str, n_points: Any, n_classes: Any) -> None:
+    """HyperparameterError naming the value unless n_points >= 1 and n_classes >= 2 are ints."""
+    for key, value, low in (("n_points", n_points, 1), ("n_classes", n_classes, 2)):
+        if not _is_int(value) or value < low:
+            raise HyperparameterError(
+                f"architecture {name!r}: {key}={value!r} must be an integer >= {low}"
+            )
+
+
 def build(name: str, n_points: int, n_classes: int, **hyperparameters: Any):
     """Uncompiled keras.Model of architecture `name` for spectra of `n_points` points.
 
-    The published hyperparameters are overridden by `hyperparameters` (validated by
-    :func:`check`). The model takes float32 spectra of shape (batch, n_points) and outputs
-    softmax probabilities (batch, n_classes) in float32; it is named `name`.
+    The published hyperparameters are overridden by `hyperparameters`, validated by
+    :func:`check`; then :func:`construct`. The model takes float32 spectra of shape
+    (batch, n_points) and outputs softmax probabilities (batch, n_classes) in float32; it is
+    named `name`.
     """
-    merged = check(name, hyperparameters)
-    arch = ARCHITECTURES[name]
+    return construct(name, n_points, n_classes, check(name, hyperparameters))
+
+
+def construct(name: str, n_points: int, n_classes: int, hyperparameters: dict[str, Any]):
+    """The model of :func:`build` from complete hyperparameters that :func:`check` returned
+    (not validated again): the builder gets them and the registry's layout as keyword
+    arguments."""
+    check_sizes(name, n_points, n_classes)
+    arch = architecture(name)
     module = importlib.import_module(f"specbench.models.{arch.module}")
     builder = getattr(module, arch.builder)
-    return builder(n_points, n_classes, **merged)
+    return builder(n_points, n_classes, name=name, **arch.layout, **hyperparameters)
 
 
 def source_files(name: str) -> list[str]:

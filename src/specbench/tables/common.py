@@ -13,11 +13,10 @@ import numpy as np
 import pandas as pd
 
 from specbench.atomic import atomic_path
+from specbench.models import registry
 
 logger = logging.getLogger("specbench.tables")
 
-#: Order of the architectures in the paper's figures and tables (others follow alphabetically).
-PAPER_ARCHITECTURES = ("cnn2", "cnn3", "cnn6", "vgg", "resnet", "cnn_bn", "inc3", "inc6")
 #: Order of the paper's experiments (others follow alphabetically).
 PAPER_EXPERIMENTS = ("benchmark", "activation", "modifications")
 
@@ -57,7 +56,7 @@ def _rank(value: str, preferred: Sequence[str]) -> tuple[int, str]:
 
 def architecture_order(architectures: Iterable[str]) -> list[str]:
     """Distinct architecture names in the paper's order (others alphabetically after them)."""
-    return sorted(set(architectures), key=lambda name: _rank(name, PAPER_ARCHITECTURES))
+    return sorted(set(architectures), key=lambda name: _rank(name, registry.names()))
 
 
 def model_order(models: pd.DataFrame) -> list[str]:
@@ -71,7 +70,7 @@ def model_order(models: pd.DataFrame) -> list[str]:
 
     def key(row) -> tuple:
         original = is_original(row.get("hyperparameters", "{}"))
-        return (*_rank(row["architecture"], PAPER_ARCHITECTURES), not original, row["model"])
+        return (*_rank(row["architecture"], registry.names()), not original, row["model"])
 
     return [row["model"] for _, row in sorted(rows.iterrows(), key=lambda item: key(item[1]))]
 
