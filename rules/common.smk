@@ -257,6 +257,7 @@ def get_variation_inputs(wildcards):
 
 def get_final_outputs(wildcards):
     outputs = list(rules.aggregate_runs.output) + list(rules.aggregate_summary.output)
+    outputs += list(rules.aggregate_agreement.output)
     outputs += list(rules.aggregate_confusions.output) + list(rules.aggregate_runtimes.output)
     outputs += list(rules.plot_misclassifications.output) + list(rules.plot_loss_curves.output)
     outputs += list(rules.plot_class_variation.output) + list(rules.plot_confused_pair.output)

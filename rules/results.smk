@@ -47,6 +47,29 @@ rule aggregate_summary:
         "../scripts/aggregate_summary.py"
 
 
+rule aggregate_agreement:
+    input:
+        summary=rules.aggregate_summary.output.csv,
+        differences="config/reference/paper_differences.csv",
+        code=script_sources("aggregate_agreement"),
+    output:
+        csv=report(
+            "results/tables/agreement.csv",
+            caption="../report/agreement.rst",
+            category="Tables",
+            labels={"table": "agreement"},
+        ),
+        md="results/tables/agreement.md",
+    log:
+        "results/logs/aggregate_agreement.log",
+    conda:
+        conda_env("results")
+    params:
+        selection=SELECTION,
+    script:
+        "../scripts/aggregate_agreement.py"
+
+
 rule aggregate_confusions:
     input:
         predictions=get_run_files("predictions"),

@@ -94,3 +94,29 @@ def test_reference_differences_cover_the_paper_pairs_and_bad_files_are_named(tmp
     with pytest.raises(TableInputError, match="missing column"):
         bad.write_text("experiment,model\n")
         load_differences(bad)
+
+
+def test_agreement_table_rows(tmp_path):
+    from specbench.tables.agreement import aggregate_agreement
+
+    path = tmp_path / "summary.csv"
+    summary(
+        {"cnn6": 0.5, "inc6": 2.0, "cnn2": 1.0},
+        {"cnn6": 0.80, "cnn6_linear": 0.85, "cnn2_relu": 0.6, "cnn2": 0.5},
+    ).to_csv(path, index=False)
+    table = aggregate_agreement(path, DIFFERENCES, tmp_path / "a.csv", tmp_path / "a.md")
+    rows = table.set_index("measure")
+    assert rows.loc["benchmark error ranking of 3 models (Spearman)", "ours"] == "ρ = +0.50"
+    assert rows.loc["benchmark error ranking of 3 models (Spearman)", "agrees"] == "no"
+    assert rows.loc["cnn6's rank on the challenge set", "ours"] == "2"
+    assert rows.loc["cnn6 − cnn6_linear (activation)"].tolist() == ["-5.0 pp", "+", "no"]
+    assert rows.loc["cnn2_relu − cnn2 (activation)"].tolist() == ["+10.0 pp", "+", "yes"]
+    assert "# Agreement with the paper" in (tmp_path / "a.md").read_text()
+    assert pd.read_csv(tmp_path / "a.csv").shape == (len(table), 4)
+
+
+@pytest.mark.slow
+def test_the_workflow_writes_the_agreement_table(tiny_run):
+    table = pd.read_csv(tiny_run / "results" / "tables" / "agreement.csv")
+    assert list(table.columns) == ["measure", "ours", "paper", "agrees"]
+    assert table["measure"].str.contains("cnn2_relu − cnn2").any()

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow
 AGGREGATES = {
     "aggregate_runs",
     "aggregate_summary",
+    "aggregate_agreement",
     "aggregate_confusions",
     "aggregate_runtimes",
 }

@@ -17,15 +17,18 @@ of config/reference/) and the published signs of the paired differences
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from specbench.tables.common import TableInputError
+from specbench.tables.common import TableInputError, subset_title, write_table
 
 #: The published best architecture on both sets (Schuetzke et al. 2023).
 PAPER_BEST = "cnn6"
+#: A rank correlation at least this high counts as agreeing with the published ranking.
+RHO_AGREES = 0.7
 #: Columns of config/reference/paper_differences.csv.
 DIFFERENCE_COLUMNS = ["experiment", "model", "paired_with", "paper_sign", "source"]
 
@@ -97,7 +100,7 @@ def agreement(summary: pd.DataFrame, differences: pd.DataFrame) -> dict:
         chal["test_accuracy_mean"], PAPER_BEST, higher_is_better=True
     )
 
-    agreed, total, details = 0, 0, []
+    agreed, total, details, sign_rows = 0, 0, [], []
     for row in differences.itertuples(index=False):
         exp = _experiment(summary, row.experiment)
         if row.model not in exp.index or row.paired_with not in exp.index:
@@ -111,6 +114,55 @@ def agreement(summary: pd.DataFrame, differences: pd.DataFrame) -> dict:
         ok = bool(np.sign(diff) == row.paper_sign)
         agreed += ok
         details.append(f"{row.model}-{row.paired_with} {diff:+.1f}{'' if ok else ' (x)'}")
+        sign_rows.append(
+            (
+                f"{row.model} − {row.paired_with} ({row.experiment})",
+                f"{diff:+.1f} pp",
+                "+" if row.paper_sign > 0 else "−",
+                "yes" if ok else "no",
+            )
+        )
     out["signs_agreed"], out["signs_total"] = agreed, total
     out["sign_details"] = "; ".join(details)
+    out["sign_rows"] = sign_rows
+    return out
+
+
+def agreement_table(summary: pd.DataFrame, differences: pd.DataFrame) -> pd.DataFrame:
+    """One row per measure of :func:`agreement` (the agreement table of a workflow run):
+    measure, ours, paper, agrees ("yes"/"no"/"" where the run cannot tell)."""
+    out = agreement(summary, differences)
+    rows = []
+
+    def rho_row(what: str, rho: float, n: int) -> None:
+        if n < 3:
+            return
+        ours = "no ranking (all equal)" if math.isnan(rho) else f"ρ = {rho:+.2f}"
+        agrees = "" if math.isnan(rho) else ("yes" if rho >= RHO_AGREES else "no")
+        rows.append((f"{what} ranking of {n} models (Spearman)", ours, "ρ = +1", agrees))
+
+    rho_row("benchmark error", out["benchmark_rho"], out["benchmark_models"])
+    rho_row("challenge accuracy", out["challenge_rho"], out["challenge_models"])
+    for what, rank in (("benchmark", "cnn6_rank_benchmark"), ("challenge", "cnn6_rank_challenge")):
+        if out[rank]:
+            agrees = "yes" if out[rank] == "1" else "no"
+            rows.append((f"{PAPER_BEST}'s rank on the {what} set", out[rank], "1", agrees))
+    rows += out["sign_rows"]
+    return pd.DataFrame(rows, columns=["measure", "ours", "paper", "agrees"])
+
+
+def aggregate_agreement(
+    summary: str | Path,
+    differences: str | Path,
+    csv: str | Path,
+    md: str | Path,
+    selection: str = "",
+) -> pd.DataFrame:
+    """Rule aggregate_agreement: :func:`agreement_table` of summary.csv, as CSV and Markdown."""
+    try:
+        table = pd.read_csv(summary)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise TableInputError(f"{summary}: not a readable summary table ({exc})") from None
+    out = agreement_table(table, load_differences(differences))
+    write_table(out, csv, md, title=subset_title("Agreement with the paper", selection))
     return out

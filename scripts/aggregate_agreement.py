@@ -1,0 +1,14 @@
+"""Script of rule aggregate_agreement (rules/results.smk); logic: specbench.tables.agreement.aggregate_agreement."""
+
+from specbench.logs import redirect_to_log
+
+with redirect_to_log(snakemake.log[0]):
+    from specbench.tables.agreement import aggregate_agreement
+
+    aggregate_agreement(
+        summary=snakemake.input.summary,
+        differences=snakemake.input.differences,
+        csv=snakemake.output.csv,
+        md=snakemake.output.md,
+        selection=snakemake.params.selection,
+    )
