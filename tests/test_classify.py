@@ -14,14 +14,11 @@ import pandas as pd
 import pytest
 
 from specbench import __version__
-from specbench.classify import (
-    ClassifyError,
-    load_run,
-    prepare,
-    read_spectra,
-    resample,
-    top_k,
-)
+from specbench.classify import ClassifyError, prepare
+from specbench.inference import top_k
+from specbench.resample import resample
+from specbench.runs import load_run
+from specbench.spectra_files import read_spectra
 from specbench.cli import main
 from specbench.evaluation import evaluate_model
 from specbench.io import read_metadata, read_split, write_split
@@ -336,6 +333,9 @@ def bad_inputs(root: Path, test: Path) -> dict[str, tuple[list, str]]:
     inf = spectra.copy()
     inf[2, 0] = np.inf
     np.save(root / "inf.npy", inf)
+    huge = spectra.astype(np.float64)
+    huge[1, 7] = 1e308  # finite in float64, inf in float32 (the model's input type)
+    np.savetxt(root / "huge.csv", huge, delimiter=",")
     zero = spectra.copy()
     zero[0] = 0
     np.save(root / "zero.npy", zero)
@@ -358,6 +358,10 @@ def bad_inputs(root: Path, test: Path) -> dict[str, tuple[list, str]]:
         "length": ([root / "short.npy"], "short.npy: spectra have 100 points, the model takes 128"),
         "nan": ([root / "nan.csv"], "nan.csv: spectrum in row 1 has NaN or infinite values"),
         "inf": ([root / "inf.npy"], "inf.npy: spectrum in row 2 has NaN or infinite values"),
+        "float32 overflow": (
+            [root / "huge.csv"],
+            "huge.csv: spectrum in row 1 has NaN or infinite values in float32",
+        ),
         "zero": ([root / "zero.npy"], "zero.npy: spectrum in row 0 is all zero"),
         "empty csv": ([root / "empty.csv"], "empty.csv: empty file"),
         "header only": ([root / "header.csv"], "header.csv: no spectra"),
@@ -390,6 +394,52 @@ def test_bad_spectra_give_one_line_errors(trained, tmp_path, capsys):
         if name != "top-k":
             assert err.count(str(args[0])) == 1, (name, err)  # the file is named once
         assert not out.exists(), name
+
+
+@pytest.mark.slow
+def test_values_beyond_float32_are_refused(trained, tmp_path, capsys):
+    """A CSV row of 1e308 is finite in float64 but inf in float32, the model's input: before the
+    check came after the cast, the model answered class 0 with exit status 0."""
+    test, run = trained
+    spectrum = read_split(test).spectra[0].astype(np.float64)
+    rows = np.stack([spectrum, spectrum, spectrum])
+    rows[2] = 1e308  # a row of 1e308: max-normalised in float64 it would even be all ones
+    np.savetxt(tmp_path / "rows.csv", rows, delimiter=",")
+    xy = np.column_stack([np.arange(N_POINTS), spectrum])
+    xy[40, 1] = -1e308
+    np.savetxt(tmp_path / "xy.csv", xy, delimiter=",")
+    np.save(tmp_path / "rows.npy", rows)
+    for name, row in (("rows.csv", 2), ("xy.csv", 0), ("rows.npy", 2)):
+        out = tmp_path / f"{name}.out.csv"
+        code, stdout, err = cli(capsys, "classify", run, tmp_path / name, "-o", out)
+        assert code == 1 and not out.exists(), (name, err)
+        assert err.strip() == (
+            f"specbench: error: {tmp_path / name}: spectrum in row {row} has NaN or infinite "
+            "values in float32, the model's input type (magnitudes up to 3.403e+38)"
+        ), (name, err)
+    # the largest float32 magnitudes are fine: the spectrum is normalised to the same input
+    rows = np.stack([spectrum, spectrum / spectrum.max() * 3.4e38])
+    np.savetxt(tmp_path / "large.csv", rows, delimiter=",")
+    code, _, err = cli(capsys, "classify", run, tmp_path / "large.csv", "-o", tmp_path / "l.csv")
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "l.csv")
+    assert table["predicted"][0] == table["predicted"][1]
+    np.testing.assert_allclose(table["probability"][0], table["probability"][1], rtol=1e-5)
+
+
+def test_model_input_refuses_what_float32_cannot_hold():
+    from specbench.inference import model_input
+
+    x = np.ones((3, 4))
+    assert model_input(x, source="s").dtype == np.float32
+    same = np.ones((2, 4), dtype=np.float32)
+    assert model_input(same, source="s") is same  # no copy
+    for value, row in ((1e308, 1), (-1e39, 2), (np.nan, 0), (np.inf, 1)):
+        bad = x.copy()
+        bad[row, 2] = value
+        with pytest.raises(ClassifyError, match=rf"^s: spectrum in row {row} has NaN or infinite"):
+            model_input(bad, source="s")
+    model_input(np.full((1, 4), 3.4e38), source="s")  # the largest float32 values are finite
 
 
 @pytest.mark.slow

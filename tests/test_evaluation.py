@@ -11,7 +11,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from specbench.evaluation import METRICS_KEYS, EvaluationError, count_macs, evaluate_model, top2
+from specbench.evaluation import METRICS_KEYS, EvaluationError, count_macs, evaluate_model
+from specbench.inference import top_k
 from specbench.io import SplitError, read_split, write_split
 from specbench.io import normalise
 from specbench.training import train_model
@@ -59,15 +60,16 @@ def evaluate(run: Path, test: Path, out: Path) -> dict:
     )
 
 
-def test_top2_orders_the_two_most_probable_classes():
+def test_top_two_orders_the_two_most_probable_classes():
+    """predictions.parquet's predicted/runner_up: specbench.inference.top_k with k=2."""
     p = np.array([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3], [0.4, 0.4, 0.2]], dtype=np.float32)
-    predicted, prob, runner, runner_prob = top2(p)
-    assert predicted.tolist() == [1, 0, 0] and runner.tolist() == [2, 2, 1]
-    np.testing.assert_allclose(prob, [0.6, 0.5, 0.4])
-    np.testing.assert_allclose(runner_prob, [0.3, 0.3, 0.4])
-    assert predicted.dtype == np.int32
+    classes, probs = top_k(p, 2)
+    assert classes[:, 0].tolist() == [1, 0, 0] and classes[:, 1].tolist() == [2, 2, 1]
+    np.testing.assert_allclose(probs[:, 0], [0.6, 0.5, 0.4])
+    np.testing.assert_allclose(probs[:, 1], [0.3, 0.3, 0.4])
+    assert classes.dtype == np.int32 and probs.dtype == np.float32
     with pytest.raises(EvaluationError, match="shape"):
-        top2(np.ones((3, 1)))
+        top_k(np.ones((3, 1)), 2)
 
 
 @pytest.mark.slow

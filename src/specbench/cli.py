@@ -1,4 +1,4 @@
-"""The ``specbench`` command: use a benchmarked model (logic in specbench.classify).
+"""The ``specbench`` command: use a benchmarked model (logic in specbench.classify, specbench.runs).
 
     specbench --version
     specbench info RUN [--json]
@@ -24,11 +24,12 @@ PROG = "specbench"
 
 
 def _grid(text: str) -> tuple[float, float]:
-    from specbench.classify import ClassifyError, parse_grid
+    from specbench.resample import parse_grid
+    from specbench.runs import RunError
 
     try:
         return parse_grid(text)
-    except ClassifyError as exc:
+    except RunError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
@@ -44,7 +45,8 @@ def _positive(text: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     from specbench.backend import BACKENDS
-    from specbench.classify import DEFAULT_TOP_K, SPECTRA_FORMATS
+    from specbench.classify import DEFAULT_TOP_K
+    from specbench.spectra_files import SPECTRA_FORMATS
 
     top = argparse.ArgumentParser(
         prog=PROG,
@@ -113,7 +115,7 @@ def _text(summary: dict[str, Any]) -> str:
 
 
 def _info(args) -> int:
-    from specbench.classify import load_run, run_summary
+    from specbench.runs import load_run, run_summary
 
     summary = run_summary(load_run(args.run))
     print(json.dumps(summary, indent=2) if args.json else _text(summary))
@@ -148,7 +150,7 @@ def _classify(args) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line `argv` (default: sys.argv[1:]); returns the exit status."""
     from specbench.backend import BackendError
-    from specbench.classify import ClassifyError
+    from specbench.runs import RunError
 
     try:
         args = parser().parse_args(argv)
@@ -159,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: no message
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (ClassifyError, BackendError, OSError) as exc:
+    except (RunError, BackendError, OSError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 1

@@ -1,9 +1,11 @@
 """Evaluating one trained model on its dataset's test split (rule evaluate_model).
 
-The model is loaded with the Keras backend recorded in its training.json (any of tensorflow, jax,
-torch: ``.keras`` files are backend-independent), the test spectra get the same max-normalisation
-as in training (:func:`specbench.io.normalise`), and every test spectrum's two most
-probable classes are written to predictions.parquet:
+The model is loaded and run by :func:`specbench.inference.infer` (the path ``specbench classify``
+takes too) with the Keras backend recorded in its training.json (any of tensorflow, jax, torch:
+``.keras`` files are backend-independent; training.json read by :func:`specbench.runs.read_info`),
+the test spectra get the same max-normalisation as in training (:func:`specbench.io.normalise`),
+and every test spectrum's two most probable classes (:func:`specbench.inference.top_k`) are
+written to predictions.parquet:
 
     row (int32, row index in test.parquet), label, predicted, runner_up (int32),
     probability, runner_up_probability (float32), variant (string)
@@ -20,28 +22,25 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from specbench.atomic import atomic_path
+from specbench.inference import PREDICT_BATCH_SIZE, check_labels, infer, model_input, top_k
 from specbench.models.macs import count_macs
+from specbench.runs import Run, RunError
 
 __all__ = [
     "PREDICT_BATCH_SIZE",
     "EvaluationError",
     "count_macs",
     "evaluate_model",
-    "top2",
     "write_predictions",
 ]
 
 logger = logging.getLogger("specbench.evaluation")
-
-#: Spectra per predict() batch (evaluation and ``specbench classify``: same batches, same numbers).
-PREDICT_BATCH_SIZE = 256
 
 METRICS_KEYS = (
     "model",
@@ -65,21 +64,9 @@ METRICS_KEYS = (
 )
 
 
-class EvaluationError(ValueError):
-    """Inputs of an evaluation that do not fit together (names the file and the value)."""
-
-
-def top2(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(predicted, probability, runner_up, runner_up_probability) of each row.
-
-    Ties go to the lower class index (as numpy.argmax); needs at least two classes.
-    """
-    p = np.asarray(probabilities, dtype=np.float32)
-    if p.ndim != 2 or p.shape[1] < 2:
-        raise EvaluationError(f"need probabilities of shape [n, >=2 classes], got {p.shape}")
-    order = np.argsort(-p, axis=1, kind="stable")[:, :2].astype(np.int32)
-    rows = np.arange(len(p))
-    return order[:, 0], p[rows, order[:, 0]], order[:, 1], p[rows, order[:, 1]]
+#: Errors of an evaluation (a bad training.json, model, or test split that does not fit the model):
+#: specbench.runs.RunError, under the name callers used before.
+EvaluationError = RunError
 
 
 def write_predictions(
@@ -93,33 +80,20 @@ def write_predictions(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    predicted, probability, runner_up, runner_prob = top2(probabilities)
+    classes, probs = top_k(probabilities, 2)
     table = pa.table(
         {
             "row": pa.array(np.arange(len(labels), dtype=np.int32)),
             "label": pa.array(np.asarray(labels, dtype=np.int32)),
-            "predicted": pa.array(predicted),
-            "probability": pa.array(probability.astype(np.float32)),
-            "runner_up": pa.array(runner_up),
-            "runner_up_probability": pa.array(runner_prob.astype(np.float32)),
+            "predicted": pa.array(classes[:, 0]),
+            "probability": pa.array(probs[:, 0]),
+            "runner_up": pa.array(classes[:, 1]),
+            "runner_up_probability": pa.array(probs[:, 1]),
             "variant": pa.array([str(v) for v in variant], type=pa.string()),
         }
     )
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-
-
-def _read_info(path: str | os.PathLike) -> dict[str, Any]:
-    try:
-        info = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise EvaluationError(f"{path}: no such training.json") from None
-    except ValueError as exc:
-        raise EvaluationError(f"{path}: not valid JSON ({exc})") from None
-    missing = [k for k in ("backend", "precision", "n_classes", "n_points") if k not in info]
-    if missing:
-        raise EvaluationError(f"{path}: training.json lacks key {missing[0]!r}")
-    return info
 
 
 def evaluate_model(
@@ -142,70 +116,30 @@ def evaluate_model(
     evaluate_level): metrics.json then records it as ``test_dataset``.
 
     Returns the metrics.json content. Raises specbench.io.SplitError for a bad test file and
-    EvaluationError for a missing/invalid training.json or a test split that does not fit the
-    model (points or labels).
+    EvaluationError (specbench.runs.RunError) for a missing/invalid training.json or model, or a
+    test split that does not fit the model (points, labels, values not finite in float32).
     """
-    from specbench import backend
-    from specbench.io import single_path
-
-    test = single_path(test, "test")
-    info = _read_info(info_path)
-    keras = backend.configure(
-        info["backend"], info["precision"], threads, deterministic=True, jobs_per_gpu=jobs_per_gpu
-    )
-    try:
-        return _evaluate(
-            keras,
-            info,
-            model_path=model_path,
-            info_path=info_path,
-            history_path=history_path,
-            test=test,
-            predictions_path=predictions_path,
-            metrics_path=metrics_path,
-            batch_size=batch_size,
-            test_dataset=test_dataset,
-        )
-    finally:  # the dtype policy is process-global: do not leak mixed precision
-        keras.config.set_dtype_policy("float32")
-
-
-def _evaluate(
-    keras,
-    info,
-    *,
-    model_path,
-    info_path,
-    history_path,
-    test,
-    predictions_path,
-    metrics_path,
-    batch_size,
-    test_dataset=None,
-) -> dict[str, Any]:
     import pandas as pd
 
     from specbench import backend
-    from specbench.io import read_split
-    from specbench.io import normalise
+    from specbench.io import normalise, read_split, single_path
 
+    test = single_path(test, "test")
+    run = Run.of(model_path, info_path)
+    info = run.info
     split = read_split(test)
-    if split.n_points != info["n_points"]:
+    if split.n_points != run.n_points:
         raise EvaluationError(
             f"{test}: spectra have {split.n_points} points, the model was trained on "
-            f"{info['n_points']} ({info_path})"
+            f"{run.n_points} ({info_path})"
         )
-    if len(split) and (split.labels.min() < 0 or split.labels.max() >= info["n_classes"]):
-        raise EvaluationError(
-            f"{test}: labels {split.labels.min()}..{split.labels.max()} outside the model's "
-            f"{info['n_classes']} classes ({info_path})"
-        )
-    x = normalise(split.spectra, inplace=True)
+    check_labels(split.labels, run, source=test)
+    x = normalise(model_input(split.spectra, source=test), inplace=True)
 
-    model = keras.saving.load_model(model_path, compile=False)
-    t0 = time.perf_counter()
-    probabilities = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), np.float32)
-    predict_s = time.perf_counter() - t0
+    result = infer(
+        run, x, threads=threads, jobs_per_gpu=jobs_per_gpu, batch_size=batch_size, macs=True
+    )
+    probabilities = result.probabilities
     if predictions_path is not None:
         write_predictions(
             predictions_path,
@@ -231,8 +165,8 @@ def _evaluate(
         "epochs_run": int(len(history)),
         "best_val_accuracy": float(best["val_accuracy"]),
         "best_val_loss": float(best["val_loss"]),
-        "parameters": int(model.count_params()),
-        "macs": count_macs(model),
+        "parameters": result.parameters,
+        "macs": result.macs,
         "train_time_s": float(info["train_time_s"]),
         "train_samples_per_s": float(info["train_samples_per_s"]),
         "backend": info["backend"],
@@ -241,7 +175,7 @@ def _evaluate(
         "evaluation_device": backend.runtime()["device"]["name"],
         "versions": info.get("versions", {}),
         "resumed_from_epoch": info.get("resumed_from_epoch", 0),
-        "predict_samples_per_s": n_test / predict_s if predict_s > 0 else None,
+        "predict_samples_per_s": n_test / result.predict_s if result.predict_s > 0 else None,
         "evaluation_versions": backend.versions(info["backend"]),
     }
     if test_dataset is not None:
