@@ -31,17 +31,18 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import keras
 import numpy as np
 
 from specbench.checkpoint import BestWeights, Checkpoint
-from specbench.training import HISTORY_COLUMNS, TrainingDivergedError
+from specbench.history import HISTORY_COLUMNS, TrainingDivergedError
 
 logger = logging.getLogger("specbench.training")
 
-__all__ = ["Backup", "DataOrder", "KeepBestWeights", "ProgressLog", "callbacks"]
+__all__ = ["Backup", "Callbacks", "DataOrder", "KeepBestWeights", "ProgressLog", "callbacks"]
 
 #: Default bound on the share of training time spent writing backups (see :class:`Backup`).
 BACKUP_OVERHEAD = 0.02
@@ -239,6 +240,45 @@ class Backup(keras.callbacks.Callback):
             )
 
 
+@dataclass(frozen=True)
+class Callbacks:
+    """The callbacks of one run (:attr:`ordered`, for ``model.fit``) and what the run recorded.
+
+    :func:`specbench.training.fit` reads the run's outcome here, after ``model.fit``, not from
+    the individual callbacks.
+    """
+
+    ordered: list[keras.callbacks.Callback]
+    progress: ProgressLog
+    early: keras.callbacks.EarlyStopping
+    backup: Backup
+
+    @property
+    def start(self) -> int:
+        """Completed epochs restored from the backup (0: a fresh start)."""
+        return self.backup.start
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        """One dict per epoch (HISTORY_COLUMNS), restored epochs included."""
+        return self.progress.history
+
+    @property
+    def best_epoch(self) -> int:
+        """1-based epoch of the lowest val_loss (EarlyStopping's best; the restored weights')."""
+        return int(self.early.best_epoch) + 1
+
+    @property
+    def epoch_wall_s(self) -> list[float]:
+        """Wall time of each epoch run in this call, backups and bookkeeping included."""
+        return self.backup.epoch_wall_s
+
+    @property
+    def epoch_cpu_s(self) -> list[float]:
+        """Process CPU time of each epoch run in this call."""
+        return self.backup.epoch_cpu_s
+
+
 def callbacks(
     training: dict,
     *,
@@ -248,8 +288,8 @@ def callbacks(
     name: str,
     checkpoint: Checkpoint | None,
     backup_interval_s: float | None = None,
-) -> tuple[list[keras.callbacks.Callback], Backup]:
-    """The callbacks of one run of protocol `training` (in their order), and its Backup."""
+) -> Callbacks:
+    """The callbacks of one run of protocol `training` (in their order) and their record."""
     es_cfg, lr_cfg = training["early_stopping"], training["reduce_lr"]
     early = keras.callbacks.EarlyStopping(
         monitor="val_loss",
@@ -275,4 +315,9 @@ def callbacks(
         interval_s=backup_interval_s,
     )
     ordered = [DataOrder(feeder, n_train, seed), progress, early, reduce, best, backup]
-    return [cb for cb in ordered if cb is not None], backup
+    return Callbacks(
+        ordered=[cb for cb in ordered if cb is not None],
+        progress=progress,
+        early=early,
+        backup=backup,
+    )

@@ -37,8 +37,10 @@ __all__ = [
     "SRC_DIR",
     "architecture_modules",
     "architecture_sources",
+    "imported_modules",
     "loaded_modules",
     "module_file",
+    "module_names",
     "package_sources",
 ]
 
@@ -141,6 +143,25 @@ def _parsed_imports(
                 )
             names.update(_with_parents(name))
     return frozenset(names)
+
+
+def module_names(*, src: Path = SRC_DIR, package: str = PACKAGE) -> list[str]:
+    """Names of every module of `package` under `src` (a package by its own name), sorted."""
+    names = {_module_name(path, src) for path in (src / package).rglob("*.py")}
+    return sorted(name for name in names if name is not None)
+
+
+def imported_modules(name: str, *, src: Path = SRC_DIR, package: str = PACKAGE) -> set[str]:
+    """Modules of `package` that the import statements of module `name` load, not transitively.
+
+    Every statement counts, also inside functions, with the packages it loads first (``import
+    a.b.c`` loads ``a`` and ``a.b``); the module itself is left out. tests/test_imports.py walks
+    this graph to keep the package free of import cycles.
+    """
+    file = module_file(name, src=src)
+    if file is None:
+        raise ValueError(f"no module {name} in {src}")
+    return set(_imports(file, name, src, package)) - {name}
 
 
 def loaded_modules(path: Path | str, *, src: Path = SRC_DIR, package: str = PACKAGE) -> set[str]:

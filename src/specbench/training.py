@@ -57,27 +57,14 @@ from typing import Any
 import numpy as np
 
 from specbench.atomic import atomic_path
-
-logger = logging.getLogger("specbench.training")
-
-HISTORY_COLUMNS = (
-    "epoch",
-    "loss",
-    "accuracy",
-    "val_loss",
-    "val_accuracy",
-    "learning_rate",
-    "epoch_time_s",
+from specbench.history import (  # noqa: F401 (HISTORY_COLUMNS, TrainingDivergedError: public here)
+    HISTORY_COLUMNS,
+    TrainingDivergedError,
+    TrainingError,
+    write_history,
 )
 
-
-class TrainingError(ValueError):
-    """A training job that cannot run or did not converge; the message names file/value."""
-
-
-class TrainingDivergedError(TrainingError):
-    """The loss became NaN or infinite; training stopped and no outputs were written."""
-
+logger = logging.getLogger("specbench.training")
 
 # ------------------------------------------------------------------------------ protocol, data
 
@@ -172,7 +159,7 @@ def fit(
     training = protocol(training)
     checkpoint = None if backup_dir is None else Checkpoint(Path(backup_dir), fingerprint)
     feeder = EpochFeeder(train, val, training["batch_size"])
-    cbs, backup = callbacks.callbacks(
+    run = callbacks.callbacks(
         training,
         feeder=feeder,
         n_train=len(train[0]),
@@ -181,29 +168,28 @@ def fit(
         checkpoint=checkpoint,
         backup_interval_s=backup_interval_s,
     )
-    if backup.start:
+    if run.start:
         if not model.built:
             model(train[0][:1])
-        logger.info("%s: resuming after epoch %d from backup %s", name, backup.start, backup_dir)
+        logger.info("%s: resuming after epoch %d from backup %s", name, run.start, backup_dir)
     keras.utils.set_random_seed(seed)
     # a backup is never written after the last epoch, so a restored run has epochs left
     model.fit(
         **feeder.fit_args(),
-        initial_epoch=backup.start,
+        initial_epoch=run.start,
         epochs=training["epochs"],
         shuffle=False,
-        callbacks=cbs,
+        callbacks=run.ordered,
         verbose=0,
     )
-    history = backup.progress.history
     result = FitResult(
-        history=history,
-        best_epoch=int(backup.early.best_epoch) + 1,
-        resumed_from_epoch=backup.start,
+        history=run.history,
+        best_epoch=run.best_epoch,
+        resumed_from_epoch=run.start,
         stopped_early=bool(model.stop_training),
-        train_time_s=float(sum(row["epoch_time_s"] for row in history)),
-        epoch_wall_s=backup.epoch_wall_s,
-        epoch_cpu_s=backup.epoch_cpu_s,
+        train_time_s=float(sum(row["epoch_time_s"] for row in run.history)),
+        epoch_wall_s=run.epoch_wall_s,
+        epoch_cpu_s=run.epoch_cpu_s,
     )
     if checkpoint is not None:
         checkpoint.remove()
@@ -211,15 +197,6 @@ def fit(
 
 
 # ------------------------------------------------------------------------------ the job
-
-
-def write_history(path: str | os.PathLike, history: list[dict[str, float]]) -> None:
-    """history.csv (HISTORY_COLUMNS, one row per epoch)."""
-    import pandas as pd
-
-    frame = pd.DataFrame(history, columns=list(HISTORY_COLUMNS))
-    frame["epoch"] = frame["epoch"].astype("int64")
-    frame.to_csv(path, index=False, float_format="%.8g")
 
 
 def train_model(

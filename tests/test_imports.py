@@ -1,0 +1,105 @@
+"""No import cycles in src/specbench, and every module imports alone.
+
+The import graph is read statically (specbench.codedeps: every import statement, also those inside
+functions, which run whenever their function is called; a deferred import does not break a cycle,
+it only hides it until the function runs). An edge from a module to its own enclosing packages is
+left out: Python initialises a module's packages before the module, whatever it imports.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "src"))
+from specbench import codedeps  # noqa: E402
+
+SRC = REPO / "src"
+
+
+def import_graph(src: Path = SRC, package: str = "specbench") -> dict[str, set[str]]:
+    """{module: the package modules it imports} (edges to its own enclosing packages left out)."""
+    graph = {}
+    for name in codedeps.module_names(src=src, package=package):
+        imported = codedeps.imported_modules(name, src=src, package=package)
+        graph[name] = {m for m in imported if not name.startswith(m + ".")}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of `graph` as [a, b, ..., a], or None (depth-first search, iterative)."""
+    done: set[str] = set()
+    for root in sorted(graph):
+        if root in done:
+            continue
+        path, on_path = [root], {root}
+        stack = [iter(sorted(graph[root]))]
+        while stack:
+            step = next(stack[-1], None)
+            if step is None:
+                stack.pop()
+                done.add(path[-1])
+                on_path.discard(path.pop())
+            elif step in on_path:
+                return path[path.index(step) :] + [step]
+            elif step not in done:
+                path.append(step)
+                on_path.add(step)
+                stack.append(iter(sorted(graph.get(step, ()))))
+    return None
+
+
+def test_the_package_has_no_import_cycle():
+    graph = import_graph()
+    assert "specbench.training" in graph and "specbench.models.registry" in graph
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_a_cycle_through_a_function_level_import_is_found(tmp_path):
+    """The check can fail: a deferred import closing a cycle, as callbacks/training had."""
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("from pkg.sub import c  # noqa\n")
+    (pkg / "a.py").write_text("from pkg.b import x\n")
+    (pkg / "b.py").write_text("x = 1\n\ndef f():\n    from pkg import a\n    return a\n")
+    (pkg / "sub" / "c.py").write_text("from pkg.sub import d\n")  # sibling: no cycle
+    (pkg / "sub" / "d.py").write_text("import pkg.sub\n")  # its own package: no cycle
+    graph = import_graph(tmp_path, "pkg")
+    assert graph["pkg.b"] == {"pkg.a"} and graph["pkg.sub.d"] == set()
+    assert graph["pkg.sub"] == {"pkg.sub.c"} and graph["pkg.sub.c"] == {"pkg.sub.d"}
+    assert find_cycle(graph) == ["pkg.a", "pkg.b", "pkg.a"]
+    (pkg / "b.py").write_text("x = 1\n")
+    assert find_cycle(import_graph(tmp_path, "pkg")) is None
+
+
+@pytest.mark.slow
+def test_every_module_imports_alone_in_a_fresh_interpreter():
+    """Each module imported first, in its own interpreter (a top-level cycle would fail here)."""
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("PYTHONPATH", None)
+    script = textwrap.dedent("""
+        import importlib, sys
+        sys.path.insert(0, sys.argv[1])
+        importlib.import_module(sys.argv[2])
+        """)
+    failed = {}
+    for name in codedeps.module_names():
+        proc = subprocess.run(
+            [sys.executable, "-c", script, str(SRC), name],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        if proc.returncode != 0:
+            failed[name] = proc.stderr[-2000:]
+    assert not failed, failed
