@@ -167,6 +167,8 @@ def evaluate_model(
         "best_val_loss": float(best["val_loss"]),
         "parameters": result.parameters,
         "macs": result.macs,
+        # the kernels built (training.architecture_scale may have scaled the published ones)
+        "kernel_size": (info.get("hyperparameters") or {}).get("kernel_size"),
         "train_time_s": float(info["train_time_s"]),
         "train_samples_per_s": float(info["train_samples_per_s"]),
         "backend": info["backend"],
