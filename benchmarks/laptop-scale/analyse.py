@@ -20,6 +20,7 @@ import yaml
 
 from specbench.tables.agreement import agreement, load_differences
 from specbench.tables.common import write_table
+from specbench.tables.reference import load_reference
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,6 +38,27 @@ def describe(config: dict) -> dict:
         "epochs": training.get("epochs"),
         "seeds": len(config["experiments"]["benchmark"]["seeds"]),
     }
+
+
+def job_cpu_seconds(benchmarks: Path) -> float:
+    """CPU seconds of every job with a Snakemake benchmark file (rendering, training,
+    evaluation): the work of a candidate, independent of what else ran on the machine."""
+    total = 0.0
+    for tsv in benchmarks.rglob("*.tsv"):
+        total += float(pd.read_csv(tsv, sep="\t")["cpu_time"].iloc[-1])
+    return round(total)
+
+
+def prior_default(path: Path) -> dict:
+    """The row of the pre-study default (prior-default.csv: its measured accuracies, one seed),
+    with the published values joined as aggregate_summary joins them (same model names)."""
+    ours = pd.read_csv(path, comment="#")
+    reference = load_reference(sorted((REPO / "config" / "reference").glob("paper_[bc]*.csv")))
+    paper = reference.set_index(["experiment", "model"]).add_prefix("paper_").reset_index()
+    table = ours.merge(paper, on=["experiment", "model"], how="left")
+    table["test_accuracy_mean"] = table["test_accuracy"]
+    table["test_error_pct_mean"] = 100 * (1 - table["test_accuracy"])
+    return table
 
 
 def main() -> None:
@@ -57,9 +79,34 @@ def main() -> None:
         table = pd.read_csv(summary)
         row = {**info, **describe(config), **agreement(table, differences)}
         row["wall_min"] = round(info["wall_s"] / 60, 1)
+        row["job_cpu_s"] = job_cpu_seconds(folder / "results" / "benchmarks")
         rows.append(row)
         shutil.copyfile(summary, dest / f"{folder.name}-summary.csv")
         shutil.copyfile(folder / "candidate.yaml", dest / f"{folder.name}.yaml")
+    prior = Path(__file__).with_name("prior-default.csv")
+    rows.append(
+        {
+            "candidate": "default-f02d318",
+            "commit": "f02d318",
+            "wall_s": 31 * 60 + 19,
+            "load_start": "idle",
+            "load_end": "idle",
+            "cores": 2,
+            "date": "2026-11-26",
+            "points": 500,
+            "architecture_scale": "published",
+            "benchmark_classes": 40,
+            "benchmark_train_per_class": 25,
+            "challenge_train_per_class": 30,
+            "epochs": 15,
+            "seeds": 1,
+            **agreement(prior_default(prior), differences),
+            "wall_min": round((31 * 60 + 19) / 60, 1),
+            "note": "earlier measurement (AMD EPYC Zen 3, float32), prior-default.csv",
+        }
+    )
+    for row in rows:
+        row.pop("sign_rows", None)
     table = pd.DataFrame(rows).sort_values("wall_s")
     narrow = table[
         [
@@ -68,6 +115,7 @@ def main() -> None:
             "benchmark_classes",
             "seeds",
             "wall_min",
+            "job_cpu_s",
             "benchmark_rho",
             "challenge_rho",
             "signs_agreed",
@@ -79,6 +127,7 @@ def main() -> None:
         columns={
             "benchmark_classes": "classes",
             "wall_min": "min",
+            "job_cpu_s": "CPU s",
             "benchmark_rho": "ρ bench",
             "challenge_rho": "ρ chal",
             "signs_agreed": "signs",
