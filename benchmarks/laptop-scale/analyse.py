@@ -102,6 +102,9 @@ def main() -> None:
             "seeds": 1,
             **agreement(prior_default(prior), differences),
             "wall_min": round((31 * 60 + 19) / 60, 1),
+            # the README of f02d318: 2,732 CPU-s of training, 152 of evaluation (rendering,
+            # tables and figures: seconds, not counted)
+            "job_cpu_s": 2732 + 152,
             "note": "earlier measurement (AMD EPYC Zen 3, float32), prior-default.csv",
         }
     )
