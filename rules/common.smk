@@ -28,7 +28,7 @@ from specbench import variants as sbvariants  # noqa: E402
 validate(config, sbschema.SCHEMA_PATH)
 # Dataset sweeps: each level of datasets.<name>.sweep becomes the dataset <name>_<level> (and an
 # experiment with `sweep: true`, one experiment per level); the result is validated again.
-SWEPT_EXPERIMENTS = sbconfig.swept_experiments(config)
+ALL_SWEPT_EXPERIMENTS = sbconfig.swept_experiments(config)  # of the config before the expansion
 try:
     config.update(sbconfig.expand_sweeps(config))
     validate(config, sbschema.SCHEMA_PATH)
@@ -44,7 +44,7 @@ MODELS = sorted({run.model for run in RUNS})
 USED_DATASETS = sorted({run.dataset for run in RUNS})
 EXPERIMENTS = sbconfig.selected_experiments(config)
 # the sweep levels of the selected experiments only (a `select` may leave a swept one out)
-SWEPT_EXPERIMENTS = [row for row in SWEPT_EXPERIMENTS if row["experiment"] in EXPERIMENTS]
+SWEPT_EXPERIMENTS = [row for row in ALL_SWEPT_EXPERIMENTS if row["experiment"] in EXPERIMENTS]
 SELECTION = sbconfig.describe_selection(config)
 # the datasets of those levels: what a swept experiment's models are tested on (evaluate_level)
 LEVEL_DATASETS = sorted({row["dataset"] for row in SWEPT_EXPERIMENTS})
@@ -133,7 +133,7 @@ def get_split(split):
 # ---------------------------------------------------------------- results
 
 
-def run_records(allow_missing=None):
+def run_records():
     """One dict per (experiment, dataset, model, seed) with its files; see specbench.tables."""
     records = []
     for run in RUNS:
@@ -275,7 +275,7 @@ def get_final_outputs(wildcards):
 # ---------------------------------------------------------------- robustness
 
 
-def cross_level_records(allow_missing=None):
+def cross_level_records():
     """One dict per (swept run, other level of its sweep): the run trained at one level and
     tested on another level's test split (rule evaluate_level), with its metrics file. The run's
     own level is evaluate_model's (runs.csv). Runs of a data seed's derived dataset are left out,

@@ -30,7 +30,7 @@ if [ "$SCALE" = tiny ]; then
   CONFIG=tests/configs/tiny.yaml
   TP=(--points 128 --classes 6 --samples 64 --val-samples 16 --epochs 2)
   ARCHS=(vgg cnn2)
-  BENCH_MODELS=vgg,cnn2 CHAL_MODELS=cnn2,cnn2_relu,vgg_k20_relu CHAL_SEEDS=0 SPECTRA="bench=72 chal=243"
+  BENCH_MODELS=vgg,cnn2 CHAL_MODELS=cnn2,cnn2_relu,vgg_k20_relu CHAL_SEEDS=0 SPECTRA="bench=48+24 chal=162+81"
   PACK=(--points 250 --classes 27 --samples 162 --val-samples 81 --epochs 2 --architectures cnn2)
   CORES=2
 else
@@ -41,7 +41,7 @@ else
   CHAL_MODELS=cnn6,cnn6_linear,inc6,inc6_relu,inc3,inc3_relu,cnn3,cnn3_relu,cnn2,cnn2_relu
   CHAL_MODELS=$CHAL_MODELS,cnn6_bn,cnn6_convdrop,resnet,resnet_nobn_relu,vgg,vgg_k20_relu,cnn_bn
   CHAL_MODELS=$CHAL_MODELS,cnn_bn_nobn_relu
-  CHAL_SEEDS=0-4 SPECTRA="bench=30000 chal=1620"
+  CHAL_SEEDS=0-4 SPECTRA="bench=25000+5000 chal=1350+270"
   CHAL_EXTRA=", data_variation" # cnn2 linear/ReLU on two more renderings (cheap)
   PACK=(--classes 27 --samples 1350 --val-samples 270 --epochs 3 --warmup 2 --architectures cnn6)
   CORES=16

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from specbench import schema
+from specbench.canonical import canonical_json
 
 # The hand-defined 27-class challenge set, relative to the workflow directory.
 CHALLENGE_CLASSES = Path("config") / "challenge_classes.json"
@@ -45,10 +46,6 @@ class Run:
     model: str
     seed: int
     data_seed: int = -1
-
-
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def config_hash(obj: Any) -> str:

@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from specbench.atomic import atomic_path
+from specbench.canonical import canonical_json
 from specbench.history import (  # noqa: F401 (HISTORY_COLUMNS, TrainingDivergedError: public here)
     HISTORY_COLUMNS,
     TrainingDivergedError,
@@ -91,10 +92,6 @@ def data_fingerprint(*arrays: np.ndarray) -> str:
         h.update(str((a.dtype.str, a.shape)).encode())
         h.update(memoryview(a).cast("B"))
     return h.hexdigest()
-
-
-def _canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
 # ------------------------------------------------------------------------------ fitting
@@ -333,7 +330,7 @@ def _train(
     logger.info("%s: %s with %d parameters", model_name, architecture, model.count_params())
 
     fingerprint = hashlib.blake2b(
-        _canonical(
+        canonical_json(
             {
                 "architecture": architecture,
                 "hyperparameters": hyperparameters,

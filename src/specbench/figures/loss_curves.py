@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -21,7 +20,11 @@ import seaborn as sns  # noqa: E402
 
 from specbench.figures.layout import legend_over_headroom, placeholder, save_figure  # noqa: E402
 from specbench.figures.style import FigureInputError, palette, styled  # noqa: E402
-from specbench.tables.common import architecture_order, model_order  # noqa: E402
+from specbench.tables.common import (  # noqa: E402
+    architecture_order,
+    hyperparameters_key,
+    model_order,
+)
 
 logger = logging.getLogger("specbench.figures")
 
@@ -76,7 +79,7 @@ def plot_loss_curves(
             (record["dataset"], record["model"]),
             {
                 "architecture": record.get("architecture", ""),
-                "hyperparameters": json.dumps(record.get("hyperparameters") or {}, sort_keys=True),
+                "hyperparameters": hyperparameters_key(record.get("hyperparameters")),
                 "histories": {},
             },
         )

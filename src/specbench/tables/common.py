@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from specbench.atomic import atomic_path
+from specbench.canonical import canonical_json
 from specbench.models import registry
 
 logger = logging.getLogger("specbench.tables")
@@ -146,8 +147,10 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
-def _canonical(hyperparameters: Mapping[str, Any] | None) -> str:
-    return json.dumps(dict(hyperparameters or {}), sort_keys=True)
+def hyperparameters_key(hyperparameters: Mapping[str, Any] | None) -> str:
+    """A model's hyperparameter overrides as the tables and figures hold them (readable
+    canonical JSON, specbench.canonical): equal overrides, equal text."""
+    return canonical_json(dict(hyperparameters or {}), compact=False)
 
 
 def subset_title(title: str, selection: str = "") -> str:

@@ -13,8 +13,8 @@ import pandas as pd
 from specbench import schema
 from specbench.tables.common import (
     TableInputError,
-    _canonical,
     experiment_order,
+    hyperparameters_key,
     model_order,
     write_table,
 )
@@ -94,7 +94,7 @@ def confusions_table(runs: Sequence[Mapping[str, Any]], top: int) -> pd.DataFram
             (record["dataset"], record["model"]),
             {
                 "architecture": record.get("architecture", ""),
-                "hyperparameters": _canonical(record.get("hyperparameters")),
+                "hyperparameters": hyperparameters_key(record.get("hyperparameters")),
                 "experiments": [],
                 "seeds": {},
             },

@@ -12,10 +12,10 @@ import pandas as pd
 
 from specbench.tables.common import (
     TableInputError,
-    _canonical,
     _flatten,
     dense_activation,
     experiment_order,
+    hyperparameters_key,
     model_order,
     subset_title,
     write_table,
@@ -116,7 +116,7 @@ def runs_table(runs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             "base_dataset": record.get("base_dataset", record["dataset"]),
             "architecture": record.get("architecture", ""),
             "dense_activation": dense_activation(record.get("architecture", ""), hyperparameters),
-            "hyperparameters": _canonical(hyperparameters),
+            "hyperparameters": hyperparameters_key(hyperparameters),
         }
         metrics = _read_metrics(record)
         if metrics is None:
