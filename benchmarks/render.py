@@ -46,12 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from specbench import io  # noqa: E402
 from specbench.artifacts import apply_artifacts  # noqa: E402
 from specbench.classes import generate_classes, save_classes  # noqa: E402
-from specbench.render import (  # noqa: E402
-    fill_defaults,
-    plan_splits,
-    profile_kernels,
-    render_dataset,
-)
+from specbench.peaks import profile_kernels  # noqa: E402
+from specbench.render import fill_defaults, plan_splits, render_dataset  # noqa: E402
 
 # The paper's scale; shift, height shift, sigma and the test split: the schema's defaults (the
 # paper's), filled in by fill_defaults.

@@ -12,7 +12,7 @@ import pytest
 from scipy.ndimage import gaussian_filter1d
 
 from helpers import render_files
-from specbench import io, render
+from specbench import io, peaks
 from specbench.classes import ClassSet, generate_classes, load_classes
 from specbench.render import (
     fill_defaults,
@@ -117,7 +117,7 @@ def test_both_scatters_render_the_same_bytes(monkeypatch, eta):
     mix = None if eta is None else rng.uniform(0, 1, size=rows)
     out = {}
     for path, factor in {"sparse": 0, "dense": 10**9}.items():  # force each path
-        monkeypatch.setattr(render, "SPARSE_COPY_FACTOR", factor)
+        monkeypatch.setattr(peaks, "SPARSE_COPY_FACTOR", factor)
         out[path] = render_peaks(
             positions, heights, sigma, n, counts=counts, eta=mix, chunk_rows=16
         )

@@ -7,7 +7,7 @@ Peak shape (``peak_shape``). A row's ``sigma`` keeps its meaning (the Gaussian's
 deviation, in points) and every shape has the same full width at half maximum,
 ``FWHM = 2 sqrt(2 ln 2) sigma ~= 2.3548 sigma``:
 
-* ``gaussian``: scipy's gaussian_filter1d kernel (see specbench.render), eta = 0;
+* ``gaussian``: scipy's gaussian_filter1d kernel (see specbench.peaks), eta = 0;
 * ``lorentzian``: ``1 / (1 + (x / gamma)^2)`` at integer offsets x, half width
   ``gamma = FWHM / 2 = sqrt(2 ln 2) sigma``, cut at ``|x| <= int(LORENTZ_TRUNCATE * gamma + 0.5)``
   (the dropped tails hold ~2 % of the continuous area) and normalised to sum 1, eta = 1;
