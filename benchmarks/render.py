@@ -9,11 +9,11 @@ Renders the 500-class x 5000-point benchmark set (50/10/9 train/val/test spectra
   collect; the loop is timed on a subset of rows spread over the three splits, from the same
   peaks and widths, so it also checks that both agree);
 * the time to write all three splits to Parquet and to read them back as float32 numpy
-  (specbench.io.read_arrays), in MB/s of float32 spectra;
+  (specbench.splits.read_arrays), in MB/s of float32 spectra;
 * the end-to-end time of render_dataset (render + write + ambiguous pairs) and peak memory.
 
 With ``--writers`` it also compares Parquet writer settings on the training split (write MB/s,
-file size, read-back MB/s), the measurement behind specbench.io.WRITE_OPTIONS.
+file size, read-back MB/s), the measurement behind specbench.splits.WRITE_OPTIONS.
 
 With ``--artifacts`` the same set is rendered with measurement artifacts (ARTIFACTS: pseudo-Voigt
 peaks with eta in [0, 1], a polynomial + exponential background, Gaussian noise at SNR 10-100; the
@@ -43,7 +43,7 @@ from scipy.ndimage import correlate1d, gaussian_filter1d
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from specbench import io  # noqa: E402
+from specbench import splits  # noqa: E402
 from specbench.artifacts import apply_artifacts  # noqa: E402
 from specbench.classes import generate_classes, save_classes  # noqa: E402
 from specbench.peaks import profile_kernels  # noqa: E402
@@ -98,7 +98,7 @@ def best(fn, repeat: int, name: str = ""):
     return min(runs), result
 
 
-def package_render(classes, params, block_rows: int = io.ROW_GROUP_ROWS) -> int:
+def package_render(classes, params, block_rows: int = splits.ROW_GROUP_ROWS) -> int:
     """Draw and render every spectrum of the three splits as render_dataset does (no writing)."""
     plans = plan_splits(classes, params)
     rows = 0
@@ -228,7 +228,7 @@ def main() -> None:
         def write_all(options=None, suffix=""):
             for s, p in plans.items():
                 pos, hgt = p.peak_lists()
-                io.write_split(
+                splits.write_split(
                     tmp / f"{s}{suffix}.parquet",
                     spectra=spectra[s],
                     labels=p.labels,
@@ -242,7 +242,7 @@ def main() -> None:
                 )
 
         def read_all(suffix=""):
-            return {s: io.read_arrays(tmp / f"{s}{suffix}.parquet") for s in plans}
+            return {s: splits.read_arrays(tmp / f"{s}{suffix}.parquet") for s in plans}
 
         (t_write, u_write, s_write), _ = best(write_all, args.repeat, "write")
         (t_read, u_read, s_read), back = best(read_all, args.repeat, "read")
@@ -250,11 +250,11 @@ def main() -> None:
         size = sum((tmp / f"{s}.parquet").stat().st_size for s in plans)
         print(
             f"write 3 splits ({nbytes / MB:.0f} MB float32 -> {size / MB:.0f} MB Parquet, "
-            f"{io.WRITE_OPTIONS}): {t_write:.2f} s = {nbytes / MB / t_write:,.0f} MB/s "
+            f"{splits.WRITE_OPTIONS}): {t_write:.2f} s = {nbytes / MB / t_write:,.0f} MB/s "
             f"(CPU user {u_write:.2f} s, system {s_write:.2f} s)"
         )
         print(
-            f"read back (io.read_arrays, float32 numpy): {t_read:.2f} s = "
+            f"read back (splits.read_arrays, float32 numpy): {t_read:.2f} s = "
             f"{nbytes / MB / t_read:,.0f} MB/s (CPU user {u_read:.2f} s, system {s_read:.2f} s; "
             f"first of {args.repeat} reads: {nbytes / MB / FIRST['read']:,.0f} MB/s)"
         )

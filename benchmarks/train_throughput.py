@@ -2,8 +2,8 @@
 
 For each architecture and precision (float32, mixed_bfloat16), in the same run:
 
-* project path: the splits are written to Parquet with ``specbench.io.write_split`` in a temporary
-  directory, read back with ``specbench.io.load_split`` and trained with
+* project path: the splits are written to Parquet with ``specbench.splits.write_split`` in a
+  temporary directory, read back with ``specbench.preprocess.load_split`` and trained with
   ``specbench.training.fit``, the function ``train_model`` uses (one multi-epoch ``fit`` fed by
   ``EpochFeeder``, with its callbacks: per-epoch permutation, progress log, EarlyStopping/
   ReduceLROnPlateau/best-weights bookkeeping, and the resume backups in a temporary ``backup_dir`` with train_model's default
@@ -66,9 +66,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from specbench import backend as sb_backend  # noqa: E402
 from specbench import schema  # noqa: E402
-from specbench.io import write_split  # noqa: E402
+from specbench.splits import write_split  # noqa: E402
 from specbench.models import names  # noqa: E402
-from specbench.io import normalise  # noqa: E402
+from specbench.preprocess import normalise  # noqa: E402
 
 PROTOCOL = schema.defaults("training")  # the paper's protocol: learning rate, batch size, backend
 
@@ -156,7 +156,7 @@ def project_fit(keras, arch, args, train_path, val_path, backup_dir):
     """
     from specbench.models import build
     from specbench.models.macs import count_macs
-    from specbench.io import load_split
+    from specbench.preprocess import load_split
     from specbench.training import compile_model, fit
 
     x, y = load_split(train_path)

@@ -15,6 +15,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PY
 from specbench import codedeps  # noqa: E402
 from specbench import condaenvs  # noqa: E402
 from specbench import config as sbconfig  # noqa: E402
+from specbench import formats as sbformats  # noqa: E402
 from specbench import schema as sbschema  # noqa: E402
 from specbench import variants as sbvariants  # noqa: E402
 
@@ -48,6 +49,9 @@ SWEPT_EXPERIMENTS = [row for row in ALL_SWEPT_EXPERIMENTS if row["experiment"] i
 SELECTION = sbconfig.describe_selection(config)
 # the datasets of those levels: what a swept experiment's models are tested on (evaluate_level)
 LEVEL_DATASETS = sorted({row["dataset"] for row in SWEPT_EXPERIMENTS})
+# A run folder's files (rules train_model, evaluate_model): the patterns of specbench.formats,
+# the one description of the run folder that specbench.runs and the CLI read too.
+RUN_FILE = {name: sbformats.run_file_pattern(file) for name, file in sbformats.RUN_FILES.items()}
 
 
 wildcard_constraints:

@@ -5,9 +5,9 @@ rule train_model:
         architecture=get_model_sources,
         code=script_sources("train_model"),
     output:
-        model="results/runs/{dataset}/{model}/seed{seed}/model.keras",
-        history="results/runs/{dataset}/{model}/seed{seed}/history.csv",
-        info="results/runs/{dataset}/{model}/seed{seed}/training.json",
+        model=RUN_FILE["model"],
+        history=RUN_FILE["history"],
+        info=RUN_FILE["info"],
     log:
         "results/logs/train_model/{dataset}/{model}/seed{seed}.log",
     benchmark:
@@ -32,8 +32,8 @@ rule evaluate_model:
         test=get_split("test"),
         code=script_sources("evaluate_model"),
     output:
-        predictions="results/runs/{dataset}/{model}/seed{seed}/predictions.parquet",
-        metrics="results/runs/{dataset}/{model}/seed{seed}/metrics.json",
+        predictions=RUN_FILE["predictions"],
+        metrics=RUN_FILE["metrics"],
     log:
         "results/logs/evaluate_model/{dataset}/{model}/seed{seed}.log",
     benchmark:

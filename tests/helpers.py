@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from specbench import predictions, splits
 from specbench.classes import ClassSet, save_classes
 from specbench.render import render_dataset
 from specbench.variants import parse_variant
@@ -42,20 +41,16 @@ def write_predictions(path, labels, predicted, probability, runner_up_probabilit
     """A predictions.parquet as evaluate_model writes it (runner-up: the true class)."""
     labels = np.asarray(labels, dtype=np.int32)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(
-        pa.table(
-            {
-                "row": pa.array(np.arange(len(labels), dtype=np.int32)),
-                "label": pa.array(labels),
-                "predicted": pa.array(np.asarray(predicted, dtype=np.int32)),
-                "runner_up": pa.array(labels),
-                "probability": pa.array(np.asarray(probability, np.float32)),
-                "runner_up_probability": pa.array(np.asarray(runner_up_probability, np.float32)),
-                "variant": pa.array(list(variants)),
-            }
-        ),
-        path,
-    )
+    values = {
+        "row": np.arange(len(labels), dtype=np.int32),
+        "label": labels,
+        "predicted": predicted,
+        "probability": probability,
+        "runner_up": labels,
+        "runner_up_probability": runner_up_probability,
+        "variant": list(variants),
+    }
+    predictions.write_predictions(path, values)
 
 
 def variant_label(code: str, shift: int, delta: float) -> str:
@@ -64,22 +59,17 @@ def variant_label(code: str, shift: int, delta: float) -> str:
 
 
 def write_split(path: Path, labels, spectra, positions, heights, variants, sigma: float) -> None:
-    """A split file with the base columns of specbench.io (spectra: rows x points)."""
-    spectra = np.asarray(spectra, np.float32)
+    """A split file with the base columns of specbench.splits (spectra: rows x points)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    table = pa.table(
-        {
-            "label": pa.array(labels, pa.int32()),
-            "spectrum": pa.FixedSizeListArray.from_arrays(
-                pa.array(spectra.ravel()), spectra.shape[1]
-            ),
-            "peak_positions": pa.array(positions, pa.list_(pa.int32())),
-            "peak_heights": pa.array(heights, pa.list_(pa.float32())),
-            "sigma": pa.array(np.full(len(labels), sigma, np.float32)),
-            "variant": pa.array(variants, pa.string()),
-        }
+    splits.write_split(
+        path,
+        spectra=np.asarray(spectra, np.float32),
+        labels=labels,
+        peak_positions=positions,
+        peak_heights=heights,
+        sigma=np.full(len(labels), sigma, np.float32),
+        variant=list(variants),
     )
-    pq.write_table(table, path)
 
 
 def render_files(tmp_path: Path, classes: ClassSet, render: dict, name: str = "ds") -> dict:

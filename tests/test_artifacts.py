@@ -26,7 +26,8 @@ from snakemake.utils import validate
 import helpers
 from conftest import REPO, TINY_CONFIG
 from specbench import config as sbconfig
-from specbench import artifacts, io
+from specbench import artifacts
+from specbench import splits as sbsplits
 from specbench.classes import ClassSet, generate_classes, make_classes
 from specbench.render import plan_from_split, render_dataset, render_peaks
 
@@ -34,9 +35,9 @@ SCHEMA = str(REPO / "src" / "specbench" / "schema.yaml")
 N = 160
 
 
-def render_files(tmp_path: Path, classes: ClassSet, render: dict) -> dict[str, io.Split]:
+def render_files(tmp_path: Path, classes: ClassSet, render: dict) -> dict[str, sbsplits.Split]:
     paths = helpers.render_files(tmp_path, classes, render, name="art")
-    return {split: io.read_split(path) for split, path in paths.items()}
+    return {split: sbsplits.read_split(path) for split, path in paths.items()}
 
 
 def params(render=None, test=None, **base) -> dict:
@@ -59,13 +60,13 @@ def lorentzian(x: np.ndarray, sigma: float) -> np.ndarray:
     return correlate1d(x, kernel / kernel.sum(), mode="constant")
 
 
-def plan_arrays(split: io.Split):
+def plan_arrays(split: sbsplits.Split):
     """(positions, heights, sigma, ...) of a split for render_peaks, as plan_from_split has them."""
     plan = plan_from_split(split)
     return plan.positions, plan.heights, plan.sigma
 
 
-def reference_clean(split: io.Split, r: int) -> np.ndarray:
+def reference_clean(split: sbsplits.Split, r: int) -> np.ndarray:
     """Row r without background and noise, float32, from the definitions."""
     x = np.zeros(split.n_points)
     for p, h in zip(split.peak_positions[r], split.peak_heights[r]):
@@ -78,7 +79,7 @@ def reference_clean(split: io.Split, r: int) -> np.ndarray:
     return clean.astype(np.float32)
 
 
-def reference_background(split: io.Split, r: int) -> np.ndarray:
+def reference_background(split: sbsplits.Split, r: int) -> np.ndarray:
     """Row r's relative background, from its coefficients."""
     art = split.artifacts
     t = np.arange(split.n_points) / (split.n_points - 1)
@@ -88,7 +89,7 @@ def reference_background(split: io.Split, r: int) -> np.ndarray:
     return out
 
 
-def reference(split: io.Split, r: int) -> np.ndarray:
+def reference(split: sbsplits.Split, r: int) -> np.ndarray:
     """Row r rendered from its columns alone, per spectrum."""
     clean = reference_clean(split, r).astype(np.float64)
     art = split.artifacts
@@ -353,17 +354,17 @@ def test_a_split_without_artifacts_has_the_original_schema(tmp_path):
         tmp_path, classes(), params(test={"noise": {"kind": "gaussian", "snr": 5}})
     )
     assert splits["train"].artifacts is None
-    assert pq.read_schema(tmp_path / "train.parquet").names == list(io.BASE_COLUMNS)
+    assert pq.read_schema(tmp_path / "train.parquet").names == list(sbsplits.BASE_COLUMNS)
     assert pq.read_schema(tmp_path / "test.parquet").names == [
-        *io.BASE_COLUMNS,
-        *io.ARTIFACT_COLUMNS,
+        *sbsplits.BASE_COLUMNS,
+        *sbsplits.ARTIFACT_COLUMNS,
     ]
 
 
 def test_artifact_columns_round_trip_and_are_checked(tmp_path):
     split = render_files(tmp_path, classes(), params(render=KINDS["everything"]))["train"]
     path = tmp_path / "copy.parquet"
-    io.write_split(
+    sbsplits.write_split(
         path,
         spectra=split.spectra,
         labels=split.labels,
@@ -373,7 +374,7 @@ def test_artifact_columns_round_trip_and_are_checked(tmp_path):
         variant=split.variant,
         artifacts=split.artifacts,
     )
-    back = io.read_split(path).artifacts
+    back = sbsplits.read_split(path).artifacts
     for name in ("eta", "noise_level", "noise_seed", "background", "exp_amplitude", "exp_decay"):
         np.testing.assert_array_equal(getattr(back, name), getattr(split.artifacts, name))
     assert list(back.shape) == ["pseudo_voigt"] * len(split) and set(back.noise) == {"poisson"}
@@ -382,10 +383,10 @@ def test_artifact_columns_round_trip_and_are_checked(tmp_path):
     assert schema.field("background").type.value_type == pa.float32()
     table = pq.read_table(path).drop_columns(["noise_seed"])
     pq.write_table(table, tmp_path / "bad.parquet")
-    with pytest.raises(io.SplitError, match="missing column 'noise_seed'"):
-        io.read_split(tmp_path / "bad.parquet")
+    with pytest.raises(sbsplits.SplitError, match="missing column 'noise_seed'"):
+        sbsplits.read_split(tmp_path / "bad.parquet")
     with pytest.raises(ValueError, match="artifacts must be given"):
-        with io.SplitWriter(tmp_path / "x.parquet", N, artifacts=True) as writer:
+        with sbsplits.SplitWriter(tmp_path / "x.parquet", N, artifacts=True) as writer:
             writer.write(
                 spectra=split.spectra[:1],
                 labels=split.labels[:1],

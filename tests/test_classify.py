@@ -21,8 +21,8 @@ from specbench.runs import load_run
 from specbench.spectra_files import read_spectra
 from specbench.cli import main
 from specbench.evaluation import evaluate_model
-from specbench.io import read_metadata, read_split, write_split
-from specbench.io import normalise
+from specbench.preprocess import normalise
+from specbench.splits import read_metadata, read_split, write_split
 from specbench.training import train_model
 from test_training import SRC, make_spec, write_dataset
 
@@ -300,13 +300,6 @@ def test_grid_maps_user_x_values_onto_the_model(trained, tmp_path):
         prepare(run_, read_spectra([path]))
     with pytest.raises(ClassifyError, match="spectra have 255 points, the model takes 128"):
         prepare(run_, read_spectra([tmp_path / "fine.npy"]))
-
-    # a grid recorded in training.json places the model's points without --grid
-    shutil.copytree(run, tmp_path / "run")
-    info = json.loads((tmp_path / "run" / "training.json").read_text())
-    (tmp_path / "run" / "training.json").write_text(json.dumps({**info, "grid": [10, 80]}))
-    got = prepare(load_run(tmp_path / "run"), read_spectra([path]))
-    np.testing.assert_allclose(got.x, expected[:1], rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.slow

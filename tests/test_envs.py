@@ -132,7 +132,7 @@ class _Imports(ast.NodeVisitor):
     def visit_ImportFrom(self, node):
         base = resolve_from(node, self.module, self.path)
         # `from specbench.models import registry` uses the submodule (its package is only
-        # loaded); `from specbench.io import read_split` uses the module itself.
+        # loaded); `from specbench.splits import read_split` uses the module itself.
         names = set()
         for alias in node.names:
             sub = f"{base}.{alias.name}"

@@ -8,25 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from specbench.evaluation import METRICS_KEYS, EvaluationError, count_macs, evaluate_model
+from specbench.evaluation import EvaluationError, count_macs, evaluate_model
+from specbench.formats import METRICS
+from specbench.predictions import COLUMNS as PREDICTION_COLUMNS
 from specbench.inference import top_k
-from specbench.io import SplitError, read_split, write_split
-from specbench.io import normalise
+from specbench.preprocess import normalise
+from specbench.splits import SplitError, read_split, write_split
 from specbench.training import train_model
 from test_training import make_spec, write_dataset
-
-PREDICTION_TYPES = {
-    "row": "int32",
-    "label": "int32",
-    "predicted": "int32",
-    "probability": "float",
-    "runner_up": "int32",
-    "runner_up_probability": "float",
-    "variant": "string",
-}
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +75,9 @@ def test_evaluation_outputs(trained, tmp_path):
     info = json.loads((run / "training.json").read_text())
 
     table = pq.read_table(tmp_path / "predictions.parquet")
-    assert table.column_names == list(PREDICTION_TYPES)
-    for name, kind in PREDICTION_TYPES.items():
-        assert str(table.schema.field(name).type).startswith(kind), name
+    assert table.column_names == list(PREDICTION_COLUMNS)  # the spec's, in its order
+    for name, kind in PREDICTION_COLUMNS.items():
+        assert table.schema.field(name).type == pa.type_for_alias(kind), name
     pred = table.to_pandas()
     assert len(pred) == len(test) == 40
     assert pred["row"].tolist() == list(range(40))
@@ -102,7 +95,7 @@ def test_evaluation_outputs(trained, tmp_path):
 
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(metrics))
-    assert set(METRICS_KEYS) <= set(saved)
+    assert list(saved) == [field.name for field in METRICS]  # the spec's keys, in its order
     correct = pred["predicted"] == pred["label"]
     assert saved["test_accuracy"] == pytest.approx(correct.mean())
     assert saved["test_wrong"] == int((~correct).sum())

@@ -12,7 +12,7 @@ import pytest
 from scipy.ndimage import gaussian_filter1d
 
 from helpers import render_files
-from specbench import io, peaks
+from specbench import peaks, splits
 from specbench.classes import ClassSet, generate_classes, load_classes
 from specbench.render import (
     fill_defaults,
@@ -47,7 +47,7 @@ def params(**render) -> dict:
     return {"seed": 11, "render": {**base, **render}, "test": {"sigma": 5, "shift": 3}}
 
 
-def rerender(split: io.Split) -> np.ndarray:
+def rerender(split: splits.Split) -> np.ndarray:
     """Each row rendered the published way, from its stored peaks and sigma."""
     out = np.zeros(split.spectra.shape)
     for r in range(len(split)):
@@ -65,7 +65,7 @@ def test_every_split_matches_gaussian_filter1d(tmp_path):
     paths = render_files(tmp_path, edge_classes(), params())
     seen_edges = set()
     for split_name, path in paths.items():
-        split = io.read_split(path)
+        split = splits.read_split(path)
         assert split.metadata["dataset"] == "ds" and split.metadata["config_hash"] == "cafe"
         assert split.metadata["split"] == split_name
         np.testing.assert_allclose(split.spectra, rerender(split), rtol=0, atol=1e-6)
@@ -73,7 +73,7 @@ def test_every_split_matches_gaussian_filter1d(tmp_path):
         for pos in split.peak_positions:
             seen_edges |= {0, N - 1} & set(pos.tolist())
     assert seen_edges == {0, N - 1}  # the test really covers peaks at both ends
-    test = io.read_split(paths["test"])
+    test = splits.read_split(paths["test"])
     assert np.all(test.sigma == 5.0)
 
 
@@ -81,7 +81,7 @@ def test_generated_dataset_matches_gaussian_filter1d(tmp_path):
     classes = generate_classes(8, n_points=300, seed=4, boundary=5)
     paths = render_files(tmp_path, classes, params(shift=10, sigma=[0.4, 1.0]))
     for path in paths.values():
-        split = io.read_split(path)
+        split = splits.read_split(path)
         np.testing.assert_allclose(split.spectra, rerender(split), rtol=0, atol=1e-6)
 
 
@@ -194,7 +194,7 @@ def test_adding_a_class_leaves_the_other_rows_unchanged(tmp_path):
     a = render_files(tmp_path / "five", five, params())
     b = render_files(tmp_path / "six", six, params())
     for split in a:
-        sa, sb = io.read_split(a[split]), io.read_split(b[split])
+        sa, sb = splits.read_split(a[split]), splits.read_split(b[split])
         keep = sb.labels < 5
         assert keep.sum() == len(sa) < len(sb)
         np.testing.assert_array_equal(sa.spectra, sb.spectra[keep])

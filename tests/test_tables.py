@@ -12,9 +12,7 @@ import pytest
 
 from helpers import run_record, write_predictions
 from specbench.tables.common import TableInputError, to_markdown
-from specbench.evaluation import METRICS_KEYS
 from specbench.tables.runs import (
-    METRIC_COLUMNS,
     RUNS_COLUMNS,
     aggregate_runs,
     read_runs,
@@ -98,15 +96,6 @@ def write_run(
 
 
 # ---------------------------------------------------------------- runs
-
-
-def test_runs_metric_columns_follow_the_evaluation_contract():
-    """runs.csv's fixed metric columns are metrics.json's keys (beyond the run's identity and the
-    flattened versions), with the derived error rate after the count it comes from."""
-    identity = {"model", "dataset", "seed", "architecture", "versions"}
-    metrics = [key for key in METRICS_KEYS if key not in identity]
-    assert [c for c in METRIC_COLUMNS if c != "test_error_pct"] == metrics
-    assert METRIC_COLUMNS.index("test_error_pct") == METRIC_COLUMNS.index("test_wrong") + 1
 
 
 def test_runs_table_one_row_per_run_with_every_metric(tmp_path):

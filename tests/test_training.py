@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from specbench import schema
-from specbench.io import DataError, SplitError, normalise, write_split
+from specbench.preprocess import DataError, normalise
+from specbench.splits import SplitError, write_split
 from specbench.models import HyperparameterError
 from specbench.training import (
     HISTORY_COLUMNS,
@@ -234,7 +235,7 @@ def test_same_seed_gives_identical_training_other_seed_does_not(data, tmp_path):
 def test_early_stopping_restores_best_weights(data, tmp_path):
     import keras
 
-    from specbench.io import load_split
+    from specbench.preprocess import load_split
 
     # min_delta so large that no epoch after the first counts as an improvement
     spec = make_spec(epochs=20, early_stopping={"patience": 2, "min_delta": 100.0})

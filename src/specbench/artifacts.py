@@ -30,7 +30,7 @@ Noise (``noise``), added last:
 A row's noise comes from its own stream, the counter-based ``numpy.random.Philox(key=[noise_seed,
 0])`` (counter 0): z by Box-Muller on its raw draws (standard_normals gives the exact recipe), the
 Poisson counts by ``numpy.random.Generator`` on it (``poisson(lam)``). So a row is re-rendered from
-its columns alone (specbench.io stores them; specbench.render.plan_from_split renders them), and
+its columns alone (specbench.splits stores them; specbench.render.plan_from_split renders them), and
 keying a reused Philox costs ~3 us where seeding a generator costs ~13 us: noise is the largest
 cost of rendering with artifacts (benchmarks/render.py). A row whose peak maximum is 0 gets
 neither background nor noise. Background and noise are computed in float32 (the stored precision).
@@ -63,7 +63,7 @@ CHUNK_ROWS = 32  # rows at a time in apply_artifacts (0.6 MB of float32 at 5000 
 
 @dataclass
 class Artifacts:
-    """Per-row artifact parameters of a split (what specbench.io stores, one value per row).
+    """Per-row artifact parameters of a split (what specbench.splits stores, one value per row).
 
     background: relative polynomial coefficients [rows, degree + 1] (may have 0 columns);
     noise_level: the SNR (gaussian) or the counts at the peak maximum (poisson), 0 for none.

@@ -1,7 +1,7 @@
 """Atomic file writes: a reader (or a rerun after a crash) never sees half a file.
 
 :func:`atomic_path` is the one way the package writes a result file whole or not at all
-(specbench.io re-exports it). It lives in a module of its own, importing the standard library
+(specbench.splits uses it). It lives in a module of its own, importing the standard library
 only, so that the code inputs of a job that writes files (specbench.codedeps) do not grow by
 the Parquet layer, and the workflow can use it while it is planned (specbench.condaenvs).
 """

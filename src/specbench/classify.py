@@ -14,8 +14,8 @@ interpolated at the model's positions, whose range they must cover; spectra with
 (rows of a CSV, ``.npy`` or Parquet file) with ``n_points`` values are used as they are; with
 another number of values they need ``--grid``, their values then taken to span START..STOP
 evenly. Each spectrum is then divided by its maximum, as in training
-(:func:`specbench.io.normalise`). Values that are not finite in float32, the model's input type
-(NaN, infinite, or beyond +-3.4e38 such as ``1e308``), spectra that are all zero (or without any
+(:func:`specbench.preprocess.normalise`). Values that are not finite in float32, the model's
+input type (NaN, infinite, or beyond +-3.4e38 such as ``1e308``), spectra that are all zero (or without any
 positive value) on the model's grid, labels outside the model's classes, unreadable or empty
 files are errors (:class:`~specbench.runs.RunError`, alias ``ClassifyError``: one line naming
 the file and row).
@@ -76,7 +76,7 @@ def prepare(
     run: Run, blocks: Sequence[Block], *, grid: tuple[float, float] | None = None
 ) -> Prepared:
     """The spectra of `blocks` on the model's grid, checked and normalised as in training."""
-    from specbench.io import normalise
+    from specbench.preprocess import normalise
 
     n_points = run.n_points
     grid_given = grid is not None

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from specbench import __version__
+from specbench.formats import MODEL_FILE, run_dir
 
 PROG = "specbench"
 
@@ -54,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
     )
     top.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    run_help = "a trained run folder (results/runs/DATASET/MODEL/seedN) or its model.keras"
+    run_help = f"a trained run folder ({run_dir('DATASET', 'MODEL', 'N')}) or its {MODEL_FILE}"
 
     info = commands.add_parser(
         "info",

@@ -3,15 +3,12 @@
 The model is loaded and run by :func:`specbench.inference.infer` (the path ``specbench classify``
 takes too) with the Keras backend recorded in its training.json (any of tensorflow, jax, torch:
 ``.keras`` files are backend-independent; training.json read by :func:`specbench.runs.read_info`),
-the test spectra get the same max-normalisation as in training (:func:`specbench.io.normalise`),
-and every test spectrum's two most probable classes (:func:`specbench.inference.top_k`) are
-written to predictions.parquet:
+the test spectra get the same max-normalisation as in training
+(:func:`specbench.preprocess.normalise`), and every test spectrum's two most probable classes (:func:`specbench.inference.top_k`) are
+written to predictions.parquet (columns: :data:`specbench.predictions.COLUMNS`).
 
-    row (int32, row index in test.parquet), label, predicted, runner_up (int32),
-    probability, runner_up_probability (float32), variant (string)
-
-metrics.json adds the test accuracy to the run's training summary (training.json, history.csv)
-and the model's size: ``parameters`` and ``macs``, the multiply-accumulates of one forward pass
+metrics.json (keys: :data:`specbench.formats.METRICS`) adds the test accuracy to the run's
+training summary (training.json, history.csv) and the model's size: ``parameters`` and ``macs``, the multiply-accumulates of one forward pass
 for one spectrum (:func:`count_macs`, see specbench.models.macs for what is counted).
 
 This module does not import keras at import time.
@@ -27,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from specbench import predictions
 from specbench.atomic import atomic_path
+from specbench.formats import metrics_record
 from specbench.inference import PREDICT_BATCH_SIZE, check_labels, infer, model_input, top_k
 from specbench.models.macs import count_macs
 from specbench.runs import Run, RunError
@@ -42,28 +41,6 @@ __all__ = [
 
 logger = logging.getLogger("specbench.evaluation")
 
-METRICS_KEYS = (
-    "model",
-    "dataset",
-    "seed",
-    "architecture",
-    "n_test",
-    "test_wrong",
-    "test_accuracy",
-    "best_epoch",
-    "epochs_run",
-    "best_val_accuracy",
-    "best_val_loss",
-    "parameters",
-    "macs",
-    "train_time_s",
-    "train_samples_per_s",
-    "backend",
-    "precision",
-    "versions",
-)
-
-
 #: Errors of an evaluation (a bad training.json, model, or test split that does not fit the model):
 #: specbench.runs.RunError, under the name callers used before.
 EvaluationError = RunError
@@ -76,24 +53,18 @@ def write_predictions(
     probabilities: np.ndarray,
     variant,
 ) -> None:
-    """predictions.parquet (columns in the module docstring), written atomically."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    """predictions.parquet (specbench.predictions) of the two most probable classes per row."""
     classes, probs = top_k(probabilities, 2)
-    table = pa.table(
-        {
-            "row": pa.array(np.arange(len(labels), dtype=np.int32)),
-            "label": pa.array(np.asarray(labels, dtype=np.int32)),
-            "predicted": pa.array(classes[:, 0]),
-            "probability": pa.array(probs[:, 0]),
-            "runner_up": pa.array(classes[:, 1]),
-            "runner_up_probability": pa.array(probs[:, 1]),
-            "variant": pa.array([str(v) for v in variant], type=pa.string()),
-        }
-    )
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+    values = {
+        "row": np.arange(len(labels), dtype=np.int32),
+        "label": labels,
+        "predicted": classes[:, 0],
+        "probability": probs[:, 0],
+        "runner_up": classes[:, 1],
+        "runner_up_probability": probs[:, 1],
+        "variant": variant,
+    }
+    predictions.write_predictions(path, values)
 
 
 def evaluate_model(
@@ -115,14 +86,16 @@ def evaluate_model(
     is not the model's own (the robustness experiment's cross-level evaluation, rule
     evaluate_level): metrics.json then records it as ``test_dataset``.
 
-    Returns the metrics.json content. Raises specbench.io.SplitError for a bad test file and
+    Returns the metrics.json content. Raises specbench.splits.SplitError for a bad test file and
     EvaluationError (specbench.runs.RunError) for a missing/invalid training.json or model, or a
     test split that does not fit the model (points, labels, values not finite in float32).
     """
     import pandas as pd
 
     from specbench import backend
-    from specbench.io import normalise, read_split, single_path
+    from specbench.inputs import single_path
+    from specbench.preprocess import normalise
+    from specbench.splits import read_split
 
     test = single_path(test, "test")
     run = Run.of(model_path, info_path)
@@ -167,7 +140,6 @@ def evaluate_model(
         "best_val_loss": float(best["val_loss"]),
         "parameters": result.parameters,
         "macs": result.macs,
-        # the kernels built (training.architecture_scale may have scaled the published ones)
         "kernel_size": (info.get("hyperparameters") or {}).get("kernel_size"),
         "train_time_s": float(info["train_time_s"]),
         "train_samples_per_s": float(info["train_samples_per_s"]),
@@ -182,6 +154,7 @@ def evaluate_model(
     }
     if test_dataset is not None:
         metrics["test_dataset"] = test_dataset
+    metrics = metrics_record(metrics)  # its spec's keys, in its order (specbench.formats)
     path = Path(metrics_path)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2) + "\n")

@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from specbench.runs import INFO_FILE, Run, RunError
+from specbench.formats import INFO_FILE
+from specbench.runs import Run, RunError
 
 __all__ = [
     "PREDICT_BATCH_SIZE",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from specbench import io, schema
+from specbench import schema, splits
 from specbench.artifacts import Artifacts, apply_artifacts, draw_artifacts, settings_of
 from specbench.classes import ClassSet, load_classes
 from specbench.peaks import (  # noqa: F401 (gaussian_kernels, profile_kernels: public here too)
@@ -275,8 +275,8 @@ def plan_splits(classes: ClassSet, render: dict) -> dict[str, SplitPlan]:
     }
 
 
-def plan_from_split(split: io.Split) -> SplitPlan:
-    """The plan of a split read back (io.read_split): re-renders every row from its columns."""
+def plan_from_split(split: splits.Split) -> SplitPlan:
+    """The plan of a split read back (splits.read_split): re-renders every row from its columns."""
     counts = np.array([len(p) for p in split.peak_positions], dtype=np.int64)
     slots = int(counts.max()) if len(counts) else 0
     positions = np.zeros((len(split), slots), dtype=np.int32)
@@ -300,11 +300,11 @@ def write_plan(
     plan: SplitPlan,
     path: str | os.PathLike,
     metadata: dict | None = None,
-    block_rows: int = io.ROW_GROUP_ROWS,
+    block_rows: int = splits.ROW_GROUP_ROWS,
 ) -> None:
     """Render a split block by block (one reused buffer) and stream it to a Parquet file."""
     buffer = np.empty((min(block_rows, max(len(plan), 1)), plan.n_points), dtype=np.float32)
-    with io.SplitWriter(
+    with splits.SplitWriter(
         path, plan.n_points, metadata=metadata, artifacts=plan.artifacts is not None
     ) as writer:
         for start in range(0, len(plan), block_rows):

@@ -1,9 +1,8 @@
 """The model's grid and resampling user spectra onto it (``specbench classify``).
 
-The model's grid is its ``n_points`` positions ``0 .. n_points-1``, unless training.json has a
-``grid: [start, stop]`` (:attr:`specbench.runs.Run.grid`: the positions then run evenly from start
-to stop). ``--grid START,STOP`` (:func:`parse_grid`) says that the model's points run evenly from
-START to STOP in the units of the user's x values: point i sits at
+The model's grid is its ``n_points`` positions ``0 .. n_points-1``
+(:attr:`specbench.runs.Run.grid`). ``--grid START,STOP`` (:func:`parse_grid`) says that the
+model's points run evenly from START to STOP in the units of the user's x values: point i sits at
 ``START + i * (STOP - START) / (n_points - 1)`` (:func:`model_positions`). Spectra are then
 linearly interpolated there (:func:`resample`, ``numpy.interp``).
 """

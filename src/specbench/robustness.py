@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from specbench import io
+from specbench import splits
 from specbench.atomic import atomic_path
 from specbench.figures.layout import legend_below, placeholder, save_figure
 from specbench.figures.style import palette, styled
@@ -298,7 +298,7 @@ def plot_level_spectra(
             squeeze=False,
         )
         for ax, (level, path) in zip(axes[:, 0], tests.items()):
-            split = io.read_split(path)
+            split = splits.read_split(path)
             rows = np.flatnonzero(split.labels == label)
             unvaried = [r for r in rows if split.variant[r] == "shift=0,height=0"]
             r = unvaried[0] if unvaried else rows[0]

@@ -1,16 +1,16 @@
 """A trained run and the one reader of its training.json (evaluation, ``specbench classify``).
 
-A *run* is a trained run folder, ``results/runs/{dataset}/{model}/seed{seed}`` (``model.keras``,
-``training.json`` and, once evaluated, ``metrics.json``), or a ``.keras`` file with its run's
-``training.json`` beside it. Everything a reader needs to know about the model comes from
-training.json (written by :func:`specbench.training.train_model`): :data:`REQUIRED_INFO` are the
+A *run* is a trained run folder (:data:`specbench.formats.RUN_DIR`, with ``model.keras``,
+``training.json`` and, once evaluated, ``metrics.json``: the file names of specbench.formats), or
+a ``.keras`` file with its run's ``training.json`` beside it. Everything a reader needs to know
+about the model comes from training.json (specbench.formats.TRAINING_INFO, which its writer
+:func:`specbench.training.train_model` follows): :data:`~specbench.formats.REQUIRED_INFO` are the
 keys without which a file is not a run of this workflow; ``n_points`` and ``n_classes`` are
-integers >= 2; an optional ``grid: [start, stop]`` places the model's points (see
-:attr:`Run.grid`).
+integers >= 2.
 
 :class:`RunError` is the one error of reading a run, loading its model and checking what is fed
 to it (specbench.inference, specbench.evaluation, specbench.classify): a ValueError whose message
-names the file. This module imports the standard library only.
+names the file. This module imports the standard library (and specbench.formats) only.
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from specbench.formats import INFO_FILE, METRICS_FILE, MODEL_FILE, REQUIRED_INFO
+
 __all__ = [
-    "INFO_FILE",
-    "METRICS_FILE",
-    "MODEL_FILE",
-    "REQUIRED_INFO",
     "Run",
     "RunError",
     "check_grid",
@@ -34,22 +32,6 @@ __all__ = [
     "read_info",
     "run_summary",
 ]
-
-MODEL_FILE = "model.keras"
-INFO_FILE = "training.json"
-METRICS_FILE = "metrics.json"
-#: training.json keys without which a file is not a run of this workflow (every key a reader
-#: of a run takes without a default).
-REQUIRED_INFO = (
-    "architecture",
-    "n_points",
-    "n_classes",
-    "backend",
-    "precision",
-    "best_epoch",
-    "train_time_s",
-    "train_samples_per_s",
-)
 
 
 class RunError(ValueError):
@@ -92,8 +74,6 @@ def read_info(path: str | os.PathLike) -> dict[str, Any]:
         value = info[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 2:
             raise RunError(f"{path}: {key}={value!r} is not an integer >= 2")
-    if "grid" in info:
-        check_grid(info["grid"], f"{path}: grid")
     return info
 
 
@@ -130,9 +110,7 @@ class Run:
 
     @property
     def grid(self) -> tuple[float, float]:
-        """(start, stop) of the model's positions: training.json's ``grid`` or (0, n_points-1)."""
-        if "grid" in self.info:
-            return check_grid(self.info["grid"], f"{self.info_path}: grid")
+        """(start, stop) of the model's positions without ``--grid``: (0, n_points-1)."""
         return 0.0, float(self.n_points - 1)
 
 

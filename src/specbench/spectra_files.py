@@ -2,8 +2,8 @@
 
 :func:`read_spectra` reads one or more files, formats by suffix (:data:`SPECTRA_FORMATS`):
 
-- ``.parquet``: a split written by this workflow (``specbench.io.read_split``); its labels give an
-  accuracy, its ``variant`` column is copied to the output;
+- ``.parquet``: a split written by this workflow (``specbench.splits.read_split``); its labels
+  give an accuracy, its ``variant`` column is copied to the output;
 - ``.npy``: a numeric array, one spectrum (1-D) or one spectrum per row (2-D);
 - ``.csv``: comma-separated numbers, optionally after one header line (any non-numeric cell makes
   the first line a header) and ``#`` comment lines. A CSV with exactly two columns is **one
@@ -116,7 +116,7 @@ def _read_npy(path: Path) -> Block:
 
 
 def _read_parquet(path: Path) -> Block:
-    from specbench.io import SplitError, read_split
+    from specbench.splits import SplitError, read_split
 
     try:
         split = read_split(path)

@@ -3,8 +3,8 @@
 Protocol (Schuetzke et al. 2023, Methods; every value configurable in ``params.spec.training``,
 defaults in the schema's ``training``, :func:`specbench.schema.defaults`):
 
-- each spectrum is divided by its maximum (:func:`specbench.io.normalise`, shared with the
-  evaluation and ``specbench classify``);
+- each spectrum is divided by its maximum (:func:`specbench.preprocess.normalise`, shared with
+  the evaluation and ``specbench classify``);
 - Adam(learning_rate), sparse categorical cross-entropy on the integer labels (identical to
   categorical cross-entropy on one-hot labels, without materialising the one-hot matrix), accuracy;
 - up to ``epochs`` epochs of ``batch_size`` spectra; validation on the val split (never the test
@@ -58,6 +58,7 @@ import numpy as np
 
 from specbench.atomic import atomic_path
 from specbench.canonical import canonical_json
+from specbench.formats import training_info
 from specbench.history import (  # noqa: F401 (HISTORY_COLUMNS, TrainingDivergedError: public here)
     HISTORY_COLUMNS,
     TrainingDivergedError,
@@ -220,12 +221,12 @@ def train_model(
     :func:`fit`). `threads`: intra-op threads of the backend (the job's Snakemake threads).
     `backend_override`: the execution profile's Keras backend (the ``keras_backend`` resource of
     the gpu profile), replacing the protocol's; `jobs_per_gpu`: jobs sharing one GPU. Raises
-    HyperparameterError for an unknown architecture/hyperparameter, specbench.io.SplitError for a
-    bad split file, specbench.io.DataError for unusable data, TrainingDivergedError for a non-finite loss (no
-    outputs are written on any error). Returns the training.json content.
+    HyperparameterError for an unknown architecture/hyperparameter, specbench.splits.SplitError
+    for a bad split file, specbench.preprocess.DataError for unusable data, TrainingDivergedError
+    for a non-finite loss (no outputs are written on any error). Returns the training.json content.
     """
     from specbench import backend
-    from specbench.io import single_path
+    from specbench.inputs import single_path
     from specbench.models import registry
 
     seed = int(seed)
@@ -289,8 +290,9 @@ def _train(
     backup_interval_s,
 ) -> dict[str, Any]:
     from specbench import backend
-    from specbench.io import DataError, load_split, read_metadata
     from specbench.models import registry
+    from specbench.preprocess import DataError, load_split
+    from specbench.splits import read_metadata
 
     runtime = backend.runtime()
     t0 = time.perf_counter()
@@ -383,6 +385,7 @@ def _train(
         "train_samples_per_s": len(x_train) * result.epochs_run / result.train_time_s,
         "versions": backend.versions(training["backend"]),
     }
+    info = training_info(info)  # its spec's keys, in its order (specbench.formats)
 
     # all three or none; training.json, which marks the run complete, renamed last
     with contextlib.ExitStack() as stack:

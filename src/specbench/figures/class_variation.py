@@ -3,7 +3,6 @@ plot_class_variation)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from specbench.classes import ClassesError, ClassSet, load_classes  # noqa: E402
 from specbench.figures.layout import (  # noqa: E402
     fit_title,
     legend_below,
@@ -24,31 +24,26 @@ from specbench.figures.layout import (  # noqa: E402
     save_figure,
     tight,
 )
-from specbench.figures.spectra import read_parquet, reference_row, variant_code  # noqa: E402
+from specbench.figures.spectra import read_split_columns  # noqa: E402
+from specbench.figures.spectra import reference_row, variant_code  # noqa: E402
 from specbench.figures.style import FigureInputError, palette, styled  # noqa: E402
 
 
-def _load_classes(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
+def _load_classes(path: str | Path) -> ClassSet:
+    """classes.json read by the package's reader (specbench.classes.load_classes)."""
     try:
-        classes = json.loads(path.read_text())
-        spectra = classes["spectra"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise FigureInputError(
-            f"{path}: not a classes file in the published format ({exc})"
-        ) from None
-    return {int(k): v for k, v in spectra.items()}
+        return load_classes(path)
+    except ClassesError as exc:
+        raise FigureInputError(str(exc)) from None
 
 
-def _choose_class(
-    classes: Mapping[int, Any], test: pd.DataFrame, codes: Mapping[str, str] | None
-) -> int:
+def _choose_class(classes: ClassSet, test: pd.DataFrame, codes: Mapping[str, str] | None) -> int:
     """The first class with at least two peaks and an unchanged test variant (else class 0)."""
     with_zero = set(test.loc[test["variant"].map(lambda v: variant_code(v, codes)) == "0", "label"])
-    for index in sorted(classes):
-        if len(classes[index].get("peak_positions", [])) >= 2 and index in with_zero:
+    for index, positions in enumerate(classes.positions):
+        if len(positions) >= 2 and index in with_zero:
             return index
-    return min(classes)
+    return 0
 
 
 def plot_class_variation(
@@ -72,14 +67,14 @@ def plot_class_variation(
     (specbench.variants.variant_codes; rules/common.smk passes them); labels not in it as they are.
     """
     definitions = _load_classes(classes)
-    labels = read_parquet(test, ["label", "variant"])
+    labels = read_split_columns(test, ["label", "variant"])
     if class_index is None:
         class_index = _choose_class(definitions, labels, variants)
-    if class_index not in definitions:
+    if not 0 <= class_index < len(definitions.positions):
         raise FigureInputError(f"{classes}: no class {class_index}")
     columns = ["label", "spectrum", "peak_positions", "peak_heights", "variant"]
-    test_rows = read_parquet(test, columns, labels=[class_index])
-    train_rows = read_parquet(train, columns, labels=[class_index])
+    test_rows = read_split_columns(test, columns, labels=[class_index])
+    train_rows = read_split_columns(train, columns, labels=[class_index])
     if test_rows.empty or train_rows.empty:
         placeholder(f"class {class_index} has no training or test spectra", png, svg, style)
         return

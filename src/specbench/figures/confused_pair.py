@@ -16,8 +16,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from specbench.figures.layout import placeholder, save_figure, tight  # noqa: E402
-from specbench.figures.spectra import read_parquet, reference_row, variant_code  # noqa: E402
+from specbench.figures.spectra import (  # noqa: E402
+    read_predictions_columns,
+    read_split_columns,
+    reference_row,
+    variant_code,
+)
 from specbench.figures.style import FigureInputError, palette, styled  # noqa: E402
+from specbench.predictions import COLUMNS as PREDICTIONS_COLUMNS  # noqa: E402
 from specbench.tables.confusions import CONFUSIONS_COLUMNS  # noqa: E402
 
 
@@ -74,15 +80,7 @@ def plot_confused_pair(
     top = table.loc[table["count"].idxmax()]
     dataset, model = str(top["dataset"]), str(top["model"])
     a, b = int(top["class_a"]), int(top["class_b"])
-    columns = [
-        "row",
-        "label",
-        "predicted",
-        "runner_up",
-        "probability",
-        "runner_up_probability",
-        "variant",
-    ]
+    columns = list(PREDICTIONS_COLUMNS)
     mistakes = []
     seen = set()
     for record in runs:
@@ -91,7 +89,7 @@ def plot_confused_pair(
         if int(record["seed"]) in seen or not Path(record["predictions"]).exists():
             continue
         seen.add(int(record["seed"]))
-        pred = read_parquet(record["predictions"], columns)
+        pred = read_predictions_columns(record["predictions"], columns)
         pred = pred[
             ((pred["label"] == a) & (pred["predicted"] == b))
             | ((pred["label"] == b) & (pred["predicted"] == a))
@@ -105,7 +103,7 @@ def plot_confused_pair(
         )
     mistakes = mistakes.sort_values(["probability", "seed", "row"], ascending=[False, True, True])
     worst = mistakes.iloc[0]
-    test = read_parquet(_test_split(tests, dataset), ["label", "spectrum", "variant"])
+    test = read_split_columns(_test_split(tests, dataset), ["label", "spectrum", "variant"])
     if int(worst["row"]) >= len(test):
         raise FigureInputError(
             f"test split of {dataset} has {len(test)} rows; predictions name row {worst['row']}"

@@ -1,4 +1,5 @@
-"""Spectra for the figures: columns of a Parquet split, and test variants by their codes."""
+"""Spectra for the figures: columns of a Parquet split or predictions file (read by their
+package readers), and test variants by their codes."""
 
 from __future__ import annotations
 
@@ -11,21 +12,34 @@ import pandas as pd
 from specbench.figures.style import FigureInputError
 
 
-def read_parquet(path: str | Path, columns: Sequence[str], labels=None) -> pd.DataFrame:
-    """Columns of a Parquet split or predictions file (rows of `labels` only, if given).
+def read_split_columns(path: str | Path, columns: Sequence[str], labels=None) -> pd.DataFrame:
+    """Columns of a Parquet split (rows of `labels` only, if given), read and schema-checked by
+    :func:`specbench.splits.read_columns`.
 
     Reads only what a figure draws, so the paper-scale training split (GBs) is never loaded
     whole. Spectra come back as one float32 array per row.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    from specbench.splits import SplitError, read_columns
 
-    path = Path(path)
-    filters = None if labels is None else [("label", "in", [int(v) for v in labels])]
     try:
-        table = pq.read_table(path, columns=list(columns), filters=filters)
-    except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
-        raise FigureInputError(f"{path}: cannot read columns {list(columns)} ({exc})") from None
+        return _frame(read_columns(path, columns, labels=labels), columns)
+    except SplitError as exc:
+        raise FigureInputError(str(exc)) from None
+
+
+def read_predictions_columns(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
+    """Columns of a predictions file, read and checked by
+    :func:`specbench.predictions.read_predictions`."""
+    from specbench.predictions import read_predictions
+
+    try:
+        return _frame(read_predictions(path, columns), columns)
+    except ValueError as exc:
+        raise FigureInputError(str(exc)) from None
+
+
+def _frame(table, columns: Sequence[str]) -> pd.DataFrame:
+    """An Arrow table as the figures use it: spectra as float32 arrays, other cells as Python."""
     out = {}
     for name in columns:
         column = table.column(name)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from specbench import schema
+from specbench.predictions import PredictionsError, read_predictions
 from specbench.tables.common import (
     TableInputError,
     experiment_order,
@@ -39,14 +40,10 @@ CONFUSIONS_COLUMNS = [
 
 
 def _read_predictions(path: str | Path) -> pd.DataFrame:
-    import pyarrow.parquet as pq
-
-    path = Path(path)
     try:
-        table = pq.read_table(path, columns=["row", "label", "predicted"]).to_pandas()
-    except (OSError, ValueError, KeyError) as exc:
-        raise TableInputError(f"{path}: not a readable predictions file ({exc})") from None
-    return table
+        return read_predictions(path, ["row", "label", "predicted"]).to_pandas()
+    except PredictionsError as exc:
+        raise TableInputError(str(exc)) from None
 
 
 def confusion_pairs(predictions: pd.DataFrame) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from specbench.formats import CORE_METRICS, IDENTITY_METRICS, METRICS
 from specbench.tables.common import (
     TableInputError,
     _flatten,
@@ -34,25 +35,13 @@ RUN_KEY_COLUMNS = [
     "status",
     "architecture",
 ]
-#: Metrics of metrics.json (the evaluation contract, specbench.evaluation.METRICS_KEYS, which is
-#: not imported here: it would pull the training environment into the results one), always present
-#: in runs.csv (empty when a run is missing); further keys of metrics.json follow them, nested
-#: dicts flattened with ".". tests/test_tables.py checks the two lists agree.
+#: Metrics of metrics.json always present in runs.csv (empty when a run is missing): its spec's
+#: ``core`` keys (specbench.formats.METRICS), with the error rate derived from the count after it;
+#: further keys of metrics.json follow them, nested dicts flattened with ".".
 METRIC_COLUMNS = [
-    "n_test",
-    "test_wrong",
-    "test_error_pct",
-    "test_accuracy",
-    "best_epoch",
-    "epochs_run",
-    "best_val_accuracy",
-    "best_val_loss",
-    "parameters",
-    "macs",
-    "train_time_s",
-    "train_samples_per_s",
-    "backend",
-    "precision",
+    column
+    for key in CORE_METRICS
+    for column in ((key, "test_error_pct") if key == "test_wrong" else (key,))
 ]
 RUNS_COLUMNS = [
     *RUN_KEY_COLUMNS,
@@ -60,17 +49,14 @@ RUNS_COLUMNS = [
     "hyperparameters",
     *METRIC_COLUMNS,
 ]
-_INT_METRICS = ("n_test", "test_wrong", "best_epoch", "epochs_run", "parameters", "macs")
+_KINDS = {field.name: field.kind for field in METRICS}
+_INT_METRICS = tuple(key for key in CORE_METRICS if _KINDS[key] == "int")
 _FLOAT_METRICS = (
     "test_error_pct",
-    "test_accuracy",
-    "best_val_accuracy",
-    "best_val_loss",
-    "train_time_s",
-    "train_samples_per_s",
+    *(key for key in CORE_METRICS if _KINDS[key] == "float"),
 )
 # Keys of metrics.json that repeat the run record: they must agree with it.
-_IDENTITY_KEYS = ("model", "dataset", "seed", "architecture")
+_IDENTITY_KEYS = IDENTITY_METRICS
 
 
 def _read_metrics(record: Mapping[str, Any]) -> dict[str, Any] | None:

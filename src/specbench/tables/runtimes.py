@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from specbench.formats import run_label
 from specbench.tables.common import TableInputError, write_table
 
 logger = logging.getLogger("specbench.tables")
@@ -149,9 +150,7 @@ def runtimes_markdown(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, r in table.iterrows():
         wildcards = dict(item.split("=", 1) for item in str(r["wildcards"]).split(",") if item)
-        job = "/".join(wildcards[k] for k in ("dataset", "model") if wildcards.get(k))
-        if wildcards.get("seed"):
-            job += f"/seed{wildcards['seed']}"
+        job = run_label(wildcards.get("dataset"), wildcards.get("model"), wildcards.get("seed"))
         if wildcards.get("test_dataset"):
             job += f" on {wildcards['test_dataset']}"
         rows.append(

@@ -1,4 +1,4 @@
-"""Tests of specbench.io: the Parquet split format, its readers and their errors."""
+"""Tests of specbench.splits: the Parquet split format, its readers and their errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from specbench import __version__, io
+from specbench import __version__, splits
 
 
 def example(rows: int = 7, n: int = 50, seed: int = 0) -> dict:
@@ -26,8 +26,8 @@ def example(rows: int = 7, n: int = 50, seed: int = 0) -> dict:
 def test_round_trip_of_every_column_and_the_metadata(tmp_path):
     data = example()
     path = tmp_path / "split.parquet"
-    io.write_split(path, **data, metadata={"dataset": "bench", "config_hash": "abc123"})
-    split = io.read_split(path)
+    splits.write_split(path, **data, metadata={"dataset": "bench", "config_hash": "abc123"})
+    split = splits.read_split(path)
     assert len(split) == 7 and split.n_points == 50
     np.testing.assert_array_equal(split.spectra, data["spectra"])
     assert split.spectra.dtype == np.float32 and split.labels.dtype == np.int32
@@ -46,7 +46,7 @@ def test_round_trip_of_every_column_and_the_metadata(tmp_path):
 
 def test_file_schema_is_the_contract(tmp_path):
     path = tmp_path / "split.parquet"
-    io.write_split(path, **example())
+    splits.write_split(path, **example())
     schema = pq.read_schema(path)
     assert schema.field("label").type == pa.int32()
     spectrum = schema.field("spectrum").type
@@ -61,9 +61,9 @@ def test_file_schema_is_the_contract(tmp_path):
 def test_read_arrays_is_float32_int32_and_writable(tmp_path):
     data = example(rows=3000, n=40)
     path = tmp_path / "split.parquet"
-    io.write_split(path, **data)  # several row groups
+    splits.write_split(path, **data)  # several row groups
     assert pq.ParquetFile(path).num_row_groups > 1
-    spectra, labels = io.read_arrays(path)
+    spectra, labels = splits.read_arrays(path)
     assert spectra.dtype == np.float32 and spectra.shape == (3000, 40)
     assert labels.dtype == np.int32 and labels.shape == (3000,)
     np.testing.assert_array_equal(spectra, data["spectra"])
@@ -75,11 +75,11 @@ def test_read_arrays_is_float32_int32_and_writable(tmp_path):
 def test_streamed_blocks_equal_one_write(tmp_path):
     data = example(rows=10)
     whole, parts = tmp_path / "whole.parquet", tmp_path / "parts.parquet"
-    io.write_split(whole, **data)
-    with io.SplitWriter(parts, 50) as writer:
+    splits.write_split(whole, **data)
+    with splits.SplitWriter(parts, 50) as writer:
         for start, stop in ((0, 4), (4, 10)):
             writer.write(**{k: v[start:stop] for k, v in data.items()})
-    a, b = io.read_split(whole), io.read_split(parts)
+    a, b = splits.read_split(whole), splits.read_split(parts)
     np.testing.assert_array_equal(a.spectra, b.spectra)
     assert list(a.variant) == list(b.variant)
 
@@ -87,7 +87,7 @@ def test_streamed_blocks_equal_one_write(tmp_path):
 def test_a_failed_write_leaves_no_file(tmp_path):
     path = tmp_path / "split.parquet"
     with pytest.raises(RuntimeError):
-        with io.SplitWriter(path, 50) as writer:
+        with splits.SplitWriter(path, 50) as writer:
             writer.write(**example())
             raise RuntimeError("killed")
     assert not path.exists()
@@ -98,29 +98,29 @@ def test_inconsistent_lengths_are_rejected(tmp_path):
     data = example()
     data["sigma"] = data["sigma"][:3]
     with pytest.raises(ValueError, match="sigma has 3 rows but spectra has 7"):
-        io.write_split(tmp_path / "x.parquet", **data)
+        splits.write_split(tmp_path / "x.parquet", **data)
     assert not (tmp_path / "x.parquet").exists()
 
 
 def test_missing_file_is_a_split_error(tmp_path):
-    for reader in (io.read_split, io.read_arrays):
-        with pytest.raises(io.SplitError, match="nothere.parquet: no such split file"):
+    for reader in (splits.read_split, splits.read_arrays):
+        with pytest.raises(splits.SplitError, match="nothere.parquet: no such split file"):
             reader(tmp_path / "nothere.parquet")
 
 
 def test_truncated_file_is_a_split_error(tmp_path):
     path = tmp_path / "split.parquet"
-    io.write_split(path, **example(rows=200))
+    splits.write_split(path, **example(rows=200))
     raw = path.read_bytes()
     for cut in (len(raw) // 2, 10, len(raw) - 3):
         path.write_bytes(raw[:cut])
-        for reader in (io.read_split, io.read_arrays):
-            with pytest.raises(io.SplitError, match="split.parquet"):
+        for reader in (splits.read_split, splits.read_arrays):
+            with pytest.raises(splits.SplitError, match="split.parquet"):
                 reader(path)
     path.write_text("not parquet at all")
-    with pytest.raises(io.SplitError, match="not a readable Parquet file"):
-        io.read_arrays(path)
-    assert issubclass(io.SplitError, ValueError)
+    with pytest.raises(splits.SplitError, match="not a readable Parquet file"):
+        splits.read_arrays(path)
+    assert issubclass(splits.SplitError, ValueError)
 
 
 def test_wrong_schema_is_a_split_error(tmp_path):
@@ -128,26 +128,55 @@ def test_wrong_schema_is_a_split_error(tmp_path):
     labels = pa.array(np.array([0, 1], np.int32))
     pq.write_table(pa.table({"label": labels, "x": pa.array([1, 2])}), path)
     with pytest.raises(
-        io.SplitError, match="other.parquet: wrong schema: missing column 'spectrum'"
+        splits.SplitError, match="other.parquet: wrong schema: missing column 'spectrum'"
     ):
-        io.read_arrays(path)
+        splits.read_arrays(path)
     spectra = pa.FixedSizeListArray.from_arrays(pa.array(np.zeros(6, np.float32)), 3)
     pq.write_table(pa.table({"label": pa.array([0.5, 1.5]), "spectrum": spectra}), path)
-    with pytest.raises(io.SplitError, match="column 'label' is double, expected int32"):
-        io.read_arrays(path)
+    with pytest.raises(splits.SplitError, match="column 'label' is double, expected int32"):
+        splits.read_arrays(path)
     doubles = pa.FixedSizeListArray.from_arrays(pa.array(np.zeros(6)), 3)
     pq.write_table(pa.table({"label": labels, "spectrum": doubles}), path)
     with pytest.raises(
-        io.SplitError,
-        match=r"column .spectrum. is fixed_size_list<element: double>\[3\], expected fixed_size_list<float32>",
+        splits.SplitError,
+        match=r"column .spectrum. is fixed_size_list<element: double>\[3\], "
+        r"expected fixed_size_list<float32>",
     ):
-        io.read_arrays(path)
+        splits.read_arrays(path)
     # read_arrays needs only label and spectrum; read_split needs every column.
     pq.write_table(pa.table({"label": labels, "spectrum": spectra}), path)
-    spectra_back, labels_back = io.read_arrays(path)
+    spectra_back, labels_back = splits.read_arrays(path)
     assert spectra_back.shape == (2, 3)
-    with pytest.raises(io.SplitError, match="missing column 'peak_positions'"):
-        io.read_split(path)
+    with pytest.raises(splits.SplitError, match="missing column 'peak_positions'"):
+        splits.read_split(path)
+
+    # the figures' reader of some columns checks them too
+    with pytest.raises(splits.SplitError, match="missing column 'variant'"):
+        splits.read_columns(path, ["label", "variant"])
+
+
+def test_read_columns_reads_the_rows_of_some_labels(tmp_path):
+    data = example(rows=9)
+    path = tmp_path / "split.parquet"
+    splits.write_split(path, **data)
+    table = splits.read_columns(path, ["label", "spectrum"], labels=[1])
+    assert table.column_names == ["label", "spectrum"]
+    assert table.column("label").to_pylist() == [1, 1, 1]
+    rows = np.flatnonzero(data["labels"] == 1)
+    back = np.stack(table.column("spectrum").to_pylist()).astype(np.float32)
+    np.testing.assert_array_equal(back, data["spectra"][rows])
+
+
+def test_the_schema_follows_the_column_spec():
+    """schema(), the writer and the readers are driven by BASE and ARTIFACTS alone."""
+    assert splits.schema(5).names == list(splits.BASE_COLUMNS)
+    assert splits.schema(5, artifacts=True).names == [
+        *splits.BASE_COLUMNS,
+        *splits.ARTIFACT_COLUMNS,
+    ]
+    for column in (*splits.BASE, *splits.ARTIFACTS):
+        kind = splits.schema(5, artifacts=True).field(column.name).type
+        assert splits._accepts(column.kind, kind), column
 
 
 def test_atomic_path_writes_whole_or_not_at_all(tmp_path):

@@ -1,0 +1,28 @@
+"""Tests of specbench.formats: the run folder and its JSON records, described once."""
+
+from __future__ import annotations
+
+import pytest
+
+from specbench import formats
+
+
+def test_the_run_folder_patterns():
+    assert formats.run_dir("bench", "cnn2", 0) == "results/runs/bench/cnn2/seed0"
+    assert formats.run_file_pattern(formats.METRICS_FILE) == (
+        "results/runs/{dataset}/{model}/seed{seed}/metrics.json"
+    )
+    assert formats.run_label("bench") == "bench"
+    assert formats.run_label("bench", "cnn2", 3) == "bench/cnn2/seed3"
+
+
+def test_records_follow_their_spec():
+    info = {field.name: 1 for field in formats.TRAINING_INFO}
+    assert list(formats.training_info(dict(reversed(info.items())))) == list(info)
+    assert set(formats.REQUIRED_INFO) <= set(info)
+    with pytest.raises(ValueError, match=r"missing \['versions'\]"):
+        formats.training_info({k: v for k, v in info.items() if k != "versions"})
+    metrics = {field.name: 1 for field in formats.METRICS}
+    assert list(formats.metrics_record({**metrics, "test_dataset": "b"}))[-1] == "test_dataset"
+    with pytest.raises(ValueError, match=r"unknown \['grid'\]"):
+        formats.metrics_record({**metrics, "grid": [0, 1]})
