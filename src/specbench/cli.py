@@ -4,6 +4,8 @@
     specbench info RUN [--json]
     specbench classify RUN SPECTRA [SPECTRA ...] -o OUT.csv [--top-k K] [--grid START,STOP]
                        [--backend NAME] [--threads N]
+    specbench check-model FILE.py:FUNCTION|module:FUNCTION [--points N] [--classes C]
+                          [--hp key=value ...] [--batch-size B] [--json]
 
 User mistakes (a bad file, argument or run) end with one line ``specbench: error: ...`` on stderr
 and exit status 1 (2 for bad command-line syntax, as argparse does); never with a traceback.
@@ -99,7 +101,37 @@ def parser() -> argparse.ArgumentParser:
     classify.add_argument(
         "--threads", type=_positive, default=1, help="CPU threads of the backend (default 1)"
     )
+    check = commands.add_parser(
+        "check-model",
+        help="check your own model builder before benchmarking it",
+        description="Import and call a user builder (as the workflow does before any job), "
+        "check its input, output and softmax; print parameters, MACs per spectrum, output shape "
+        "and the seconds of one forward/backward batch on this machine.",
+    )
+    check.add_argument("builder", metavar="FILE.py:FUNCTION", help="or package.module:FUNCTION")
+    check.add_argument("--points", type=_positive, default=5000, help="n_points (default 5000)")
+    check.add_argument("--classes", type=_positive, default=3, help="n_classes (default 3)")
+    check.add_argument(
+        "--hp", action="append", default=[], metavar="KEY=VALUE", help="a hyperparameter (YAML value)"
+    )
+    check.add_argument("--batch-size", type=_positive, default=32, help="default 32")
+    check.add_argument("--json", action="store_true", help="print JSON instead of text")
     return top
+
+
+def _check_model(args) -> int:
+    from specbench import backend
+    from specbench.models import user
+
+    if not user.is_user(args.builder):
+        raise user.UserModelError(f"{args.builder!r}: expected FILE.py:FUNCTION or module:FUNCTION")
+    hyperparameters = user.parse_hp(args.hp)
+    backend.configure(os.environ.get("KERAS_BACKEND", "tensorflow"), "float32", 1)
+    summary = user.describe(
+        args.builder, args.points, args.classes, hyperparameters, batch_size=args.batch_size
+    )
+    print(json.dumps(summary, indent=2) if args.json else _text(summary))
+    return 0
 
 
 def _text(summary: dict[str, Any]) -> str:
@@ -151,6 +183,7 @@ def _classify(args) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line `argv` (default: sys.argv[1:]); returns the exit status."""
     from specbench.backend import BackendError
+    from specbench.models.user import UserModelError
     from specbench.runs import RunError
 
     try:
@@ -158,11 +191,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, usage errors
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     try:
+        if args.command == "check-model":
+            return _check_model(args)
         return _info(args) if args.command == "info" else _classify(args)
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: no message
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (RunError, BackendError, OSError) as exc:
+    except (RunError, BackendError, UserModelError, OSError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 1

@@ -217,6 +217,9 @@ def architecture_sources(name: str) -> list[Path]:
     from specbench.models import registry
 
     modules: set[str] = set()
+    own: list[Path] = []
     for file in registry.source_files(name):
         modules |= loaded_modules(file)
-    return _files(modules - set(EXCLUDED))
+        if not registry.is_published(name):  # a user's files (specbench.models.user)
+            own.append(Path(file))
+    return sorted(set(own) | set(_files(modules - set(EXCLUDED))))

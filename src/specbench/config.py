@@ -301,6 +301,25 @@ def unique_jobs(config: dict) -> list[tuple[str, str, int]]:
     return sorted({(r.dataset, r.model, r.seed) for r in runs(config)})
 
 
+def _check_user_model(config: dict, experiment: dict, spec: dict) -> None:
+    """Build a user's model (specbench.models.user) at the experiment dataset's n_points, once
+    per builder and hyperparameters: a bad builder stops the workflow before any job. The class
+    count is the generated one, else a small stand-in (the output layer's width is checked)."""
+    from specbench.models import user
+
+    dataset = config["datasets"][experiment["dataset"]]
+    n_points = int(dataset.get("n_points") or user.CHECK_POINTS)
+    n_classes = int((dataset.get("generate") or {}).get("n_classes") or user.CHECK_CLASSES)
+    key = canonical_json([spec["architecture"], spec["hyperparameters"], n_points, n_classes])
+    if key not in _USER_CHECKED:
+        user.check_model(spec["architecture"], n_points, n_classes, spec["hyperparameters"])
+        _USER_CHECKED.add(key)
+
+
+#: User models already checked in this process (planning checks each once).
+_USER_CHECKED: set[str] = set()
+
+
 def check_config(config: dict, basedir: str | Path = ".") -> None:
     """Raise ConfigError naming the key and value of the first semantic mistake in `config`
     (validated against the schema first: types, ranges and unknown keys are the schema's)."""
@@ -328,8 +347,10 @@ def check_config(config: dict, basedir: str | Path = ".") -> None:
             mkey = f"{key}.models.{model}"
             try:
                 registry.check(spec["architecture"], spec["hyperparameters"])
+                if not registry.is_published(spec["architecture"]):
+                    _check_user_model(config, exp, spec)
             except ValueError as exc:
-                raise ConfigError(f"{mkey}: {exc}") from None
+                raise ConfigError(f"{mkey}.architecture={spec['architecture']!r}: {exc}") from None
             fingerprint = canonical_json(spec)
             other = seen.get((exp["dataset"], model))
             if other is not None and other[1] != fingerprint:

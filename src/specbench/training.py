@@ -318,7 +318,7 @@ def _train(
     hyperparameters = registry.scale_kernels(
         architecture, hyperparameters, n_points, training["architecture_scale"]
     )
-    if training["architecture_scale"] != "published":
+    if training["architecture_scale"] != "published" and registry.is_published(architecture):
         logger.info(
             "%s: architecture_scale %s at %d points: kernel_size %s",
             model_name,

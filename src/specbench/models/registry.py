@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from specbench.models import user
+
 __all__ = [
     "ACTIVATIONS",
     "ARCHITECTURES",
@@ -49,6 +51,7 @@ __all__ = [
     "build",
     "check",
     "check_sizes",
+    "is_published",
     "construct",
     "names",
     "scale_factor",
@@ -260,6 +263,11 @@ def names() -> list[str]:
     return list(ARCHITECTURES)
 
 
+def is_published(name: str) -> bool:
+    """True for a registered architecture (of the paper); False for a user's builder."""
+    return name in ARCHITECTURES
+
+
 def architecture(name: str) -> Architecture:
     """The registry entry of `name`; HyperparameterError naming it (and the known ones) if none."""
     try:
@@ -322,8 +330,14 @@ def check(name: str, hyperparameters: dict[str, Any] | None = None) -> dict[str,
     range (with the value). Returns the complete hyperparameters: the published defaults merged
     with the overrides (a new dict; lists are copied).
     """
-    arch = architecture(name)
     hyperparameters = {} if hyperparameters is None else hyperparameters
+    if user.is_user(name):  # the user's builder checks its own (specbench.models.user)
+        if not isinstance(hyperparameters, dict):
+            raise HyperparameterError(
+                f"architecture {name!r}: hyperparameters must be a mapping, got {hyperparameters!r}"
+            )
+        return copy.deepcopy(dict(hyperparameters))
+    arch = architecture(name)
     if not isinstance(hyperparameters, dict):
         raise HyperparameterError(
             f"architecture {name!r}: hyperparameters must be a mapping, got {hyperparameters!r}"
@@ -366,6 +380,8 @@ def construct(name: str, n_points: int, n_classes: int, hyperparameters: dict[st
     (not validated again): the builder gets them and the registry's layout as keyword
     arguments."""
     check_sizes(name, n_points, n_classes)
+    if user.is_user(name):
+        return user.construct(name, n_points, n_classes, hyperparameters)
     arch = architecture(name)
     module = importlib.import_module(f"specbench.models.{arch.module}")
     builder = getattr(module, arch.builder)
@@ -378,6 +394,8 @@ def source_files(name: str) -> list[str]:
     Only the architecture's own module; specbench.codedeps.architecture_sources adds the
     package modules it imports (blocks.py, this registry).
     """
+    if user.is_user(name):
+        return [str(path) for path in user.source_files(name)]
     arch = architecture(name)
     return [str(MODELS_DIR / f"{arch.module}.py")]
 
@@ -416,8 +434,11 @@ def scale_kernels(
 
     A new dict; identical to the input at a factor of 1. Every kernel of the architecture
     (an int or one per stage) is scaled, overrides included: an override is taken to be given in
-    the published 5000-point geometry, like the defaults.
+    the published 5000-point geometry, like the defaults. A user builder
+    (specbench.models.user) is not scaled: its hyperparameters are returned as they are.
     """
+    if user.is_user(name):
+        return copy.deepcopy(dict(hyperparameters))
     architecture(name)
     factor = scale_factor(architecture_scale, n_points)
     out = copy.deepcopy(dict(hyperparameters))

@@ -1,0 +1,323 @@
+"""Models from the user's own code: ``architecture: path/to/file.py:build`` or ``pkg.module:build``.
+
+A config model entry whose ``architecture`` contains a colon names a builder outside the
+package: a Python file (relative to the working directory, the one Snakemake runs in) or an
+importable module, and the builder function in it. The builder is called like the registry's,
+``build(n_points, n_classes, **hyperparameters)`` (the entry's other keys), and must return an
+uncompiled ``keras.Model`` taking (batch, n_points) spectra and giving a softmax over n_classes;
+specbench compiles and trains it with the experiment's protocol.
+
+User builders are not geometry-scaled: ``training.architecture_scale`` applies to the published
+kernels only and is ignored for them (a user picks kernel sizes for the spectra at hand).
+
+Planning (:func:`source_files`) imports nothing; :func:`load_builder` and :func:`check_model`
+import the user's code (and Keras). Every mistake is a :class:`UserModelError` (a ValueError)
+with one line naming the builder's file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "UserModelError",
+    "check_model",
+    "is_user",
+    "load_builder",
+    "location",
+    "source_files",
+]
+
+#: Sizes at which the workflow checks a builder before any job when the dataset's are unknown.
+CHECK_POINTS = 128
+CHECK_CLASSES = 3
+
+
+class UserModelError(ValueError):
+    """A user builder that cannot be imported, called or used (the message names its file)."""
+
+
+def is_user(architecture: Any) -> bool:
+    """True if `architecture` names a user builder (``FILE.py:FUNCTION`` or ``module:FUNCTION``)."""
+    return isinstance(architecture, str) and ":" in architecture
+
+
+def _split(architecture: str) -> tuple[str, str]:
+    target, sep, function = architecture.rpartition(":")
+    if not sep or not target or not function.isidentifier():
+        raise UserModelError(
+            f"{architecture!r}: a user builder is FILE.py:FUNCTION or package.module:FUNCTION"
+        )
+    return target, function
+
+
+def _is_file(target: str) -> bool:
+    return target.endswith(".py") or "/" in target or "\\" in target
+
+
+def location(architecture: str, basedir: str | Path = ".") -> tuple[Path | None, str, str]:
+    """(file or None for a module, module or file text, function) of a user builder."""
+    target, function = _split(architecture)
+    if _is_file(target):
+        return (Path(basedir) / target).resolve(), target, function
+    return None, target, function
+
+
+def _module_file(target: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(target)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    return Path(spec.origin).resolve()
+
+
+def _local_imports(path: Path, root: Path) -> set[Path]:
+    """Files under `root` that the import statements of `path` name (not transitively)."""
+    try:
+        tree = ast.parse(path.read_text(), filename=str(path))
+    except SyntaxError:
+        return set()
+    found: set[Path] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+            bases = [path.parent, root]
+        elif isinstance(node, ast.ImportFrom):
+            mod = node.module or ""
+            if node.level:
+                base = path.parent
+                for _ in range(node.level - 1):
+                    base = base.parent
+                bases = [base]
+            else:
+                bases = [path.parent, root]
+            names = [mod] if mod else []
+            names += [f"{mod}.{a.name}" if mod else a.name for a in node.names if a.name != "*"]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            for base in bases:
+                for i in range(1, len(parts) + 1):
+                    stem = base.joinpath(*parts[:i])
+                    for cand in (stem.with_suffix(".py"), stem / "__init__.py"):
+                        if cand.is_file():
+                            found.add(cand.resolve())
+    return found
+
+
+def source_files(architecture: str, basedir: str | Path = ".") -> list[Path]:
+    """The builder's file and the files it imports from its own folder tree, transitively.
+
+    The code inputs of exactly this model's training jobs. Imports outside the folder holding
+    the builder's file (installed packages, specbench) are not followed. A module builder that
+    is not importable as a .py file has no source files (then the check before any job fails).
+    """
+    path, target, _ = location(architecture, basedir)
+    if path is None:
+        path = _module_file(target)
+        if path is None:
+            return []
+    if not path.is_file():
+        return []
+    root = path.parent
+    seen: set[Path] = set()
+    todo = [path.resolve()]
+    while todo:
+        file = todo.pop()
+        if file in seen:
+            continue
+        seen.add(file)
+        todo.extend(f for f in _local_imports(file, root) if root in f.parents and f not in seen)
+    return sorted(seen)
+
+
+def load_builder(architecture: str, basedir: str | Path = "."):
+    """The builder function named by `architecture` (imports the user's file or module)."""
+    path, target, function = location(architecture, basedir)
+    if path is not None:
+        if not path.is_file():
+            raise UserModelError(f"{target}: no such file (relative to {Path(basedir).resolve()})")
+        name = "specbench_user_" + hashlib.blake2b(str(path).encode(), digest_size=6).hexdigest()
+        folder = str(path.parent)
+        if folder not in sys.path:  # the file's sibling modules are importable, as for a script
+            sys.path.insert(0, folder)
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            sys.modules.pop(name, None)
+            raise UserModelError(f"{target}: import failed: {type(exc).__name__}: {exc}") from None
+    else:
+        try:
+            module = importlib.import_module(target)
+        except Exception as exc:
+            raise UserModelError(f"{target}: import failed: {type(exc).__name__}: {exc}") from None
+    builder = getattr(module, function, None)
+    if builder is None:
+        raise UserModelError(f"{target}: no function {function!r}")
+    if not callable(builder):
+        raise UserModelError(f"{target}: {function!r} is not a function")
+    return builder
+
+
+def _check_signature(builder, target: str, function: str, hyperparameters: dict) -> None:
+    try:
+        inspect.signature(builder).bind(1, 2, **hyperparameters)
+    except TypeError as exc:
+        raise UserModelError(
+            f"{target}: {function}(n_points, n_classes, **hyperparameters) cannot be called with "
+            f"hyperparameters {sorted(hyperparameters)}: {exc}"
+        ) from None
+    except ValueError:  # no signature (a builtin): the call will tell
+        pass
+
+
+def construct(architecture: str, n_points: int, n_classes: int, hyperparameters: dict, basedir="."):
+    """The user's model: the builder called with the sizes and hyperparameters, checked."""
+    return check_model(architecture, n_points, n_classes, hyperparameters, basedir=basedir)
+
+
+def check_model(
+    architecture: str,
+    n_points: int = CHECK_POINTS,
+    n_classes: int = CHECK_CLASSES,
+    hyperparameters: dict | None = None,
+    basedir: str | Path = ".",
+):
+    """Import, call and check a user builder; returns the (uncompiled) keras.Model.
+
+    UserModelError naming the file unless the builder imports, takes (n_points, n_classes,
+    **hyperparameters), returns a keras.Model with input (None, n_points) and output
+    (None, n_classes) whose last layer is a softmax.
+    """
+    hyperparameters = dict(hyperparameters or {})
+    _, target, function = location(architecture, basedir)
+    builder = load_builder(architecture, basedir)
+    _check_signature(builder, target, function, hyperparameters)
+    import keras
+
+    try:
+        model = builder(n_points, n_classes, **hyperparameters)
+    except Exception as exc:
+        raise UserModelError(
+            f"{target}: {function}({n_points}, {n_classes}) failed: {type(exc).__name__}: {exc}"
+        ) from None
+    if not isinstance(model, keras.Model):
+        raise UserModelError(
+            f"{target}: {function} returned a {type(model).__name__}, not a keras.Model"
+        )
+    _check_shapes(model, target, function, n_points, n_classes)
+    _check_softmax(model, target, function, n_points)
+    return model
+
+
+def _shape(tensor_or_list) -> tuple:
+    if isinstance(tensor_or_list, (list, tuple)):
+        if len(tensor_or_list) != 1:
+            return ("several",)
+        tensor_or_list = tensor_or_list[0]
+    return tuple(tensor_or_list.shape)
+
+
+def _check_shapes(model, target, function, n_points, n_classes) -> None:
+    try:
+        inputs, outputs = _shape(model.inputs), _shape(model.outputs)
+    except (AttributeError, ValueError):  # a subclassed model without a defined input
+        inputs = outputs = None
+    if inputs is not None and tuple(inputs[1:]) != (n_points,):
+        raise UserModelError(
+            f"{target}: {function}({n_points}, {n_classes}) takes input of shape {inputs}, "
+            f"expected (None, {n_points})"
+        )
+    if outputs is not None and tuple(outputs[1:]) != (n_classes,):
+        raise UserModelError(
+            f"{target}: {function}({n_points}, {n_classes}) gives output of shape {outputs}, "
+            f"expected (None, {n_classes})"
+        )
+
+
+def _check_softmax(model, target, function, n_points) -> None:
+    import numpy as np
+
+    x = np.random.default_rng(0).random((2, n_points), dtype=np.float32)
+    try:
+        y = np.asarray(model(x, training=False), dtype=np.float64)
+    except Exception as exc:
+        raise UserModelError(
+            f"{target}: {function}'s model fails on a batch of shape (2, {n_points}): "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    if y.ndim != 2 or y.shape[0] != 2:
+        raise UserModelError(f"{target}: {function}'s model gives output of shape {y.shape}")
+    if not (np.all(y >= 0) and np.allclose(y.sum(axis=1), 1.0, atol=1e-3)):
+        raise UserModelError(
+            f"{target}: {function}'s model has no softmax output (rows do not sum to 1: "
+            f"{np.round(y.sum(axis=1), 4).tolist()})"
+        )
+
+
+def describe(
+    architecture: str,
+    n_points: int = 5000,
+    n_classes: int = CHECK_CLASSES,
+    hyperparameters: dict | None = None,
+    batch_size: int = 32,
+) -> dict[str, Any]:
+    """`specbench check-model`: check the builder, then its parameters, MACs per spectrum,
+    output shape and the seconds of one forward/backward batch (after one warm-up batch)."""
+    import time
+
+    import numpy as np
+
+    from specbench.models.macs import count_macs
+    from specbench.training import compile_model
+
+    model = check_model(architecture, n_points, n_classes, hyperparameters)
+    compile_model(model, 1e-3)
+    rng = np.random.default_rng(0)
+    x = rng.random((batch_size, n_points), dtype=np.float32)
+    y = rng.integers(0, n_classes, batch_size)
+    model.train_on_batch(x, y)  # warm-up: tracing/compilation
+    start = time.perf_counter()
+    model.train_on_batch(x, y)
+    batch_s = time.perf_counter() - start
+    try:
+        macs: int | None = int(count_macs(model))
+    except Exception:  # layers count_macs does not know (e.g. a wrapped torch module)
+        macs = None
+    return {
+        "builder": architecture,
+        "n_points": n_points,
+        "n_classes": n_classes,
+        "hyperparameters": dict(hyperparameters or {}),
+        "parameters": int(model.count_params()),
+        "macs": macs,
+        "output_shape": [None, n_classes],
+        "batch_size": batch_size,
+        "train_batch_s": round(batch_s, 6),
+    }
+
+
+def parse_hp(items: list[str]) -> dict[str, Any]:
+    """``key=value`` strings -> hyperparameters (values read as YAML: 16, 0.3, [8, 16], true)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise UserModelError(f"--hp {item!r}: expected key=value")
+        out[key] = yaml.safe_load(value)
+    return out
