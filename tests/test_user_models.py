@@ -1,0 +1,147 @@
+"""Models from the user's own files (issue 21): checked before any job, trained and tabled beside
+the published ones, their files code inputs of their own jobs only, `specbench check-model`."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, copy_workflow, snakemake
+
+HERE = Path(__file__).resolve().parent
+USER_CONFIG = HERE / "configs" / "user_models.yaml"
+EXAMPLE = REPO / "examples" / "my_models"
+BAD = "tests/user_models/bad_builders.py"
+
+
+def base_config() -> dict:
+    return yaml.safe_load(USER_CONFIG.read_text())
+
+
+def prepared(cfg: dict) -> dict:
+    """The config as rules/common.smk prepares it (schema defaults, then check_config)."""
+    from snakemake.utils import validate
+
+    from specbench import config as sbconfig
+    from specbench import schema
+
+    cfg = copy.deepcopy(cfg)
+    validate(cfg, str(schema.SCHEMA_PATH))
+    return sbconfig.prepare(cfg, basedir=REPO)
+
+
+@pytest.mark.parametrize(
+    "architecture, message",
+    [
+        ("tests/user_models/missing.py:build", "tests/user_models/missing.py: no such file"),
+        ("tests/user_models/broken_import.py:build", "import failed: ModuleNotFoundError"),
+        (f"{BAD}:absent", f"{BAD}: no function 'absent'"),
+        (f"{BAD}:wrong_signature", "wrong_signature(n_points, n_classes, **hyperparameters) cannot"),
+        (f"{BAD}:not_a_model", "not_a_model returned a str, not a keras.Model"),
+        (f"{BAD}:wrong_input", "takes input of shape (None, 65), expected (None, 64)"),
+        (f"{BAD}:wrong_output", "gives output of shape (None, 4), expected (None, 3)"),
+        (f"{BAD}:no_softmax", "no_softmax's model has no softmax output"),
+        ("user_nets_absent.net:build", "user_nets_absent.net: import failed"),
+    ],
+)
+def test_bad_builder_refused_with_one_line(architecture, message, monkeypatch):
+    from specbench.config import ConfigError
+
+    monkeypatch.chdir(REPO)
+    cfg = base_config()
+    cfg["experiments"]["benchmark"]["models"] = {"mine": {"architecture": architecture}}
+    with pytest.raises(ConfigError) as info:
+        prepared(cfg)
+    text = str(info.value)
+    assert "\n" not in text
+    assert text.startswith(f"experiments.benchmark.models.mine.architecture={architecture!r}: ")
+    assert message in text
+
+
+def test_user_sources_are_the_file_and_its_local_imports():
+    from specbench import codedeps
+    from specbench.models import user
+
+    arch = f"{EXAMPLE}/tiny_net.py:build"
+    files = user.source_files(arch)
+    assert files == [EXAMPLE / "layers.py", EXAMPLE / "tiny_net.py"]
+    # keras and specbench are not the user's; the published architectures' files are not in it
+    assert set(files) <= set(codedeps.architecture_sources(arch))
+
+
+def test_published_registry_unchanged_by_user_entries():
+    from specbench.models import registry
+
+    assert registry.is_published("cnn2") and not registry.is_published("a.py:build")
+    assert registry.check("x.py:build", {"filters": 3}) == {"filters": 3}
+    assert registry.scale_kernels("x.py:build", {"kernel_size": 50}, 500, "auto") == {
+        "kernel_size": 50
+    }
+
+
+def _cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "specbench", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO / "src")},
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_check_model_good_and_bad():
+    good = _cli(
+        "check-model", "examples/my_models/tiny_net.py:build", "--points", "64", "--classes",
+        "3", "--hp", "filters=4", "--json",
+    )
+    assert good.returncode == 0, good.stderr
+    summary = json.loads(good.stdout)
+    assert summary["parameters"] > 0 and summary["macs"] > 0
+    assert summary["output_shape"] == [None, 3] and summary["train_batch_s"] > 0
+    bad = _cli("check-model", f"{BAD}:no_softmax", "--points", "64")
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines()[-1].startswith("specbench: error: " + BAD)
+
+
+@pytest.mark.slow
+def test_workflow_trains_user_models_beside_published(tmp_path, monkeypatch):
+    """A file builder and a module builder trained, evaluated and tabled; editing the file's
+    local import reruns exactly that model's jobs and the aggregates."""
+    from test_rerun import DOWNSTREAM, planned_jobs, run_jobs
+
+    workdir = copy_workflow(tmp_path / "wf")
+    shutil.copytree(EXAMPLE, workdir / "my_models", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(HERE / "user_models" / "user_nets", workdir / "user_nets")
+    shutil.copy2(USER_CONFIG, workdir / "user.yaml")
+    monkeypatch.setenv("PYTHONPATH", str(workdir))  # the module builder is importable
+    snakemake(workdir, "--cores", "2", "--configfile", "user.yaml")
+
+    summary = pd.read_csv(workdir / "results" / "tables" / "summary.csv")
+    assert {"vgg", "tiny_net", "modnet"} <= set(summary["model"])
+    info = json.loads(
+        (workdir / "results" / "runs" / "bench" / "tiny_net" / "seed0" / "training.json").read_text()
+    )
+    assert info["architecture"] == "my_models/tiny_net.py:build"
+    assert info["hyperparameters"] == {"filters": 4, "dense_units": 8}
+
+    out = _cli("info", "results/runs/bench/tiny_net/seed0", "--json", cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["architecture"] == "my_models/tiny_net.py:build"
+
+    assert planned_jobs(workdir, "user.yaml") == set()
+    layers = workdir / "my_models" / "layers.py"
+    layers.write_text(layers.read_text() + "\n# an edit to the user's helper\n")
+    planned = planned_jobs(workdir, "user.yaml")
+    run_level = {job for job in planned if job.startswith(("train_model[", "evaluate_model["))}
+    assert run_level == run_jobs("bench", "tiny_net")  # not vgg's, not modnet's
+    assert "aggregate_summary" in planned and planned - run_level <= DOWNSTREAM
