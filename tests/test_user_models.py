@@ -128,11 +128,16 @@ def test_workflow_trains_user_models_beside_published(tmp_path, monkeypatch):
 
     summary = pd.read_csv(workdir / "results" / "tables" / "summary.csv")
     assert {"vgg", "tiny_net", "modnet"} <= set(summary["model"])
+    rows = summary.set_index("model")
+    assert not rows.loc["tiny_net", "in_paper"] and rows.loc["vgg", "in_paper"]
+    assert rows.loc["tiny_net", "paired_with"] == "vgg" and rows.loc["tiny_net", "paired_n"] == 1
+    markdown = (workdir / "results" / "tables" / "summary.md").read_text()
+    assert "tiny_net †" in markdown and "modnet †" in markdown
     info = json.loads(
         (workdir / "results" / "runs" / "bench" / "tiny_net" / "seed0" / "training.json").read_text()
     )
     assert info["architecture"] == "my_models/tiny_net.py:build"
-    assert info["hyperparameters"] == {"filters": 4, "dense_units": 8}
+    assert info["hyperparameters"] == {"filters": 4, "dense_units": 8, "compare_with": "vgg"}
 
     out = _cli("info", "results/runs/bench/tiny_net/seed0", "--json", cwd=workdir)
     assert out.returncode == 0, out.stderr

@@ -40,6 +40,11 @@ CHECK_POINTS = 128
 CHECK_CLASSES = 3
 
 
+#: Keys of a user model's config entry that specbench reads and the builder does not get:
+#: ``compare_with`` names the model its paired difference is taken against (e.g. cnn2).
+RESERVED = ("compare_with",)
+
+
 class UserModelError(ValueError):
     """A user builder that cannot be imported, called or used (the message names its file)."""
 
@@ -203,6 +208,8 @@ def check_model(
     (None, n_classes) whose last layer is a softmax.
     """
     hyperparameters = dict(hyperparameters or {})
+    for key in RESERVED:  # keys of the entry that are specbench's, not the builder's
+        hyperparameters.pop(key, None)
     _, target, function = location(architecture, basedir)
     builder = load_builder(architecture, basedir)
     _check_signature(builder, target, function, hyperparameters)

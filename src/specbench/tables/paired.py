@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,9 +14,15 @@ from specbench.tables.common import is_original
 
 def counterpart(runs: pd.DataFrame, experiment: str, model: str) -> str | None:
     """The model `model` is compared with in its experiment: the original (no hyperparameter
-    overrides) of its architecture, if `model` is not that original itself; else None."""
+    overrides) of its architecture, if `model` is not that original itself; else None. A user
+    model's entry names its counterpart with ``compare_with`` (specbench.models.user)."""
     rows = runs[runs["experiment"] == experiment].drop_duplicates("model").set_index("model")
-    if model not in rows.index or is_original(rows.loc[model, "hyperparameters"]):
+    if model not in rows.index:
+        return None
+    named = compare_with(rows.loc[model, "hyperparameters"])
+    if named:
+        return named if named in rows.index else None
+    if is_original(rows.loc[model, "hyperparameters"]):
         return None
     arch = rows.loc[model, "architecture"]
     originals = [
@@ -24,6 +31,15 @@ def counterpart(runs: pd.DataFrame, experiment: str, model: str) -> str | None:
         if r["architecture"] == arch and is_original(r["hyperparameters"]) and m != model
     ]
     return originals[0] if originals else None
+
+
+def compare_with(hyperparameters: Mapping[str, Any] | str | None) -> str | None:
+    """The ``compare_with`` of a model entry's hyperparameters (a dict or its JSON), if any."""
+    if isinstance(hyperparameters, str):
+        hyperparameters = json.loads(hyperparameters) if hyperparameters.strip() else {}
+    if isinstance(hyperparameters, Mapping) and hyperparameters.get("compare_with"):
+        return str(hyperparameters["compare_with"])
+    return None
 
 
 def paired_label(diff: Mapping[str, Any], what: str = "Δ") -> str:

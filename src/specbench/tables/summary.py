@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from specbench import stats as sbstats
+from specbench.models import registry
 from specbench.tables.common import subset_title, write_table
 from specbench.tables.paired import counterpart, paired_accuracy
 from specbench.tables.reference import REFERENCE_VALUES, load_reference, match_reference
@@ -24,6 +25,7 @@ SUMMARY_COLUMNS = [
     "dataset",
     "model",
     "architecture",
+    "in_paper",
     "dense_activation",
     "hyperparameters",
     "n_runs",
@@ -97,6 +99,8 @@ def summary_table(runs: pd.DataFrame, reference: pd.DataFrame | None = None) -> 
             "dataset": dataset,
             "model": model,
             "architecture": first["architecture"],
+            # False for a user's own builder (specbench.models.user): not benchmarked in the paper
+            "in_paper": registry.is_published(first["architecture"]),
             "dense_activation": first["dense_activation"],
             "hyperparameters": first["hyperparameters"],
             "n_runs": len(group),
@@ -220,7 +224,8 @@ def summary_markdown(table: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             {
                 "experiment": r["experiment"],
-                "model": r["model"],
+                # † marks a model not in the paper (a user's own builder)
+                "model": r["model"] if r.get("in_paper", True) else f"{r['model']} †",
                 "runs": seeds,
                 "test accuracy %": acc,
                 "paper %": paper,
