@@ -150,3 +150,29 @@ def test_workflow_trains_user_models_beside_published(tmp_path, monkeypatch):
     run_level = {job for job in planned if job.startswith(("train_model[", "evaluate_model["))}
     assert run_level == run_jobs("bench", "tiny_net")  # not vgg's, not modnet's
     assert "aggregate_summary" in planned and planned - run_level <= DOWNSTREAM
+
+
+@pytest.mark.slow
+def test_pytorch_wrapped_example_trains_on_torch_backend(tmp_path):
+    """examples/my_models/torch_net.py: a torch.nn.Module in keras.layers.TorchModuleWrapper,
+    trained with training.backend: torch and evaluated (loaded with safe_mode off: the
+    workflow's own model of the user's own code)."""
+    workdir = copy_workflow(tmp_path / "wf")
+    shutil.copytree(EXAMPLE, workdir / "my_models", ignore=shutil.ignore_patterns("__pycache__"))
+    cfg = base_config()
+    cfg["experiments"]["benchmark"]["models"] = {
+        "torch_net": {
+            "architecture": "my_models/torch_net.py:build",
+            "channels": 4,
+            "training": {"backend": "torch"},
+        }
+    }
+    (workdir / "torch.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    snakemake(workdir, "--cores", "2", "--configfile", "torch.yaml")
+    run = workdir / "results" / "runs" / "bench" / "torch_net" / "seed0"
+    info = json.loads((run / "training.json").read_text())
+    assert info["backend"] == "torch" and info["architecture"] == "my_models/torch_net.py:build"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    summary = pd.read_csv(workdir / "results" / "tables" / "summary.csv")
+    assert list(summary["model"]) == ["torch_net"] and not summary["in_paper"].iloc[0]

@@ -169,6 +169,7 @@ def classify(
     backend: str | None = None,
     threads: int = 1,
     batch_size: int = PREDICT_BATCH_SIZE,
+    trust_user_code: bool = False,
 ) -> Result:
     """Predict the classes of the spectra in `spectra` (files) with the trained `run`.
 
@@ -181,7 +182,12 @@ def classify(
     top = _check_top_k(top, run.n_classes)
     prepared = prepare(run, read_spectra(spectra), grid=grid)
     probabilities = infer(
-        run, prepared.x, backend=backend, threads=threads, batch_size=batch_size
+        run,
+        prepared.x,
+        backend=backend,
+        threads=threads,
+        batch_size=batch_size,
+        trust_user_code=trust_user_code,
     ).probabilities
     bad = ~np.isfinite(probabilities).all(axis=1)
     if bad.any():

@@ -101,6 +101,12 @@ def parser() -> argparse.ArgumentParser:
     classify.add_argument(
         "--threads", type=_positive, default=1, help="CPU threads of the backend (default 1)"
     )
+    classify.add_argument(
+        "--trust-user-code",
+        action="store_true",
+        help="load a user model with Keras' safe_mode off (needed for a wrapped torch module; "
+        "only for models you trained from your own code)",
+    )
     check = commands.add_parser(
         "check-model",
         help="check your own model builder before benchmarking it",
@@ -116,6 +122,7 @@ def parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--batch-size", type=_positive, default=32, help="default 32")
     check.add_argument("--json", action="store_true", help="print JSON instead of text")
+    check.add_argument("--check-only", action="store_true", help=argparse.SUPPRESS)
     return top
 
 
@@ -127,6 +134,9 @@ def _check_model(args) -> int:
         raise user.UserModelError(f"{args.builder!r}: expected FILE.py:FUNCTION or module:FUNCTION")
     hyperparameters = user.parse_hp(args.hp)
     backend.configure(os.environ.get("KERAS_BACKEND", "tensorflow"), "float32", 1)
+    if args.check_only:  # the workflow's check before any job (config.check_config)
+        user.check_model(args.builder, args.points, args.classes, hyperparameters)
+        return 0
     summary = user.describe(
         args.builder, args.points, args.classes, hyperparameters, batch_size=args.batch_size
     )
@@ -165,6 +175,7 @@ def _classify(args) -> int:
         grid=args.grid,
         backend=args.backend,
         threads=args.threads,
+        trust_user_code=args.trust_user_code,
     )
     for note in result.warnings:
         print(f"{PROG}: warning: {note}", file=sys.stderr)

@@ -311,8 +311,12 @@ def _check_user_model(config: dict, experiment: dict, spec: dict) -> None:
     n_points = int(dataset.get("n_points") or user.CHECK_POINTS)
     n_classes = int((dataset.get("generate") or {}).get("n_classes") or user.CHECK_CLASSES)
     key = canonical_json([spec["architecture"], spec["hyperparameters"], n_points, n_classes])
+    backend = (spec.get("training") or {}).get("backend") or "tensorflow"
+    key = canonical_json([key, backend])
     if key not in _USER_CHECKED:
-        user.check_model(spec["architecture"], n_points, n_classes, spec["hyperparameters"])
+        user.check_in_subprocess(
+            spec["architecture"], n_points, n_classes, spec["hyperparameters"], backend
+        )
         _USER_CHECKED.add(key)
 
 

@@ -109,8 +109,14 @@ def evaluate_model(
     check_labels(split.labels, run, source=test)
     x = normalise(model_input(split.spectra, source=test), inplace=True)
 
-    result = infer(
-        run, x, threads=threads, jobs_per_gpu=jobs_per_gpu, batch_size=batch_size, macs=True
+    result = infer(  # trust_user_code: this workflow trained it from the user's own builder
+        run,
+        x,
+        threads=threads,
+        jobs_per_gpu=jobs_per_gpu,
+        batch_size=batch_size,
+        macs=True,
+        trust_user_code=True,
     )
     probabilities = result.probabilities
     if predictions_path is not None:

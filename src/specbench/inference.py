@@ -83,8 +83,14 @@ def session(
         keras.config.set_dtype_policy("float32")
 
 
-def load_model(keras, run: Run):
+def load_model(keras, run: Run, trust_user_code: bool = False):
     """The run's Keras model (``safe_mode=True``, ``compile=False``), checked against training.json.
+
+    A run of a user's builder (specbench.models.user): the builder's file or module is imported
+    first (so that its custom layers, registered with ``keras.saving.register_keras_serializable``,
+    load); with `trust_user_code` (the workflow's own evaluation of what it trained, ``specbench
+    classify --trust-user-code``) the model is loaded with ``safe_mode=False``, which a wrapped
+    torch.nn.Module (keras.layers.TorchModuleWrapper) needs.
 
     Raises RunError for a file that is not a loadable Keras archive, one that safe mode refuses,
     or a model whose input/output shape or parameter count differ from training.json's.
@@ -92,10 +98,20 @@ def load_model(keras, run: Run):
     path = run.model_path
     if not zipfile.is_zipfile(path):
         raise RunError(f"{path}: not a Keras model file (not a .keras archive)")
+    safe = True
+    architecture = run.info.get("architecture")
+    from specbench.models import user
+
+    if user.is_user(architecture):
+        try:
+            user.load_builder(architecture)
+        except user.UserModelError as exc:
+            raise RunError(f"{path}: the model's builder cannot be imported here ({exc})") from None
+        safe = not trust_user_code
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = keras.saving.load_model(path, compile=False, safe_mode=True)
+            model = keras.saving.load_model(path, compile=False, safe_mode=safe)
     except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad archive
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise RunError(f"{path}: cannot load the Keras model ({first})") from None
@@ -155,6 +171,7 @@ def infer(
     jobs_per_gpu: int | None = None,
     batch_size: int = PREDICT_BATCH_SIZE,
     macs: bool = False,
+    trust_user_code: bool = False,
 ) -> Inference:
     """Predict `x` (normalised model input, :func:`model_input`) with the run's model.
 
@@ -165,7 +182,7 @@ def infer(
     with session(
         backend or run.backend, run.precision, threads, jobs_per_gpu=jobs_per_gpu
     ) as keras:
-        model = load_model(keras, run)
+        model = load_model(keras, run, trust_user_code=trust_user_code)
         t0 = time.perf_counter()
         probabilities = predict(model, x, batch_size=batch_size)
         predict_s = time.perf_counter() - t0

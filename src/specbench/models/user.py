@@ -256,11 +256,12 @@ def _check_shapes(model, target, function, n_points, n_classes) -> None:
 
 
 def _check_softmax(model, target, function, n_points) -> None:
+    import keras
     import numpy as np
 
     x = np.random.default_rng(0).random((2, n_points), dtype=np.float32)
     try:
-        y = np.asarray(model(x, training=False), dtype=np.float64)
+        y = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)), dtype=np.float64)
     except Exception as exc:
         raise UserModelError(
             f"{target}: {function}'s model fails on a batch of shape (2, {n_points}): "
@@ -300,9 +301,10 @@ def describe(
     start = time.perf_counter()
     model.train_on_batch(x, y)
     batch_s = time.perf_counter() - start
-    try:
-        macs: int | None = int(count_macs(model))
-    except Exception:  # layers count_macs does not know (e.g. a wrapped torch module)
+    wrapped = any(type(layer).__name__ == "TorchModuleWrapper" for layer in model.layers)
+    try:  # a wrapped torch module's operations are invisible to count_macs
+        macs: int | None = None if wrapped else int(count_macs(model))
+    except Exception:  # layers count_macs does not know
         macs = None
     return {
         "builder": architecture,
@@ -328,3 +330,32 @@ def parse_hp(items: list[str]) -> dict[str, Any]:
             raise UserModelError(f"--hp {item!r}: expected key=value")
         out[key] = yaml.safe_load(value)
     return out
+
+
+def check_in_subprocess(
+    architecture: str,
+    n_points: int,
+    n_classes: int,
+    hyperparameters: dict | None,
+    backend: str,
+    cwd: str | Path = ".",
+) -> None:
+    """:func:`check_model` in a fresh interpreter on Keras backend `backend` (the model's
+    training.backend: a wrapped torch module needs torch, and the planning process has no
+    backend of its own); UserModelError with the check's one line if it fails."""
+    import json
+    import os
+    import subprocess
+
+    command = [sys.executable, "-m", "specbench", "check-model", architecture, "--check-only"]
+    command += ["--points", str(n_points), "--classes", str(n_classes)]
+    for key, value in (hyperparameters or {}).items():
+        command += ["--hp", f"{key}={json.dumps(value)}"]
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    src = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.startswith("specbench: error: ")]
+        message = lines[-1].removeprefix("specbench: error: ") if lines else proc.stderr.strip()
+        raise UserModelError(message.splitlines()[-1] if message else f"exit {proc.returncode}")
