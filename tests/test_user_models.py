@@ -44,7 +44,10 @@ def prepared(cfg: dict) -> dict:
         ("tests/user_models/missing.py:build", "tests/user_models/missing.py: no such file"),
         ("tests/user_models/broken_import.py:build", "import failed: ModuleNotFoundError"),
         (f"{BAD}:absent", f"{BAD}: no function 'absent'"),
-        (f"{BAD}:wrong_signature", "wrong_signature(n_points, n_classes, **hyperparameters) cannot"),
+        (
+            f"{BAD}:wrong_signature",
+            "wrong_signature(n_points, n_classes, **hyperparameters) cannot",
+        ),
         (f"{BAD}:not_a_model", "not_a_model returned a str, not a keras.Model"),
         (f"{BAD}:wrong_input", "takes input of shape (None, 65), expected (None, 64)"),
         (f"{BAD}:wrong_output", "gives output of shape (None, 4), expected (None, 3)"),
@@ -101,8 +104,15 @@ def _cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_check_model_good_and_bad():
     good = _cli(
-        "check-model", "examples/my_models/tiny_net.py:build", "--points", "64", "--classes",
-        "3", "--hp", "filters=4", "--json",
+        "check-model",
+        "examples/my_models/tiny_net.py:build",
+        "--points",
+        "64",
+        "--classes",
+        "3",
+        "--hp",
+        "filters=4",
+        "--json",
     )
     assert good.returncode == 0, good.stderr
     summary = json.loads(good.stdout)
@@ -134,7 +144,9 @@ def test_workflow_trains_user_models_beside_published(tmp_path, monkeypatch):
     markdown = (workdir / "results" / "tables" / "summary.md").read_text()
     assert "tiny_net †" in markdown and "modnet †" in markdown
     info = json.loads(
-        (workdir / "results" / "runs" / "bench" / "tiny_net" / "seed0" / "training.json").read_text()
+        (
+            workdir / "results" / "runs" / "bench" / "tiny_net" / "seed0" / "training.json"
+        ).read_text()
     )
     assert info["architecture"] == "my_models/tiny_net.py:build"
     assert info["hyperparameters"] == {"filters": 4, "dense_units": 8, "compare_with": "vgg"}

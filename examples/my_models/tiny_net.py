@@ -17,5 +17,7 @@ def build(n_points, n_classes, filters=16, kernel_size=9, stages=2, dense_units=
         x = conv_stage(x, filters * 2**i, kernel_size, name=f"stage{i + 1}")
     x = keras.layers.GlobalAveragePooling1D(name="gap")(x)
     x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
-    outputs = keras.layers.Dense(n_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+    outputs = keras.layers.Dense(
+        n_classes, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
     return keras.Model(inputs, outputs, name="tiny_net")

@@ -33,7 +33,9 @@ def build(n_points, n_classes, channels=8, kernel_size=9):
     """Uncompiled keras.Model around SpectrumNet; the softmax is a Keras layer on its logits."""
     inputs = keras.Input(shape=(n_points,), name="spectrum")
     logits = keras.layers.TorchModuleWrapper(
-        SpectrumNet(n_classes, channels, kernel_size), name="spectrum_net", output_shape=(None, n_classes)
+        SpectrumNet(n_classes, channels, kernel_size),
+        name="spectrum_net",
+        output_shape=(None, n_classes),
     )(inputs)
     outputs = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
     return keras.Model(inputs, outputs, name="torch_net")

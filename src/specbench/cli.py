@@ -118,7 +118,11 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--points", type=_positive, default=5000, help="n_points (default 5000)")
     check.add_argument("--classes", type=_positive, default=3, help="n_classes (default 3)")
     check.add_argument(
-        "--hp", action="append", default=[], metavar="KEY=VALUE", help="a hyperparameter (YAML value)"
+        "--hp",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a hyperparameter (YAML value)",
     )
     check.add_argument("--batch-size", type=_positive, default=32, help="default 32")
     check.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -127,17 +131,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _check_model(args) -> int:
-    from specbench import backend
+    from specbench import backend, modelcheck
     from specbench.models import user
 
     if not user.is_user(args.builder):
         raise user.UserModelError(f"{args.builder!r}: expected FILE.py:FUNCTION or module:FUNCTION")
-    hyperparameters = user.parse_hp(args.hp)
+    hyperparameters = modelcheck.parse_hp(args.hp)
     backend.configure(os.environ.get("KERAS_BACKEND", "tensorflow"), "float32", 1)
     if args.check_only:  # the workflow's check before any job (config.check_config)
         user.check_model(args.builder, args.points, args.classes, hyperparameters)
         return 0
-    summary = user.describe(
+    summary = modelcheck.describe(
         args.builder, args.points, args.classes, hyperparameters, batch_size=args.batch_size
     )
     print(json.dumps(summary, indent=2) if args.json else _text(summary))

@@ -27,8 +27,11 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "RESERVED",
     "UserModelError",
+    "check_in_subprocess",
     "check_model",
+    "construct",
     "is_user",
     "load_builder",
     "location",
@@ -274,62 +277,6 @@ def _check_softmax(model, target, function, n_points) -> None:
             f"{target}: {function}'s model has no softmax output (rows do not sum to 1: "
             f"{np.round(y.sum(axis=1), 4).tolist()})"
         )
-
-
-def describe(
-    architecture: str,
-    n_points: int = 5000,
-    n_classes: int = CHECK_CLASSES,
-    hyperparameters: dict | None = None,
-    batch_size: int = 32,
-) -> dict[str, Any]:
-    """`specbench check-model`: check the builder, then its parameters, MACs per spectrum,
-    output shape and the seconds of one forward/backward batch (after one warm-up batch)."""
-    import time
-
-    import numpy as np
-
-    from specbench.models.macs import count_macs
-    from specbench.training import compile_model
-
-    model = check_model(architecture, n_points, n_classes, hyperparameters)
-    compile_model(model, 1e-3)
-    rng = np.random.default_rng(0)
-    x = rng.random((batch_size, n_points), dtype=np.float32)
-    y = rng.integers(0, n_classes, batch_size)
-    model.train_on_batch(x, y)  # warm-up: tracing/compilation
-    start = time.perf_counter()
-    model.train_on_batch(x, y)
-    batch_s = time.perf_counter() - start
-    wrapped = any(type(layer).__name__ == "TorchModuleWrapper" for layer in model.layers)
-    try:  # a wrapped torch module's operations are invisible to count_macs
-        macs: int | None = None if wrapped else int(count_macs(model))
-    except Exception:  # layers count_macs does not know
-        macs = None
-    return {
-        "builder": architecture,
-        "n_points": n_points,
-        "n_classes": n_classes,
-        "hyperparameters": dict(hyperparameters or {}),
-        "parameters": int(model.count_params()),
-        "macs": macs,
-        "output_shape": [None, n_classes],
-        "batch_size": batch_size,
-        "train_batch_s": round(batch_s, 6),
-    }
-
-
-def parse_hp(items: list[str]) -> dict[str, Any]:
-    """``key=value`` strings -> hyperparameters (values read as YAML: 16, 0.3, [8, 16], true)."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.isidentifier():
-            raise UserModelError(f"--hp {item!r}: expected key=value")
-        out[key] = yaml.safe_load(value)
-    return out
 
 
 def check_in_subprocess(
