@@ -188,3 +188,15 @@ def test_pytorch_wrapped_example_trains_on_torch_backend(tmp_path):
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
     summary = pd.read_csv(workdir / "results" / "tables" / "summary.csv")
     assert list(summary["model"]) == ["torch_net"] and not summary["in_paper"].iloc[0]
+
+
+def test_example_config_joins_the_default_experiments(monkeypatch):
+    """examples/own-models.yaml merged into config/config.yaml as `--configfile A B` merges them:
+    valid, both example builders checked (the torch one on the torch backend)."""
+    from snakemake.utils import update_config
+
+    monkeypatch.chdir(REPO)
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    update_config(cfg, yaml.safe_load((REPO / "examples" / "own-models.yaml").read_text()))
+    models = prepared(cfg)["experiments"]["benchmark"]["models"]
+    assert {"cnn2", "tiny_net", "torch_net"} <= set(models)
