@@ -138,11 +138,16 @@ def test_workflow_trains_user_models_beside_published(tmp_path, monkeypatch):
 
     summary = pd.read_csv(workdir / "results" / "tables" / "summary.csv")
     assert {"vgg", "tiny_net", "modnet"} <= set(summary["model"])
-    rows = summary.set_index("model")
+    rows = summary[summary["experiment"] == "benchmark"].set_index("model")
     assert not rows.loc["tiny_net", "in_paper"] and rows.loc["vgg", "in_paper"]
     assert rows.loc["tiny_net", "paired_with"] == "vgg" and rows.loc["tiny_net", "paired_n"] == 1
     markdown = (workdir / "results" / "tables" / "summary.md").read_text()
     assert "tiny_net †" in markdown and "modnet †" in markdown
+    assert set(summary.loc[summary["model"] == "tiny_net", "experiment"]) == {
+        "benchmark",
+        "activation",
+    }
+    assert list((workdir / "results" / "figures").glob("activation*.png"))
     info = json.loads(
         (
             workdir / "results" / "runs" / "bench" / "tiny_net" / "seed0" / "training.json"
@@ -200,3 +205,12 @@ def test_example_config_joins_the_default_experiments(monkeypatch):
     update_config(cfg, yaml.safe_load((REPO / "examples" / "own-models.yaml").read_text()))
     models = prepared(cfg)["experiments"]["benchmark"]["models"]
     assert {"cnn2", "tiny_net", "torch_net"} <= set(models)
+
+
+def test_user_architectures_are_labelled_short_and_marked():
+    from specbench.tables.common import architecture_label, architecture_order
+
+    assert architecture_label("cnn2") == "cnn2"
+    assert architecture_label("my_models/tiny_net.py:build") == "tiny_net †"
+    assert architecture_label("user_nets.net:make") == "user_nets.net:make †"
+    assert architecture_order(["my_models/a.py:build", "vgg", "cnn2"])[-1] == "my_models/a.py:build"

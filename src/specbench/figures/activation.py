@@ -25,7 +25,7 @@ from specbench.figures.layout import (
 )  # noqa: E402
 from specbench.figures.runs import experiment_runs, model_reference  # noqa: E402
 from specbench.figures.style import PAPER, palette, styled  # noqa: E402
-from specbench.tables.common import architecture_order  # noqa: E402
+from specbench.tables.common import architecture_label, architecture_order  # noqa: E402
 from specbench.tables.paired import paired_accuracy, paired_label  # noqa: E402
 
 
@@ -119,7 +119,7 @@ def plot_activation(
                 Patch(facecolor="0.82", edgecolor="0.6", label=f"published range ({PAPER})")
             )
         ax.set_xticks(range(len(archs)))
-        ax.set_xticklabels(archs)
+        ax.set_xticklabels([architecture_label(a) for a in archs])
         ax.set_xlim(-0.6, len(archs) - 0.4)
         ax.set_xlabel("architecture")
         ax.set_ylabel("test accuracy (%)")

@@ -60,6 +60,16 @@ def architecture_order(architectures: Iterable[str]) -> list[str]:
     return sorted(set(architectures), key=lambda name: _rank(name, registry.names()))
 
 
+def architecture_label(architecture: str) -> str:
+    """Short display name: a published architecture's own; a user builder's file stem or module
+    (with the function unless it is ``build``) and † (not in the paper)."""
+    if registry.is_published(architecture) or ":" not in str(architecture):
+        return str(architecture)
+    target, _, function = str(architecture).rpartition(":")
+    stem = Path(target).stem if target.endswith(".py") or "/" in target else target
+    return f"{stem}{'' if function == 'build' else ':' + function} †"
+
+
 def model_order(models: pd.DataFrame) -> list[str]:
     """Model names of `models` (columns model, architecture[, hyperparameters]) in display order.
 
