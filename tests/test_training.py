@@ -89,7 +89,8 @@ def write_dataset(directory: Path, n_points=128, n_classes=5, per_class=(24, 8, 
 
 
 def make_spec(architecture="cnn2", hyperparameters=None, **training):
-    base = {"epochs": 3, "batch_size": 16, "learning_rate": 1e-3}
+    # float32 named: "auto" would mean bfloat16 on CPUs with AVX512_BF16 or AMX
+    base = {"epochs": 3, "batch_size": 16, "learning_rate": 1e-3, "precision": "float32"}
     return {
         "architecture": architecture,
         "hyperparameters": TINY_HP if hyperparameters is None else hyperparameters,
