@@ -24,11 +24,13 @@ from specbench.models.registry import HyperparameterError
 __all__ = [
     "conv_bn_act",
     "conv_stage",
+    "conv_stages",
     "dense_head",
     "max_pool",
     "spectrum_input",
     "stage_kernels",
 ]
+
 
 def stage_kernels(kernel_size: int | Sequence[int], n_stages: int) -> list[int]:
     """Per-stage kernel sizes from the kernel_size hyperparameter (an int or one per stage)."""
@@ -121,6 +123,31 @@ def conv_stage(
     x = max_pool(x, f"pool{index}", pool_size, pool_strides)
     if conv_dropout > 0:
         x = layers.Dropout(conv_dropout, name=f"dropout_conv{index}")(x)
+    return x
+
+
+def conv_stages(
+    x,
+    stages: Sequence[dict],
+    kernel_size: int | Sequence[int],
+    *,
+    activation="relu",
+    batch_norm: bool = False,
+    conv_dropout: float = 0.0,
+):
+    """One :func:`conv_stage` per entry of `stages` (filters, strides, pool_size,
+    pool_strides), stage i with kernel i of `kernel_size` (one int for all or one per stage)."""
+    kernels = stage_kernels(kernel_size, len(stages))
+    for index, (stage, kernel) in enumerate(zip(stages, kernels, strict=True), start=1):
+        x = conv_stage(
+            x,
+            index,
+            kernel_size=kernel,
+            activation=activation,
+            batch_norm=batch_norm,
+            conv_dropout=conv_dropout,
+            **stage,
+        )
     return x
 
 

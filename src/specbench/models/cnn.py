@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import keras
 
-from specbench.models.blocks import conv_stage, dense_head, spectrum_input, stage_kernels
+from specbench.models.blocks import conv_stages, dense_head, spectrum_input
 
 
 def build_cnn(
@@ -36,18 +36,15 @@ def build_cnn(
     pool_size, pool_strides) with the kernels of `kernel_size` (one int for all stages or one per
     stage) and the convolutions' `activation` (a Keras name or ("leaky_relu", slope)), then the
     dense head. Arguments are taken as validated (registry.build)."""
-    kernels = stage_kernels(kernel_size, len(stages))
     inputs, x = spectrum_input(n_points)
-    for index, (stage, kernel) in enumerate(zip(stages, kernels, strict=True), start=1):
-        x = conv_stage(
-            x,
-            index,
-            kernel_size=kernel,
-            activation=activation,
-            batch_norm=batch_norm,
-            conv_dropout=conv_dropout,
-            **stage,
-        )
+    x = conv_stages(
+        x,
+        stages,
+        kernel_size,
+        activation=activation,
+        batch_norm=batch_norm,
+        conv_dropout=conv_dropout,
+    )
     outputs = dense_head(
         x,
         n_classes,

@@ -17,8 +17,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from specbench.models.blocks import conv_bn_act, conv_stage, dense_head, spectrum_input
-from specbench.models.blocks import stage_kernels
+from specbench.models.blocks import conv_bn_act, conv_stages, dense_head, spectrum_input
 
 #: Filters of the Inception blocks: [1x1, 3 reduce, 3, 5 reduce, 5, pool projection].
 BLOCK_FILTERS = (
@@ -71,17 +70,8 @@ def build_inception(
     arguments as validated by registry.build."""
     if not 1 <= n_blocks <= len(BLOCK_FILTERS):
         raise ValueError(f"n_blocks={n_blocks!r} must be within [1, {len(BLOCK_FILTERS)}]")
-    kernels = stage_kernels(kernel_size, len(stem))
     inputs, x = spectrum_input(n_points)
-    for index, (stage, kernel) in enumerate(zip(stem, kernels, strict=True), start=1):
-        x = conv_stage(
-            x,
-            index,
-            kernel_size=kernel,
-            batch_norm=batch_norm,
-            conv_dropout=conv_dropout,
-            **stage,
-        )
+    x = conv_stages(x, stem, kernel_size, batch_norm=batch_norm, conv_dropout=conv_dropout)
     for block in range(n_blocks):
         x = inception_block(x, f"inception{block + 1}", BLOCK_FILTERS[block], batch_norm=batch_norm)
     outputs = dense_head(

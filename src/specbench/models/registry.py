@@ -168,7 +168,10 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "dense_activation": "relu",
                 **_COMMON,
             },
-            {"stages": _stages((64,) * 6, (1,) * 6, (3, 3, 2, 1, 1, 1), (2,) * 6), "activation": "relu"},
+            {
+                "stages": _stages((64,) * 6, (1,) * 6, (3, 3, 2, 1, 1, 1), (2,) * 6),
+                "activation": "relu",
+            },
             "Szymanski, N. J., Bartel, C. J., Zeng, Y., Tu, Q. & Ceder, G. Probabilistic deep "
             "learning approach to automate the interpretation of multi-phase diffraction spectra. "
             "Chem. Mater. 33, 4204-4215 (2021)",
@@ -221,7 +224,10 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "conv_dropout": 0.0,
             },
             # LeakyReLU with negative slope 0.1 (Liu 2017)
-            {"stages": _stages((16, 32, 64), (1,) * 3, (2,) * 3, (2,) * 3), "activation": ("leaky_relu", 0.1)},
+            {
+                "stages": _stages((16, 32, 64), (1,) * 3, (2,) * 3, (2,) * 3),
+                "activation": ("leaky_relu", 0.1),
+            },
             "Liu, J. et al. Deep convolutional neural networks for Raman spectrum recognition: a "
             "unified solution. Analyst 142, 4067-4074 (2017)",
         ),

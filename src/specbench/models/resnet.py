@@ -17,6 +17,7 @@ from keras import layers
 
 from specbench.models.blocks import conv_bn_act, dense_head, spectrum_input
 
+
 def residual_block(x, name: str, *, filters: int, kernel_size: int, strides: int, batch_norm: bool):
     """conv-[BN]-ReLU, conv-[BN], + shortcut (1x1 strided conv [+ BN] when strides > 1 or the
     channels change, else identity), add, ReLU; layers named "<name>_...".

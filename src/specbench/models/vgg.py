@@ -14,6 +14,7 @@ from keras import layers
 
 from specbench.models.blocks import conv_bn_act, dense_head, max_pool, spectrum_input
 
+
 def build_vgg(
     n_points: int,
     n_classes: int,
