@@ -26,3 +26,19 @@ def test_records_follow_their_spec():
     assert list(formats.metrics_record({**metrics, "test_dataset": "b"}))[-1] == "test_dataset"
     with pytest.raises(ValueError, match=r"unknown \['grid'\]"):
         formats.metrics_record({**metrics, "grid": [0, 1]})
+
+
+def test_the_outputs_page_names_every_column_of_the_file_specs():
+    """docs/workflow.md's output table lists the columns of the split and predictions files as
+    their specs (specbench.splits.COLUMNS, specbench.predictions.COLUMNS) define them: a column
+    added to a spec without a word in the docs fails here."""
+    from pathlib import Path
+
+    from specbench import predictions, splits
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "workflow.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in page.splitlines() if line.startswith("| `")}
+    split_row = rows["`datasets/{dataset}/{train,val,test}.parquet`"]
+    predictions_row = rows["`runs/.../predictions.parquet`"]
+    assert [c for c in splits.COLUMNS if f"`{c}`" not in split_row] == []
+    assert [c for c in predictions.COLUMNS if c not in predictions_row] == []

@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+import yaml
+
 from conftest import copy_workflow, snakemake
 from specbench import devices
 
@@ -18,7 +20,10 @@ SUBSET = "select={experiments: [benchmark], models: [cnn2]}"
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_gpu_profile_runs_the_tiny_workflow(backend, tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
-    args = ["--profile", "gpu", "--cores", "2", "--configfile", "tiny.yaml", "--config", SUBSET]
+    cfg = yaml.safe_load((workdir / "tiny.yaml").read_text())
+    del cfg["training"]["precision"]  # the default, `auto`
+    (workdir / "auto.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    args = ["--profile", "gpu", "--cores", "2", "--configfile", "auto.yaml", "--config", SUBSET]
     if backend != "jax":  # a command-line --set-resources replaces the profile's, so name all
         args += ["--set-resources", "train_model:gpu=1", "train_model:jobs_per_gpu=4"]
         args += [f"train_model:keras_backend={backend}"]
@@ -29,7 +34,7 @@ def test_gpu_profile_runs_the_tiny_workflow(backend, tmp_path):
     cpu = devices.cpu_description()
     expected = devices.resolve_precision("auto", {"kind": "cpu", "cpu_flags": cpu["cpu_flags"]})
     assert info["backend"] == metrics["backend"] == backend
-    assert info["training"]["precision"] == "auto"  # tiny.yaml names none: the default
+    assert info["training"]["precision"] == "auto"  # auto.yaml names none: the default
     assert info["precision"] == metrics["precision"] == expected
     assert info["device_kind"] == "cpu" and info["device"] == cpu["name"]
     assert info["threads"] == 2  # the profile's set-threads

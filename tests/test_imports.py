@@ -106,3 +106,17 @@ def test_every_module_imports_alone_in_a_fresh_interpreter():
         if proc.returncode != 0:
             failed[name] = proc.stderr[-2000:]
     assert not failed, failed
+
+
+#: The largest module the project keeps (issue 20): past it, a module is split by responsibility.
+MAX_MODULE_LINES = 450
+
+
+def test_no_module_over_the_size_limit():
+    sizes = {
+        str(path.relative_to(SRC)): len(path.read_text().splitlines())
+        for path in sorted((SRC / "specbench").rglob("*.py"))
+    }
+    assert len(sizes) > 40  # the walk found the package
+    too_long = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert not too_long, f"modules over {MAX_MODULE_LINES} lines: {too_long}"

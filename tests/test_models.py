@@ -465,9 +465,12 @@ def test_scaling_scales_overrides_and_explicit_factors():
     assert registry.scale_kernels("vgg", hp, 1000, "auto")["kernel_size"] == 4
     assert registry.scale_kernels("vgg", hp, 500, "auto")["kernel_size"] == 3  # the floor
     assert registry.scale_kernels("cnn2", check("cnn2"), 500, 0.5)["kernel_size"] == [25, 13]
-    assert registry.scale_kernels("cnn2", check("cnn2", {"kernel_size": 2}), 500, "auto")[
-        "kernel_size"
-    ] == 2  # a kernel below the floor is kept
+    assert (
+        registry.scale_kernels("cnn2", check("cnn2", {"kernel_size": 2}), 500, "auto")[
+            "kernel_size"
+        ]
+        == 2
+    )  # a kernel below the floor is kept
     assert registry.scale_kernels("cnn2", check("cnn2"), 10000, "auto")["kernel_size"] == [100, 50]
 
 

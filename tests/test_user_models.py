@@ -177,6 +177,7 @@ def test_pytorch_wrapped_example_trains_on_torch_backend(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     shutil.copytree(EXAMPLE, workdir / "my_models", ignore=shutil.ignore_patterns("__pycache__"))
     cfg = base_config()
+    del cfg["experiments"]["activation"]  # the torch model alone
     cfg["experiments"]["benchmark"]["models"] = {
         "torch_net": {
             "architecture": "my_models/torch_net.py:build",
@@ -203,8 +204,12 @@ def test_example_config_joins_the_default_experiments(monkeypatch):
     monkeypatch.chdir(REPO)
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     update_config(cfg, yaml.safe_load((REPO / "examples" / "own-models.yaml").read_text()))
-    models = prepared(cfg)["experiments"]["benchmark"]["models"]
-    assert {"cnn2", "tiny_net", "torch_net"} <= set(models)
+    experiments = prepared(cfg)["experiments"]
+    assert {"cnn2", "tiny_net", "torch_net"} <= set(experiments["benchmark"]["models"])
+    # joined, not replaced: the published ten stay in the activation experiment beside tiny_net
+    default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["experiments"]
+    activation = set(experiments["activation"]["models"])
+    assert activation == set(default["activation"]["models"]) | {"tiny_net"}
 
 
 def test_user_architectures_are_labelled_short_and_marked():

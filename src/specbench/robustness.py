@@ -14,7 +14,6 @@ spectra tested at SNR 10, and so on). Here:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -28,6 +27,7 @@ from specbench import splits
 from specbench.atomic import atomic_path
 from specbench.figures.layout import legend_below, placeholder, save_figure
 from specbench.figures.style import palette, styled
+from specbench.runs import read_metrics
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def _accuracies(
                 "seed": record["seed"],
                 "train_level": record["train_level"],
                 "test_level": record["test_level"],
-                "test_accuracy": json.loads(path.read_text())["test_accuracy"],
+                "test_accuracy": read_metrics(path)["test_accuracy"],
             }
         )
     other = pd.DataFrame(rows, columns=own.columns)

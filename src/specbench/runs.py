@@ -30,6 +30,7 @@ __all__ = [
     "check_grid",
     "load_run",
     "read_info",
+    "read_metrics",
     "run_summary",
 ]
 
@@ -61,6 +62,12 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise RunError(f"{path}: {what} is not a JSON object")
     return data
+
+
+def read_metrics(path: str | os.PathLike) -> dict[str, Any]:
+    """The metrics.json at `path` (a JSON object; its keys: specbench.formats.METRICS); RunError
+    naming `path`. The one reader of the file: tables, robustness and the CLI use it."""
+    return _read_json(Path(path), METRICS_FILE)
 
 
 def read_info(path: str | os.PathLike) -> dict[str, Any]:
@@ -138,7 +145,7 @@ def load_run(path: str | os.PathLike) -> Run:
     run = Run.of(model_path, info_path)
     metrics_path = model_path.parent / METRICS_FILE
     if metrics_path.is_file():
-        run.metrics = _read_json(metrics_path, METRICS_FILE)
+        run.metrics = read_metrics(metrics_path)
     return run
 
 

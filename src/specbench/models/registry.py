@@ -62,18 +62,7 @@ __all__ = [
 ]
 
 #: Activation names accepted for ``dense_activation`` and ``stem_activation`` (Keras names).
-ACTIVATIONS = (
-    "linear",
-    "relu",
-    "elu",
-    "selu",
-    "gelu",
-    "silu",
-    "swish",
-    "tanh",
-    "sigmoid",
-    "leaky_relu",
-)
+ACTIVATIONS = tuple("linear relu elu selu gelu silu swish tanh sigmoid leaky_relu".split())
 
 MODELS_DIR = Path(__file__).resolve().parent
 

@@ -83,10 +83,16 @@ def agreement(summary: pd.DataFrame, differences: pd.DataFrame) -> dict:
     bench = _experiment(summary, "benchmark")
     bench = bench[bench["paper_test_error_pct_mean"].notna()]
     out["benchmark_models"] = len(bench)
-    out["benchmark_error_pct_min"] = float(bench["test_error_pct_mean"].min()) if len(bench) else np.nan
-    out["benchmark_error_pct_max"] = float(bench["test_error_pct_mean"].max()) if len(bench) else np.nan
+    out["benchmark_error_pct_min"] = (
+        float(bench["test_error_pct_mean"].min()) if len(bench) else np.nan
+    )
+    out["benchmark_error_pct_max"] = (
+        float(bench["test_error_pct_mean"].max()) if len(bench) else np.nan
+    )
     out["benchmark_ranks"] = bool(len(bench) and bench["test_error_pct_mean"].nunique() > 1)
-    out["benchmark_rho"] = spearman(bench["test_error_pct_mean"], bench["paper_test_error_pct_mean"])
+    out["benchmark_rho"] = spearman(
+        bench["test_error_pct_mean"], bench["paper_test_error_pct_mean"]
+    )
     out["cnn6_rank_benchmark"] = rank_of(
         bench["test_error_pct_mean"], PAPER_BEST, higher_is_better=False
     )
@@ -106,7 +112,8 @@ def agreement(summary: pd.DataFrame, differences: pd.DataFrame) -> dict:
         if row.model not in exp.index or row.paired_with not in exp.index:
             continue
         diff = 100.0 * (
-            exp.loc[row.model, "test_accuracy_mean"] - exp.loc[row.paired_with, "test_accuracy_mean"]
+            exp.loc[row.model, "test_accuracy_mean"]
+            - exp.loc[row.paired_with, "test_accuracy_mean"]
         )
         if pd.isna(diff):
             continue

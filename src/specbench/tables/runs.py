@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from specbench.formats import CORE_METRICS, IDENTITY_METRICS, METRICS
+from specbench.runs import RunError, read_metrics
 from specbench.tables.common import (
     TableInputError,
     _flatten,
@@ -64,11 +64,9 @@ def _read_metrics(record: Mapping[str, Any]) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        metrics = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TableInputError(f"{path}: not a readable metrics JSON file ({exc})") from None
-    if not isinstance(metrics, dict):
-        raise TableInputError(f"{path}: expected a JSON object, got {type(metrics).__name__}")
+        metrics = read_metrics(path)
+    except RunError as exc:
+        raise TableInputError(str(exc)) from None
     for key in _IDENTITY_KEYS:
         if key in metrics and str(metrics[key]) != str(record[key]):
             raise TableInputError(
