@@ -17,9 +17,11 @@ cp "$here/$name.yaml" "$tree/candidate.yaml"
 cd "$tree"
 commit=$(git rev-parse --short HEAD)
 start=$(date +%s); load0=$(cut -d' ' -f1-3 /proc/loadavg)
-PYTHONPATH="$tree/src" "$(dirname "$python")/snakemake" --cores 2 --configfile candidate.yaml \
-    > snakemake.log 2>&1
+# /usr/bin/time: user + system CPU seconds of Snakemake and every job it ran (waited-for children)
+PYTHONPATH="$tree/src" /usr/bin/time -o cpu.txt -f "%U %S" \
+    "$(dirname "$python")/snakemake" --cores 2 --configfile candidate.yaml > snakemake.log 2>&1
 end=$(date +%s); load1=$(cut -d' ' -f1-3 /proc/loadavg)
-printf '{"candidate": "%s", "commit": "%s", "wall_s": %d, "load_start": "%s", "load_end": "%s", "cores": 2, "date": "%s"}\n' \
-    "$name" "$commit" $((end - start)) "$load0" "$load1" "$(date -u +%FT%TZ)" > "$tree/timing.json"
+cpu=$(awk '{printf "%d", $1 + $2}' cpu.txt)
+printf '{"candidate": "%s", "commit": "%s", "wall_s": %d, "cpu_s": %d, "load_start": "%s", "load_end": "%s", "cores": 2, "date": "%s"}\n' \
+    "$name" "$commit" $((end - start)) "$cpu" "$load0" "$load1" "$(date -u +%FT%TZ)" > "$tree/timing.json"
 cat "$tree/timing.json"
