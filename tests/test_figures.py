@@ -423,3 +423,33 @@ def test_confused_pair_without_mistakes(tmp_path):
     )
     assert_figure(png, svg)
     assert "no confused pair" in svg.read_text()
+
+
+def test_activation_labels_stay_apart_beside_a_user_model(tmp_path, caplog):
+    """The default config's five pairs plus a user model, one seed each: the paired-difference
+    labels above the six columns would overprint each other at their usual width; they are set
+    narrower, and the layout check (run by save_figure) finds nothing."""
+    import logging
+
+    runs = []
+    for i, arch in enumerate(["cnn2", "cnn3", "cnn6", "inc3", "inc6"]):
+        linear = "cnn6_linear" if arch == "cnn6" else arch
+        relu = "cnn6" if arch == "cnn6" else f"{arch}_relu"
+        runs.append(write_run(tmp_path, "activation", "chal", linear, 0, arch,
+                              {"dense_activation": "linear"}, accuracy=0.5 + i / 50))  # fmt: skip
+        runs.append(write_run(tmp_path, "activation", "chal", relu, 0, arch,
+                              {"dense_activation": "relu"}, accuracy=0.55 + i / 50))  # fmt: skip
+    runs.append(
+        write_run(
+            tmp_path, "activation", "chal", "tiny_net", 0, "my/tiny_net.py:build", accuracy=0.6
+        )
+    )
+    aggregate_runs(runs, tmp_path / "runs.csv", tmp_path / "runs.md")
+    png, svg = outputs(tmp_path, "activation")
+    with caplog.at_level(logging.INFO, logger="specbench.figures"):
+        plot_activation(tmp_path / "runs.csv", png, svg, {}, "activation")
+    assert_figure(png, svg)
+    assert "tiny_net †" in svg.read_text()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == []
+    assert any("wrote" in r.getMessage() for r in caplog.records)  # the log was captured

@@ -1,8 +1,9 @@
-"""Ship a finished run set into reference-results/<name>/, or regenerate the README section.
+"""Ship a finished run set into reference-results/<name>/, or regenerate the results section.
 
   python tools/reference_results.py ship NAME --results results --config config/paper.yaml \
       --title "..." --command "snakemake ..." --hardware "..." --threads 1 --wall-time "1 h 10 min"
-  python tools/reference_results.py readme        # rewrites README "Results at the published scale"
+  python tools/reference_results.py readme        # rewrites docs/fidelity.md "Results at the
+                                                  # published scale" (the README links it)
 
 Logic: specbench.shipped.
 """
@@ -39,15 +40,16 @@ def main(argv=None) -> int:
     s.add_argument(
         "--scale",
         default="published",
-        help="'published' (listed in the README's results section) or e.g. 'laptop'",
+        help="'published' (listed in docs/fidelity.md's results section) or e.g. 'laptop'",
     )
     s.add_argument("--versions", help="JSON file of package versions (default: a training.json)")
     r = sub.add_parser("readme")
     r.add_argument("--root", default="reference-results")
     args = parser.parse_args(argv)
     if args.cmd == "readme":
-        changed = shipped.update_readme(REPO / "README.md", args.root)
-        print("README.md updated" if changed else "README.md already up to date")
+        page = REPO / "docs" / "fidelity.md"
+        changed = shipped.update_readme(page, args.root, link_root="../reference-results/")
+        print(f"{page.relative_to(REPO)} {'updated' if changed else 'already up to date'}")
         return 0
     versions = {}
     if args.versions:

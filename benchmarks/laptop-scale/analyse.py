@@ -141,14 +141,16 @@ def main() -> None:
             "cnn6": "cnn6 rank b / c",
         }
     )
+    for column, fmt in (("min", "{:.1f}"), ("ρ bench", "{:+.2f}"), ("ρ chal", "{:+.2f}")):
+        narrow[column] = narrow[column].map(lambda x: "" if pd.isna(x) else fmt.format(x))
     write_table(
         table,
         dest / "candidates.csv",
         dest / "candidates.md",
         title="Laptop-scale candidates (wall time on 2 cores; agreement with the paper)",
-        md_table=narrow.round(2),
+        md_table=narrow,
     )
-    print(narrow.round(2).to_string(index=False))
+    print(narrow.to_string(index=False))
 
 
 if __name__ == "__main__":

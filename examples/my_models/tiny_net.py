@@ -15,7 +15,9 @@ def build(n_points, n_classes, filters=16, kernel_size=9, stages=2, dense_units=
     x = keras.layers.Reshape((n_points, 1), name="channels")(inputs)
     for i in range(stages):
         x = conv_stage(x, filters * 2**i, kernel_size, name=f"stage{i + 1}")
-    x = keras.layers.GlobalAveragePooling1D(name="gap")(x)
+    # Flatten keeps where each feature is: the classes differ in their peaks' positions, which
+    # global average pooling would throw away (this model then stayed at chance, 2026-12-03)
+    x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
     outputs = keras.layers.Dense(
         n_classes, activation="softmax", dtype="float32", name="probabilities"

@@ -165,27 +165,32 @@ def published_scale(folder: Path) -> bool:
     return info.get("scale", "published") == "published"
 
 
-def readme_section(root: str | Path = "reference-results") -> str:
-    """The README section body: every shipped folder at the published scale under `root`, in name
-    order."""
+def readme_section(root: str | Path = "reference-results", link_root: str | None = None) -> str:
+    """The results section's body: every shipped folder at the published scale under `root`, in
+    name order; links start with `link_root` (default: `root/`, for a page at the repository
+    root; docs/fidelity.md, one folder down, passes "../reference-results/")."""
     root = Path(root)
+    link_root = f"{root.as_posix()}/" if link_root is None else link_root
     folders = sorted(
         p for p in root.iterdir() if (p / "provenance.json").exists() and published_scale(p)
     )
     if not folders:
         return "No shipped results yet.\n"
-    return "\n".join(folder_section(f, link_root=f"{root.as_posix()}/") for f in folders)
+    return "\n".join(folder_section(f, link_root=link_root) for f in folders)
 
 
-def update_readme(readme: str | Path, root: str | Path = "reference-results") -> bool:
-    """Replace the text between :data:`START` and :data:`END` in `readme`; True if it changed."""
+def update_readme(
+    readme: str | Path, root: str | Path = "reference-results", link_root: str | None = None
+) -> bool:
+    """Replace the text between :data:`START` and :data:`END` in `readme` (a Markdown page) by
+    :func:`readme_section`; True if it changed."""
     readme = Path(readme)
     text = readme.read_text()
     if START not in text or END not in text:
         raise ShipError(f"{readme}: no section markers ({START} ... {END})")
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
-    new = f"{head}{START}\n{readme_section(root)}{END}{tail}"
+    new = f"{head}{START}\n{readme_section(root, link_root)}{END}{tail}"
     if new != text:
         readme.write_text(new)
     return new != text

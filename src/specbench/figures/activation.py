@@ -123,16 +123,30 @@ def plot_activation(
         ax.set_xlim(-0.6, len(archs) - 0.4)
         ax.set_xlabel("architecture")
         ax.set_ylabel("test accuracy (%)")
-        _annotate_relu_gain(ax, data, experiment, archs)
+        label_height = _annotate_relu_gain(ax, data, experiment, archs)
         dataset = ", ".join(sorted(data["dataset"].unique()))
-        ax.set_title(f"Hidden dense activation: experiment {experiment} ({dataset})", pad=40)
+        ax.set_title(
+            f"Hidden dense activation: experiment {experiment} ({dataset})",
+            pad=max(40.0, label_height + 8.0),
+        )
         legend_below(fig, handles, ncol=2)
         save_figure(fig, png, svg, s["dpi"])
 
 
-def _annotate_relu_gain(ax: plt.Axes, data: pd.DataFrame, experiment: str, archs: list) -> None:
+def _narrow(text: str) -> str:
+    """A paired-difference label on more, shorter lines (for narrow columns)."""
+    for sign in (" +", " -"):
+        if sign in text:
+            text = text.replace(sign, "\n" + sign[1], 1)
+            break
+    return text.replace(" (", "\n(").replace("seed: ", "seed:\n")
+
+
+def _annotate_relu_gain(ax: plt.Axes, data: pd.DataFrame, experiment: str, archs: list) -> float:
     """Above each architecture: the paired ReLU - linear difference of test accuracy with its
-    95 % interval (seed s of both models shares data order and initial weights)."""
+    95 % interval (seed s of both models shares data order and initial weights). Labels too wide
+    for their column (e.g. a user model beside the five) are set on more lines in a smaller
+    font. Returns the labels' height in points (the title goes above them)."""
     labels = {}
     for arch in archs:
         rows = data[data["architecture"] == arch].drop_duplicates("model")
@@ -143,5 +157,18 @@ def _annotate_relu_gain(ax: plt.Axes, data: pd.DataFrame, experiment: str, archs
             text = paired_label(diff, "ReLU−lin.")
             if text:
                 labels[arch] = text.replace(" (", "\n(", 1)
-    for arch, text in labels.items():
-        label_above(ax, archs.index(arch), text, "x-small")
+    texts = [label_above(ax, archs.index(arch), text, "x-small") for arch, text in labels.items()]
+    if not texts:
+        return 0.0
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    column = ax.transData.transform((1, 0))[0] - ax.transData.transform((0, 0))[0]
+    if max(t.get_window_extent(renderer).width for t in texts) > 0.95 * column:
+        for t in texts:
+            t.remove()
+        texts = [
+            label_above(ax, archs.index(arch), _narrow(text), "xx-small")
+            for arch, text in labels.items()
+        ]
+    height_px = max(t.get_window_extent(renderer).height for t in texts)
+    return height_px * 72.0 / fig.dpi

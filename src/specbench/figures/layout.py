@@ -322,9 +322,10 @@ def place_labels(ax: plt.Axes, points: Sequence[tuple[float, float]], texts: Seq
         placed.append(best.get_window_extent(renderer))
 
 
-def label_above(ax: plt.Axes, x: float, text: str, fontsize: str) -> None:
-    """`text` centred at data x, just above the top of the axes (a paired difference)."""
-    ax.annotate(
+def label_above(ax: plt.Axes, x: float, text: str, fontsize: str):
+    """`text` centred at data x, just above the top of the axes (a paired difference); returns
+    the annotation."""
+    return ax.annotate(
         text,
         xy=(x, 1.0),
         xycoords=("data", "axes fraction"),
