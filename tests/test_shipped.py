@@ -83,3 +83,16 @@ def test_verdict_against_the_published_range():
     assert shipped.verdict({**row, "test_accuracy_mean": 0.66}) == "above"
     assert shipped.verdict({**row, "test_accuracy_mean": 0.50}) == "below"
     assert shipped.verdict({"test_accuracy_mean": 0.5}) == ""
+
+
+def test_the_results_page_shows_what_is_shipped():
+    """docs/fidelity.md's "Results at the published scale" is what tools/reference_results.py
+    readme generates from reference-results/ now (a folder shipped without regenerating fails)."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    text = (repo / "docs" / "fidelity.md").read_text()
+    section = text.split(shipped.START, 1)[1].split(shipped.END, 1)[0]
+    expected = shipped.readme_section(repo / "reference-results", link_root="../reference-results/")
+    assert section == f"\n{expected}"
+    assert "../reference-results/cpu-challenge-cnn2/figures/" in section
