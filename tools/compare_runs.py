@@ -1,0 +1,64 @@
+"""Compare the runs of two workflow directories: metrics, predictions and histories, exactly.
+
+    python tools/compare_runs.py DIR_A DIR_B
+
+For every run folder DIR_A/results/runs/<dataset>/<model>/seed<N> that DIR_B has too: the core
+metrics of metrics.json equal, predictions.parquet equal value for value (pandas ``equals``), the
+per-epoch loss and accuracy of history.csv equal. Timings and versions are not compared. Exit
+status 1 if anything differs. Used for "behaviour unchanged" checks, e.g. the tiny config run at
+two commits (each from its own git worktree).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from specbench.formats import (
+    CORE_METRICS,
+    HISTORY_FILE,
+    METRICS_FILE,
+    PREDICTIONS_FILE,
+)  # noqa: E402
+
+COMPARED = tuple(key for key in CORE_METRICS if key not in ("train_time_s", "train_samples_per_s"))
+HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def compare(a: Path, b: Path) -> int:
+    runs = sorted(p.relative_to(a) for p in (a / "results" / "runs").glob("*/*/seed*"))
+    differing = 0
+    for run in runs:
+        if not (b / run).is_dir():
+            print(f"{run}: missing in {b}")
+            differing += 1
+            continue
+        ma, mb = (json.loads((x / run / METRICS_FILE).read_text()) for x in (a, b))
+        metrics = {k: (ma.get(k), mb.get(k)) for k in COMPARED if ma.get(k) != mb.get(k)}
+        pa, pb = (pd.read_parquet(x / run / PREDICTIONS_FILE) for x in (a, b))
+        ha, hb = (pd.read_csv(x / run / HISTORY_FILE) for x in (a, b))
+        columns = [c for c in HISTORY_COLUMNS if c in ha and c in hb]
+        problems = [f"metrics {metrics}"] if metrics else []
+        problems += [] if pa.equals(pb) else ["predictions differ"]
+        problems += [] if ha[columns].equals(hb[columns]) else ["history differs"]
+        print(f"{run}: {'; '.join(problems) if problems else 'identical'}")
+        differing += bool(problems)
+    print(f"{len(runs)} runs compared, {differing} differ")
+    return 1 if differing or not runs else 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("a", type=Path)
+    parser.add_argument("b", type=Path)
+    args = parser.parse_args(argv)
+    return compare(args.a, args.b)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
