@@ -2,29 +2,27 @@
 
     python tools/compare_runs.py DIR_A DIR_B
 
-For every run folder DIR_A/results/runs/<dataset>/<model>/seed<N> that DIR_B has too: the core
-metrics of metrics.json equal, predictions.parquet equal value for value (pandas ``equals``), the
-per-epoch loss and accuracy of history.csv equal. Timings and versions are not compared. Exit
-status 1 if anything differs. Used for "behaviour unchanged" checks, e.g. the tiny config run at
+For every run folder DIR_A/results/runs/<dataset>/<model>/seed<N>: DIR_B has it, the core metrics
+of metrics.json are equal (read with specbench.runs.read_metrics), predictions.parquet is equal
+table for table (specbench.predictions.read_predictions), and the per-epoch loss and accuracy of
+history.csv are equal. Timings and versions are not compared. Exit status 1 if anything differs
+(or DIR_A has no runs). Used for "behaviour unchanged" checks, e.g. the tiny config run at
 two commits (each from its own git worktree).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from specbench.formats import (
-    CORE_METRICS,
-    HISTORY_FILE,
-    METRICS_FILE,
-    PREDICTIONS_FILE,
-)  # noqa: E402
+from specbench.formats import CORE_METRICS, HISTORY_FILE  # noqa: E402
+from specbench.formats import METRICS_FILE, PREDICTIONS_FILE  # noqa: E402
+from specbench.predictions import read_predictions  # noqa: E402
+from specbench.runs import read_metrics  # noqa: E402
 
 COMPARED = tuple(key for key in CORE_METRICS if key not in ("train_time_s", "train_samples_per_s"))
 HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -38,9 +36,9 @@ def compare(a: Path, b: Path) -> int:
             print(f"{run}: missing in {b}")
             differing += 1
             continue
-        ma, mb = (json.loads((x / run / METRICS_FILE).read_text()) for x in (a, b))
+        ma, mb = (read_metrics(x / run / METRICS_FILE) for x in (a, b))
         metrics = {k: (ma.get(k), mb.get(k)) for k in COMPARED if ma.get(k) != mb.get(k)}
-        pa, pb = (pd.read_parquet(x / run / PREDICTIONS_FILE) for x in (a, b))
+        pa, pb = (read_predictions(x / run / PREDICTIONS_FILE) for x in (a, b))
         ha, hb = (pd.read_csv(x / run / HISTORY_FILE) for x in (a, b))
         columns = [c for c in HISTORY_COLUMNS if c in ha and c in hb]
         problems = [f"metrics {metrics}"] if metrics else []
