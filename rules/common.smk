@@ -121,6 +121,16 @@ def get_model_spec(wildcards):
     return sbconfig.model_entry(config, wildcards.dataset, wildcards.model)
 
 
+def get_training_priority(wildcards):
+    """Seed-major scheduling (specbench.config.job_priority): every model's first seed first."""
+    return sbconfig.job_priority(RUNS, int(wildcards.seed))
+
+
+def get_evaluation_priority(wildcards):
+    """A finished training's evaluation before the trainings of the next seed."""
+    return sbconfig.job_priority(RUNS, int(wildcards.seed), evaluation=True)
+
+
 def get_model_sources(wildcards):
     """The architecture's module (and what it imports): editing it reruns only its jobs."""
     spec = get_model_spec(wildcards)

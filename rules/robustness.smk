@@ -11,6 +11,7 @@ rule evaluate_level:
         "results/logs/evaluate_level/{dataset}/{model}/seed{seed}/on_{test_dataset}.log",
     benchmark:
         "results/benchmarks/evaluate_level/{dataset}/{model}/seed{seed}/on_{test_dataset}.tsv"
+    priority: get_evaluation_priority
     conda:
         conda_env("training")
     threads: 1

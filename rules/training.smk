@@ -12,6 +12,7 @@ rule train_model:
         "results/logs/train_model/{dataset}/{model}/seed{seed}.log",
     benchmark:
         "results/benchmarks/train_model/{dataset}/{model}/seed{seed}.tsv"
+    priority: get_training_priority
     conda:
         conda_env("training")
     threads: 1
@@ -38,6 +39,7 @@ rule evaluate_model:
         "results/logs/evaluate_model/{dataset}/{model}/seed{seed}.log",
     benchmark:
         "results/benchmarks/evaluate_model/{dataset}/{model}/seed{seed}.tsv"
+    priority: get_evaluation_priority
     conda:
         conda_env("training")
     threads: 1

@@ -48,6 +48,10 @@ def write_predictions(path, labels, predicted, probability, runner_up_probabilit
         "probability": probability,
         "runner_up": labels,
         "runner_up_probability": runner_up_probability,
+        # the true class is the predicted one or the runner-up
+        "label_probability": np.where(
+            np.asarray(predicted) == labels, probability, runner_up_probability
+        ),
         "variant": list(variants),
     }
     predictions.write_predictions(path, values)

@@ -205,6 +205,37 @@ def test_snakemake_stops_before_any_job(tmp_path):
     assert not (workdir / "results").exists()
 
 
+def test_jobs_are_scheduled_seed_major(tmp_path):
+    """Every job of seed s outranks every training of seed s+1 (a time-boxed or stopped run covers
+    every model's first seed before any second), and an evaluation outranks the trainings of its
+    own seed: read off the priorities Snakemake itself plans (`snakemake -n` prints them)."""
+    workdir = copy_workflow(tmp_path / "wf")
+    cfg = load(workdir / "tiny.yaml")
+    cfg["experiments"] = {
+        "benchmark": {
+            "dataset": "bench",
+            "seeds": [0, 3, 1],
+            "models": {name: {"architecture": name} for name in ("cnn2", "vgg", "cnn3")},
+        }
+    }
+    (workdir / "seeds.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(workdir, "-n", "--cores", "1", "--configfile", "seeds.yaml")
+    priority: dict[tuple[str, int], set[int]] = {}
+    rule = seed = None
+    for line in proc.stdout.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            rule, seed = line.split()[1].rstrip(":"), None
+        elif line.strip().startswith("wildcards:") and "seed=" in line:
+            seed = int(line.split("seed=")[1].split(",")[0])
+        elif line.strip().startswith("priority:") and seed is not None:
+            priority.setdefault((rule, seed), set()).add(int(line.split(":")[1]))
+    train = {seed: priority[("train_model", seed)] for seed in (0, 1, 3)}
+    evaluate = {seed: priority[("evaluate_model", seed)] for seed in (0, 1, 3)}
+    assert all(len(p) == 1 for p in [*train.values(), *evaluate.values()]), priority
+    assert min(train[0]) > max(evaluate[1]) > max(train[1]) > max(evaluate[3]) > max(train[3])
+    assert min(evaluate[0]) > max(train[0]) and min(train[3]) > 0
+
+
 @pytest.mark.slow
 def test_default_and_paper_plan_quickly(tmp_path):
     """`snakemake -n` plans the whole paper-scale workflow (every job listed)."""

@@ -92,6 +92,8 @@ def test_evaluation_outputs(trained, tmp_path):
     probs = model.predict(normalise(test.spectra), verbose=0)
     assert (probs.argmax(axis=1) == pred["predicted"].to_numpy()).all()
     np.testing.assert_allclose(probs.max(axis=1), pred["probability"], rtol=1e-5)
+    true_probs = probs[np.arange(len(test)), test.labels]
+    np.testing.assert_allclose(true_probs, pred["label_probability"], rtol=1e-5)
 
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(metrics))

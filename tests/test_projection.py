@@ -102,3 +102,30 @@ def test_gpu_plan_takes_candidates_in_priority_order_within_the_budget(tmp_path,
     load_gpu_plan().main([*argv, "--budget", str(total - 1)])
     out, err = capsys.readouterr()
     assert out.splitlines() == ["bench cnn2", "chal cnn2_relu"]  # the last one no longer fits
+
+
+def test_gpu_plan_skips_shipped_runs_and_prints_targets(tmp_path, capsys):
+    """A second GPU session continues the campaign: the runs a shipped runs.csv holds (status ok)
+    are not planned again; --targets names the remaining runs' metrics.json; --cheapest-first
+    orders a group by estimated cost."""
+    throughput = tmp_path / "throughput.json"
+    rows = [{"arch": "cnn2", "project": 1000.0}, {"arch": "cnn6", "project": 100.0}]
+    throughput.write_text(json.dumps({"rows": rows}))
+    shipped = tmp_path / "runs.csv"
+    shipped.write_text(
+        "experiment,dataset,model,seed,status\n"
+        "activation,challenge,cnn2,0,ok\n"
+        "activation,challenge,cnn2,1,failed\n"
+        "activation,challenge,cnn6,0,ok\n"
+        "activation,challenge,cnn6,1,ok\n"
+    )
+    common = [str(throughput), "--config", str(REPO / "config" / "paper.yaml")]
+    common += ["--epoch-spectra", "chal=1350+270", "--budget", "1e9"]
+    group = ["--group", "chal:activation:0-1:cnn6,cnn2"]
+    load_gpu_plan().main([*common, *group, "--skip-shipped", str(shipped), "--targets"])
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["chal results/runs/challenge/cnn2/seed1/metrics.json"]
+    assert "cnn6 (cnn6): every seed shipped already" in err
+    load_gpu_plan().main([*common, *group, "--cheapest-first"])
+    out, _ = capsys.readouterr()
+    assert out.splitlines() == ["chal cnn2,cnn6"]  # cnn2 is ten times faster

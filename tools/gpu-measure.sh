@@ -1,61 +1,79 @@
 #!/usr/bin/env bash
-# One time-boxed GPU measurement: the training-throughput table, then as much of the published-
-# scale benchmark (seed 0 per architecture, cheapest first) and of the challenge experiments
-# (activation, then modifications; five seeds) as fits, sized by tools/gpu_plan.py from the
-# throughput measured first; then tables and figures of what finished, and the packing of K
-# trainings per GPU if time is left. Everything lands in $OUT (run.log has every timing).
+# The published-scale GPU campaign (config/paper.yaml protocol, float32) in one time-boxed run, in
+# the campaign's order:
+#   a. the challenge experiments (activation and modifications: 18 models, seeds 0-4), every
+#      model's first seed before any model's second (the workflow's seed-major job priorities),
+#      until the training deadline;
+#   b. if a. finished early: the benchmark experiment, seed 0 of the architectures that fit in what
+#      is left, cheapest first (tools/gpu_plan.py, sized from the throughput already shipped for
+#      this GPU: THROUGHPUT);
+#   c. at the end: the project training path against a bare model.fit on the GPU (cnn6), and K
+#      trainings side by side (the gpu profile's packing, K = 1, 4, 8), while the tables and
+#      figures of what finished are aggregated on the CPU.
+# Runs an earlier session shipped (reference-results/gpu-*-challenge|benchmark/runs.csv) are not
+# trained again. Everything comes back in $OUT as at most three files: run.log (every timing),
+# campaign.tar.gz (per run metrics.json, training.json, history.csv and predictions.parquet, no
+# models; the jobs' logs and benchmark timings, tables, figures, measurements, versions) and,
+# only if the run was cut off before its end, partial.tar.gz (refreshed every PARTIAL_S seconds).
 #
-#   OUT=gpu-out BUDGET_S=520 bash tools/gpu-measure.sh            # paper scale (config/paper.yaml)
-#   OUT=/tmp/rehearsal BUDGET_S=400 SCALE=tiny bash tools/gpu-measure.sh   # CPU rehearsal
+#   OUT=gpu-out BUDGET_S=540 bash tools/gpu-measure.sh                      # published scale
+#   OUT=/tmp/rehearsal BUDGET_S=420 SCALE=tiny bash tools/gpu-measure.sh    # CPU rehearsal
 #
 # Needs snakemake, keras, jax (CUDA) importable; the project runs from source (PYTHONPATH=src).
 set -uo pipefail
 REPO=${REPO:-$(cd "$(dirname "$0")/.." && pwd)}
 OUT=${OUT:-$REPO/gpu-out}
-BUDGET_S=${BUDGET_S:-520}
+BUDGET_S=${BUDGET_S:-540}
 SCALE=${SCALE:-paper}
 WORK=${WORK:-/tmp/specbench-gpu}
+MEASURE_S=${MEASURE_S:-130} # item c, at the end (the aggregation runs meanwhile)
+PACK_S=${PACK_S:-20}        # the final archive
+PARTIAL_S=${PARTIAL_S:-45}
+THROUGHPUT=${THROUGHPUT:-$REPO/reference-results/gpu-h200-throughput/throughput.json}
 T0=$(date +%s)
 left() { echo $((BUDGET_S - ($(date +%s) - T0))); }
 stamp() { echo "[$(($(date +%s) - T0)) s] $*"; }
-mkdir -p "$OUT" "$WORK"
+M=$WORK/measure # the measurements and logs of this script; packed with the runs
+rm -rf "$WORK" && mkdir -p "$OUT" "$M"
 exec > >(tee -a "$OUT/run.log") 2>&1
 export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3
-# one XLA compilation per model shape for all processes (the benchmark's and the jobs')
+# one XLA compilation per model shape for all processes (the seeds of a model share it)
 export JAX_COMPILATION_CACHE_DIR="$WORK/jax-cache" JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0
 PY=${PYTHON:-python3}
 SM=("$PY" -m snakemake)
 
 if [ "$SCALE" = tiny ]; then
   CONFIG=tests/configs/tiny.yaml
-  TP=(--points 128 --classes 6 --samples 64 --val-samples 16 --epochs 2)
-  ARCHS=(vgg cnn2)
-  BENCH_MODELS=vgg,cnn2 CHAL_MODELS=cnn2,cnn2_relu,vgg_k20_relu CHAL_SEEDS=0 SPECTRA="bench=48+24 chal=162+81"
+  CHAL_EXPERIMENTS=activation+modifications CHAL_MODELS=cnn2,cnn2_relu,vgg,vgg_k20_relu
+  BENCH_MODELS=vgg,cnn2 SPECTRA="bench=48+24 chal=36+18"
+  RATIO=(--points 128 --classes 6 --samples 64 --val-samples 16 --epochs 2 --architectures cnn2)
   PACK=(--points 250 --classes 27 --samples 162 --val-samples 81 --epochs 2 --architectures cnn2)
-  CORES=2
+  PACK_K=(1 2) K=${K:-2} CORES=2 TRAIN_CORES=2
 else
   CONFIG=config/paper.yaml
-  TP=(--samples 2048 --val-samples 256 --epochs 2)
-  ARCHS=(vgg cnn2 cnn3 cnn_bn cnn6 inc6 inc3 resnet) # the order the plan needs them in
-  BENCH_MODELS=vgg,cnn2,cnn3,cnn_bn,inc3,inc6,cnn6,resnet
+  CHAL_EXPERIMENTS=activation+modifications
   CHAL_MODELS=cnn6,cnn6_linear,inc6,inc6_relu,inc3,inc3_relu,cnn3,cnn3_relu,cnn2,cnn2_relu
   CHAL_MODELS=$CHAL_MODELS,cnn6_bn,cnn6_convdrop,resnet,resnet_nobn_relu,vgg,vgg_k20_relu,cnn_bn
   CHAL_MODELS=$CHAL_MODELS,cnn_bn_nobn_relu
-  CHAL_SEEDS=0-4 SPECTRA="bench=25000+5000 chal=1350+270"
-  CHAL_EXTRA=", data_variation" # cnn2 linear/ReLU on two more renderings (cheap)
+  BENCH_MODELS=vgg,cnn2,cnn3,cnn_bn,inc3,inc6,cnn6,resnet SPECTRA="bench=25000+5000 chal=1350+270"
+  RATIO=(--samples 2048 --val-samples 256 --epochs 2 --architectures cnn6)
   PACK=(--classes 27 --samples 1350 --val-samples 270 --epochs 3 --warmup 2 --architectures cnn6)
-  CORES=16
+  PACK_K=(1 4 8) K=${K:-8} CORES=16 TRAIN_CORES=14
 fi
-stamp "scale $SCALE, config $CONFIG, budget ${BUDGET_S} s, commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)"
+SEEDS=${SEEDS:-0-4}
+stamp "scale $SCALE, config $CONFIG, budget ${BUDGET_S} s, K=$K, commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)"
 (nvidia-smi -L; nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv) \
-  > "$OUT/gpu.txt" 2>&1
-"$PY" -c "import jax, keras, snakemake; print('jax', jax.__version__, jax.devices()); print('keras', keras.__version__, 'snakemake', snakemake.__version__)" 2>&1 | tail -2 | tee "$OUT/versions.txt"
-nproc >> "$OUT/versions.txt"
+  > "$M/gpu.txt" 2>&1
+"$PY" -c "import jax, keras, snakemake; print('jax', jax.__version__, jax.devices()); print('keras', keras.__version__, 'snakemake', snakemake.__version__)" 2>&1 | tail -2 | tee "$M/versions.txt"
+"$PY" -c "import numpy, pandas, pyarrow, scipy, sys; print('python', sys.version.split()[0], 'numpy', numpy.__version__, 'pandas', pandas.__version__, 'pyarrow', pyarrow.__version__, 'scipy', scipy.__version__)" >> "$M/versions.txt" 2>&1
+echo "cpus $(nproc)" >> "$M/versions.txt"
+git -C "$REPO" rev-parse HEAD >> "$M/versions.txt" 2>/dev/null
+git -C "$REPO" status --short >> "$M/versions.txt" 2>/dev/null
 
 # deterministic: true sets XLA's --xla_gpu_deterministic_ops, under which some XLA versions refuse
 # to compile select-and-scatter (the gradient of max pooling). Probe it; if it fails, run without
 # (recorded here and in run.log) rather than lose the whole measurement.
-if ! "$PY" - > "$OUT/determinism-probe.txt" 2>&1 <<'PY'
+if ! "$PY" - > "$M/determinism-probe.txt" 2>&1 <<'PY'
 import os
 os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true"
 import jax, jax.numpy as jnp
@@ -68,88 +86,105 @@ then
   stamp "WARNING: deterministic GPU ops unavailable here (determinism-probe.txt); running without"
 fi
 
-# work directories: the benchmark and the challenge experiments run side by side
-for wd in bench chal; do
+# everything small that a run leaves: no models, no rendered splits, no backups
+pack() {
+  tar czf "$OUT/$1.tmp" -C "$WORK" --exclude='*.keras' --exclude='*.parquet.tmp*' \
+    --exclude='*/datasets/*/*.parquet' --exclude='*/checkpoints' --exclude='.snakemake' \
+    measure $(cd "$WORK" && ls -d chal/results bench/results 2>/dev/null) 2>/dev/null
+  mv "$OUT/$1.tmp" "$OUT/$1"
+}
+(while sleep "$PARTIAL_S"; do pack partial.tar.gz; done) &
+PACKER=$!
+
+# work directories: the challenge and the benchmark experiments, each a copy of the workflow
+for wd in chal bench; do
   mkdir -p "$WORK/$wd"
   for part in Snakefile rules scripts config envs report src gpu; do cp -r "$REPO/$part" "$WORK/$wd/"; done
   cp "$REPO/$CONFIG" "$WORK/$wd/run.yaml"
 done
+CHAL_SELECT="experiments: [${CHAL_EXPERIMENTS//+/, }]"
 BENCH_SELECT="experiments: [benchmark], seeds: [0]"
-CHAL_SELECT="experiments: [activation, modifications${CHAL_EXTRA:-}]"
-GPU_RES=(--set-resources train_model:gpu=1 train_model:jobs_per_gpu=6 train_model:keras_backend=jax
-  evaluate_model:gpu=1 evaluate_model:jobs_per_gpu=6 --set-threads train_model=2 evaluate_model=2)
+GPU_RES=(--resources gpu=$K --set-resources train_model:gpu=1 train_model:jobs_per_gpu=$K
+  train_model:keras_backend=jax evaluate_model:gpu=1 evaluate_model:jobs_per_gpu=$K
+  --set-threads train_model=1 evaluate_model=1)
 
-stamp "rendering the datasets (CPU) while the throughput is measured (GPU)"
-(cd "$WORK/bench" && "${SM[@]}" --profile gpu --configfile run.yaml --cores 4 \
-  --config "select={$BENCH_SELECT}" --until render_spectra > "$OUT/render-bench.log" 2>&1) &
-PIDS=($!)
-(cd "$WORK/chal" && "${SM[@]}" --profile gpu --configfile run.yaml --cores 4 \
-  --config "select={$CHAL_SELECT}" --until render_spectra > "$OUT/render-chal.log" 2>&1) &
-PIDS+=($!)
-
-TP_LIMIT=$(($(left) * 33 / 100))
-timeout "$TP_LIMIT" "$PY" "$REPO/benchmarks/train_throughput.py" --backend jax \
-  --precision float32 --peak --architectures "${ARCHS[@]}" "${TP[@]}" \
-  --json "$OUT/throughput.json" 2>&1 | tee "$OUT/throughput.txt"
-stamp "throughput done (limit ${TP_LIMIT} s)"
-wait "${PIDS[@]}" # (a plain `wait` would also wait for the tee of the log)
-stamp "datasets rendered"
-
-# K trainings side by side on the GPU (the gpu profile's packing), at the challenge scale
-timeout $(($(left) * 12 / 100)) "$PY" "$REPO/benchmarks/train_throughput.py" --backend jax \
-  --precision float32 --only-concurrent --concurrent 1 4 8 "${PACK[@]}" \
-  --json "$OUT/packing.json" 2>&1 | tee "$OUT/packing.txt"
-stamp "packing measured"
-
-RESERVE=110 # tables, figures, copying
-PLAN=$("$PY" "$REPO/tools/gpu_plan.py" "$OUT/throughput.json" --config "$REPO/$CONFIG" \
-  --budget $(($(left) - RESERVE)) --epoch-spectra $SPECTRA \
-  --group "bench:benchmark:0:$BENCH_MODELS" \
-  --group "chal:activation+modifications:$CHAL_SEEDS:$CHAL_MODELS" 2> "$OUT/plan.txt")
-cat "$OUT/plan.txt"
-BENCH_PLAN=$(echo "$PLAN" | awk '$1 == "bench" {print $2}')
-CHAL_PLAN=$(echo "$PLAN" | awk '$1 == "chal" {print $2}')
-stamp "plan: benchmark [$BENCH_PLAN], challenge [$CHAL_PLAN]"
-
-TRAIN_LIMIT=$(($(left) - RESERVE))
+stamp "rendering the datasets (CPU)"
 PIDS=()
-if [ -n "$BENCH_PLAN" ]; then
-  (cd "$WORK/bench" && timeout -s INT -k 30 "$TRAIN_LIMIT" "${SM[@]}" --profile gpu --configfile run.yaml \
-    --cores $((CORES / 2)) --resources gpu=2 "${GPU_RES[@]}" \
-    --config "select={$BENCH_SELECT, models: [$BENCH_PLAN]}" > "$OUT/train-bench.log" 2>&1) &
-  PIDS+=($!)
-fi
-if [ -n "$CHAL_PLAN" ]; then
-  seeds=$("$PY" -c "lo,_,hi='$CHAL_SEEDS'.partition('-'); print(', '.join(map(str, range(int(lo), int(hi or lo)+1))))")
-  (cd "$WORK/chal" && timeout -s INT -k 30 "$TRAIN_LIMIT" "${SM[@]}" --profile gpu --configfile run.yaml \
-    --cores $((CORES / 2)) --resources gpu=4 "${GPU_RES[@]}" \
-    --config "select={$CHAL_SELECT, models: [$CHAL_PLAN], seeds: [$seeds]}" \
-    > "$OUT/train-chal.log" 2>&1) &
-  PIDS+=($!)
-fi
-[ ${#PIDS[@]} -gt 0 ] && wait "${PIDS[@]}"
-pkill -f "$WORK/.*/.snakemake/scripts" 2>/dev/null # jobs of a Snakemake killed at its deadline
-stamp "training stopped or done"
-
-PIDS=()
-for wd in bench chal; do
-  plan=$BENCH_PLAN select=$BENCH_SELECT
-  [ $wd = chal ] && plan=$CHAL_PLAN select=$CHAL_SELECT
-  [ -z "$plan" ] && continue
-  (cd "$WORK/$wd" && timeout 100 "${SM[@]}" --cores 8 --configfile run.yaml --nolock --rerun-triggers mtime \
-    --config "select={$select, models: [$plan]}" allow_missing_runs=True \
-    > "$OUT/aggregate-$wd.log" 2>&1;
-   mkdir -p "$OUT/$wd" && cp -r results/tables results/figures results/benchmarks results/logs \
-     "$OUT/$wd/" 2>/dev/null;
-   find results/runs \( -name "*.json" -o -name "*.csv" \) \
-     -exec cp --parents {} "$OUT/$wd/" \; ;
-   cp --parents results/datasets/*/ambiguous_pairs.csv "$OUT/$wd/" 2>/dev/null) &
+for wd in chal bench; do
+  select=$CHAL_SELECT
+  [ $wd = bench ] && select=$BENCH_SELECT
+  (cd "$WORK/$wd" && "${SM[@]}" --profile gpu --configfile run.yaml --cores $((CORES / 2)) \
+    --config "select={$select}" --until render_spectra > "$M/render-$wd.log" 2>&1) &
   PIDS+=($!)
 done
-[ ${#PIDS[@]} -gt 0 ] && wait "${PIDS[@]}"
-stamp "tables and figures written"
-# the device tool returns a limited number of files: everything in one archive (no models)
-tar czf "$OUT/results.tar.gz" -C "$OUT" --exclude=results.tar.gz bench chal 2>/dev/null
-rm -rf "$OUT/bench" "$OUT/chal"
+wait "${PIDS[@]}"
+stamp "datasets rendered"
 
-stamp "end"
+SHIPPED=()
+for f in "$REPO"/reference-results/gpu-*-challenge/runs.csv "$REPO"/reference-results/gpu-*-benchmark/runs.csv; do
+  [ -f "$f" ] && SHIPPED+=(--skip-shipped "$f")
+done
+plan() { # plan NAME EXPERIMENTS SEEDS MODELS BUDGET [flags]: the metrics.json targets
+  "$PY" "$REPO/tools/gpu_plan.py" "$THROUGHPUT" --config "$REPO/$CONFIG" --budget "$5" \
+    --epoch-spectra $SPECTRA --group "$1:$2:$3:$4" --slots "$K" --targets "${SHIPPED[@]}" "${@:6}" \
+    2>> "$M/plan.txt" | awk -v g="$1" '$1 == g {$1 = ""; print}'
+}
+train() { # train WORKDIR SELECT LIMIT TARGETS...: Snakemake, stopped (SIGINT) at the limit
+  local wd=$1 select=$2 limit=$3
+  shift 3
+  (cd "$WORK/$wd" && timeout -s INT -k 20 "$limit" "${SM[@]}" --profile gpu --configfile run.yaml \
+    --cores "$TRAIN_CORES" "${GPU_RES[@]}" --config "select={$select}" -- "$@" \
+    >> "$M/train-$wd.log" 2>&1)
+  pkill -f "$WORK/$wd/.snakemake/scripts" 2>/dev/null # jobs of a Snakemake stopped at its limit
+}
+finished() { find "$WORK/$1/results/runs" -name metrics.json 2>/dev/null | wc -l; }
+TRAIN_END=$((BUDGET_S - MEASURE_S - PACK_S))
+
+# a. the challenge experiments, seed-major, until the training deadline
+CHAL_TARGETS=$(plan chal "$CHAL_EXPERIMENTS" "$SEEDS" "$CHAL_MODELS" 1e12)
+stamp "a. challenge: $(echo $CHAL_TARGETS | wc -w) runs to train, until $TRAIN_END s"
+[ -n "$CHAL_TARGETS" ] && train chal "$CHAL_SELECT" $((TRAIN_END - ($(date +%s) - T0))) $CHAL_TARGETS
+stamp "a. challenge stopped or done: $(finished chal) runs finished"
+
+# b. the benchmark, seed 0, cheapest first, in what is left of the training time
+REMAINING=$((TRAIN_END - ($(date +%s) - T0)))
+if [ "$REMAINING" -gt 30 ]; then
+  BENCH_TARGETS=$(plan bench benchmark 0 "$BENCH_MODELS" "$REMAINING" --cheapest-first)
+  stamp "b. benchmark: [$(echo $BENCH_TARGETS | tr ' ' '\n' | cut -d/ -f4 | paste -sd' ')] in $REMAINING s"
+  [ -n "$BENCH_TARGETS" ] && train bench "$BENCH_SELECT" "$REMAINING" $BENCH_TARGETS
+  stamp "b. benchmark stopped or done: $(finished bench) runs finished"
+else
+  stamp "b. benchmark: no training time left"
+fi
+
+# c. the measurements, while the tables and figures are aggregated on the CPU
+PIDS=()
+for wd in chal bench; do
+  [ "$(finished $wd)" -gt 0 ] || continue
+  select=$CHAL_SELECT
+  [ $wd = bench ] && select=$BENCH_SELECT
+  # --rerun-incomplete (the profile's): an evaluation stopped at the deadline after it wrote
+  # metrics.json is evaluated again, not taken as it is
+  (cd "$WORK/$wd" && timeout $((MEASURE_S - 10)) "${SM[@]}" --profile gpu --cores 3 "${GPU_RES[@]}" \
+    --configfile run.yaml --nolock --rerun-triggers mtime --config "select={$select}" allow_missing_runs=True \
+    > "$M/aggregate-$wd.log" 2>&1; stamp "$wd: tables and figures (exit $?)") &
+  PIDS+=($!)
+done
+MEASURE_END=$((BUDGET_S - PACK_S))
+stamp "c. project path against a bare model.fit"
+timeout $(((MEASURE_END - ($(date +%s) - T0)) * 40 / 100)) "$PY" "$REPO/benchmarks/train_throughput.py" \
+  --backend jax --precision float32 "${RATIO[@]}" --json "$M/ratio.json" > "$M/ratio.txt" 2>&1
+cat "$M/ratio.txt"
+stamp "c. K trainings side by side (K = ${PACK_K[*]})"
+timeout $((MEASURE_END - ($(date +%s) - T0))) "$PY" "$REPO/benchmarks/train_throughput.py" \
+  --backend jax --precision float32 --only-concurrent --concurrent "${PACK_K[@]}" "${PACK[@]}" \
+  --json "$M/packing.json" > "$M/packing.txt" 2>&1
+cat "$M/packing.txt"
+[ ${#PIDS[@]} -gt 0 ] && wait "${PIDS[@]}"
+stamp "measurements done"
+
+kill "$PACKER" 2>/dev/null
+wait "$PACKER" 2>/dev/null
+cp "$OUT/run.log" "$M/run.log" 2>/dev/null
+pack campaign.tar.gz && rm -f "$OUT/partial.tar.gz" "$OUT"/*.tmp
+stamp "end: $(finished chal) challenge and $(finished bench) benchmark runs in campaign.tar.gz ($(du -h "$OUT/campaign.tar.gz" | cut -f1))"

@@ -18,7 +18,11 @@ Usage (tools/gpu-measure.sh):
 A group is NAME:EXPERIMENTS:SEEDS:MODELS (experiments joined by "+", seeds "0-4" or "0"; a model
 is looked up in the first of its experiments that has it); groups are interleaved by priority:
 the first model of every group, then the second, ... ``--epoch-spectra`` gives each group's
-training and validation spectra per epoch.
+training and validation spectra per epoch. ``--cheapest-first`` orders each group's models by
+their estimated cost instead; ``--skip-shipped RUNS_CSV`` leaves out the runs an earlier session
+shipped (so a second GPU session continues the campaign); ``--targets`` prints each group's
+planned runs as their metrics.json paths (Snakemake targets) instead of model names. Only the
+seeds an experiment lists in the config are planned.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from specbench import projection, schema  # noqa: E402
+from specbench import formats, projection, schema  # noqa: E402
 from specbench.config import resolve_model  # noqa: E402
 from specbench.tables.reference import load_reference  # noqa: E402
 
@@ -55,6 +59,18 @@ def epoch_spectra(items: list[str]) -> dict[str, tuple[int, int]]:
     return sizes
 
 
+def shipped_runs(paths: list[str]) -> set[tuple[str, str, int]]:
+    """(experiment, model, seed) of the finished runs (status ok) of shipped runs.csv files."""
+    import pandas as pd
+
+    done = set()
+    for path in paths:
+        runs = pd.read_csv(path)
+        for row in runs[runs["status"] == "ok"].itertuples():
+            done.add((row.experiment, row.model, int(row.seed)))
+    return done
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("throughput")
@@ -71,42 +87,48 @@ def main(argv=None) -> int:
         help="NAME=TRAIN+VAL training and validation spectra per epoch of a group, e.g. "
         "chal=1350+270",
     )
+    parser.add_argument(
+        "--cheapest-first",
+        action="store_true",
+        help="take each group's models in the order of their estimated cost, not as listed",
+    )
+    parser.add_argument(
+        "--skip-shipped",
+        action="append",
+        default=[],
+        metavar="RUNS_CSV",
+        help="a shipped runs.csv (reference-results/<set>/runs.csv): its finished runs "
+        "(experiment, model, seed) are not planned again (repeatable)",
+    )
+    parser.add_argument(
+        "--targets",
+        action="store_true",
+        help="print, per group, the metrics.json of every planned run (Snakemake targets) "
+        "instead of the model names",
+    )
     args = parser.parse_args(argv)
     path = Path(args.throughput)
     rows = json.loads(path.read_text())["rows"] if path.exists() else []
     sps = {row["arch"]: row["project"] for row in rows}
-    if not sps:  # the throughput step measured nothing in its time: take all, in priority order
+    if not sps:  # no throughput measured: take all, in priority order
         print("# no throughput measured: every candidate is taken", file=sys.stderr)
     cfg = yaml.safe_load(Path(args.config).read_text())
     reference = load_reference(REFERENCE)
     best_epochs = projection.published_best_epochs(reference)
     sizes = epoch_spectra(args.epoch_spectra)
+    done = shipped_runs(args.skip_shipped)
 
-    groups = []
-    for text in args.group:
-        name, experiment, seeds, models = text.split(":")
-        lo, _, hi = seeds.partition("-")
-        seed_list = list(range(int(lo), int(hi or lo) + 1))
-        groups.append((name, experiment, seed_list, models.split(",")))
-    order = []
-    for rank in range(max(len(g[3]) for g in groups)):
-        for name, experiment, seeds, models in groups:
-            if rank < len(models):
-                order.append((name, experiment, seeds, models[rank]))
-
-    used, chosen = 0.0, {g[0]: [] for g in groups}
-    for name, experiments, seeds, model in order:
+    def estimate(name, experiments, seeds, model):
+        """(experiment, spec, remaining seeds, GPU seconds or None) of one candidate."""
         experiment = next(
             e for e in experiments.split("+") if model in cfg["experiments"][e]["models"]
         )
         spec = resolve_model(cfg, cfg["experiments"][experiment], model)
+        configured = {int(seed) for seed in cfg["experiments"][experiment]["seeds"]}
+        left = [s for s in seeds if s in configured and (experiment, model, s) not in done]
         arch, training = spec["architecture"], schema.fill(spec["training"], "training")
-        if not sps:
-            chosen[name].append(model)
-            continue
-        if arch not in sps:
-            print(f"# {name}/{model}: no throughput for {arch}; skipped", file=sys.stderr)
-            continue
+        if not sps or arch not in sps:
+            return experiment, spec, left, None, ""
         n_train, n_val = sizes[name]
         epochs = projection.expected_epochs(
             best_epochs.get((experiment, model)),
@@ -118,23 +140,65 @@ def main(argv=None) -> int:
         cost = projection.gpu_seconds(
             epochs=epochs,
             epoch_s=epoch_s,
-            seeds=len(seeds),
+            seeds=len(left),
             startup_s=args.startup_s,
             slots=args.slots,
         )
-        fits = used + cost <= args.budget
-        print(
-            f"# {name}/{model} ({arch}): ~{epochs} epochs x {epoch_s:.2f} s "
-            f"({n_train}+{n_val} spectra at {sps[arch]:.0f}/s) x {len(seeds)} seed(s) "
-            f"= {cost:.0f} GPU s "
-            f"({'take' if fits else 'skip'}; {used:.0f} of {args.budget:.0f} s used before)",
-            file=sys.stderr,
+        how = (
+            f"~{epochs} epochs x {epoch_s:.2f} s ({n_train}+{n_val} spectra at "
+            f"{sps[arch]:.0f}/s) x {len(left)} seed(s)"
         )
-        if fits:
+        return experiment, spec, left, cost, how
+
+    groups = []
+    for text in args.group:
+        name, experiments, seeds, models = text.split(":")
+        lo, _, hi = seeds.partition("-")
+        seed_list = list(range(int(lo), int(hi or lo) + 1))
+        items = [
+            (model, estimate(name, experiments, seed_list, model)) for model in models.split(",")
+        ]
+        if args.cheapest_first:  # unknown costs last, in the order given
+            items.sort(key=lambda item: (item[1][3] is None, item[1][3] or 0.0))
+        groups.append((name, items))
+    order = []
+    for rank in range(max(len(items) for _, items in groups)):
+        for name, items in groups:
+            if rank < len(items):
+                order.append((name, *items[rank]))
+
+    used = 0.0
+    chosen: dict[str, list] = {name: [] for name, _ in groups}
+    for name, model, (experiment, spec, left, cost, how) in order:
+        label = f"{name}/{model} ({spec['architecture']})"
+        if not left:
+            print(f"# {label}: every seed shipped already; skipped", file=sys.stderr)
+            continue
+        if sps and cost is None:
+            print(f"# {label}: no throughput for {spec['architecture']}; skipped", file=sys.stderr)
+            continue
+        if cost is not None:
+            fits = used + cost <= args.budget
+            print(
+                f"# {label}: {how} = {cost:.0f} GPU s "
+                f"({'take' if fits else 'skip'}; {used:.0f} of {args.budget:.0f} s used before)",
+                file=sys.stderr,
+            )
+            if not fits:
+                continue
             used += cost
-            chosen[name].append(model)
-    for name, models in chosen.items():
-        print(f"{name} {','.join(models)}")
+        dataset = cfg["experiments"][experiment]["dataset"]
+        chosen[name].append((model, dataset, left))
+    for name, picked in chosen.items():
+        if args.targets:
+            paths = [
+                f"{formats.run_dir(dataset, model, seed)}/{formats.METRICS_FILE}"
+                for model, dataset, left in picked
+                for seed in left
+            ]
+            print(f"{name} {' '.join(paths)}")
+        else:
+            print(f"{name} {','.join(model for model, _, _ in picked)}")
     return 0
 
 

@@ -301,6 +301,17 @@ def unique_jobs(config: dict) -> list[tuple[str, str, int]]:
     return sorted({(r.dataset, r.model, r.seed) for r in runs(config)})
 
 
+def job_priority(runs: list[Run], seed: int, *, evaluation: bool = False) -> int:
+    """Scheduling priority (Snakemake's `priority:`, higher first) of a training job of training
+    seed `seed`, or of its evaluation: seed-major, so that every model's first seed is trained
+    before any model's second (a run stopped early, or a time-boxed GPU run, then covers every
+    model), and a finished training is evaluated before the next seed's training starts.
+    Always >= 0 (Snakemake's MILP scheduler would leave negative-priority jobs out)."""
+    order = sorted({run.seed for run in runs})
+    rank = order.index(seed) if seed in order else len(order)
+    return 2 * (len(order) - rank) + (1 if evaluation else 0)
+
+
 def _check_user_model(config: dict, experiment: dict, spec: dict) -> None:
     """Build a user's model (specbench.models.user) at the experiment dataset's n_points, once
     per builder and hyperparameters: a bad builder stops the workflow before any job. The class

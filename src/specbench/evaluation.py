@@ -53,8 +53,10 @@ def write_predictions(
     probabilities: np.ndarray,
     variant,
 ) -> None:
-    """predictions.parquet (specbench.predictions) of the two most probable classes per row."""
+    """predictions.parquet (specbench.predictions): the two most probable classes per row and
+    the probability given to the true class."""
     classes, probs = top_k(probabilities, 2)
+    labels = np.asarray(labels)
     values = {
         "row": np.arange(len(labels), dtype=np.int32),
         "label": labels,
@@ -62,6 +64,7 @@ def write_predictions(
         "probability": probs[:, 0],
         "runner_up": classes[:, 1],
         "runner_up_probability": probs[:, 1],
+        "label_probability": np.asarray(probabilities)[np.arange(len(labels)), labels],
         "variant": variant,
     }
     predictions.write_predictions(path, values)

@@ -24,6 +24,8 @@ COLUMNS = {
     "probability": "float32",  # its probability
     "runner_up": "int32",  # the second most probable class
     "runner_up_probability": "float32",
+    "label_probability": "float32",  # the probability given to the true class (paired tests,
+    # log-loss, and baselines that others compare their runs with spectrum by spectrum)
     "variant": "string",  # the test variant, as in test.parquet
 }
 _DTYPES = {"int32": np.int32, "float32": np.float32}
