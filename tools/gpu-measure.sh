@@ -61,10 +61,11 @@ else
   PACK_K=(1 4 8) K=${K:-8} CORES=16 TRAIN_CORES=14
 fi
 SEEDS=${SEEDS:-0-4}
+CHAL_MODELS=${CHAL_ONLY:-$CHAL_MODELS} # e.g. the models an earlier run of the session left out
 stamp "scale $SCALE, config $CONFIG, budget ${BUDGET_S} s, K=$K, commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)"
 (nvidia-smi -L; nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv) \
   > "$M/gpu.txt" 2>&1
-"$PY" -c "import jax, keras, snakemake; print('jax', jax.__version__, jax.devices()); print('keras', keras.__version__, 'snakemake', snakemake.__version__)" 2>&1 | tail -2 | tee "$M/versions.txt"
+KERAS_BACKEND=jax "$PY" -c "import jax, keras, snakemake; print('jax', jax.__version__, jax.devices()); print('keras', keras.__version__, 'snakemake', snakemake.__version__)" 2>&1 | tail -2 | tee "$M/versions.txt"
 "$PY" -c "import numpy, pandas, pyarrow, scipy, sys; print('python', sys.version.split()[0], 'numpy', numpy.__version__, 'pandas', pandas.__version__, 'pyarrow', pyarrow.__version__, 'scipy', scipy.__version__)" >> "$M/versions.txt" 2>&1
 echo "cpus $(nproc)" >> "$M/versions.txt"
 git -C "$REPO" rev-parse HEAD >> "$M/versions.txt" 2>/dev/null
@@ -141,7 +142,7 @@ finished() { find "$WORK/$1/results/runs" -name metrics.json 2>/dev/null | wc -l
 TRAIN_END=$((BUDGET_S - MEASURE_S - PACK_S))
 
 # a. the challenge experiments, seed-major, until the training deadline
-CHAL_TARGETS=$(plan chal "$CHAL_EXPERIMENTS" "$SEEDS" "$CHAL_MODELS" 1e12)
+CHAL_TARGETS=$(plan chal "$CHAL_EXPERIMENTS" "$SEEDS" "$CHAL_MODELS" inf)
 stamp "a. challenge: $(echo $CHAL_TARGETS | wc -w) runs to train, until $TRAIN_END s"
 [ -n "$CHAL_TARGETS" ] && train chal "$CHAL_SELECT" $((TRAIN_END - ($(date +%s) - T0))) $CHAL_TARGETS
 stamp "a. challenge stopped or done: $(finished chal) runs finished"
@@ -171,6 +172,7 @@ for wd in chal bench; do
   PIDS+=($!)
 done
 MEASURE_END=$((BUDGET_S - PACK_S))
+if [ -n "${SKIP_MEASURE:-}" ]; then stamp "c. skipped (SKIP_MEASURE)"; else
 stamp "c. project path against a bare model.fit"
 timeout $(((MEASURE_END - ($(date +%s) - T0)) * 40 / 100)) "$PY" "$REPO/benchmarks/train_throughput.py" \
   --backend jax --precision float32 "${RATIO[@]}" --json "$M/ratio.json" > "$M/ratio.txt" 2>&1
@@ -180,6 +182,7 @@ timeout $((MEASURE_END - ($(date +%s) - T0))) "$PY" "$REPO/benchmarks/train_thro
   --backend jax --precision float32 --only-concurrent --concurrent "${PACK_K[@]}" "${PACK[@]}" \
   --json "$M/packing.json" > "$M/packing.txt" 2>&1
 cat "$M/packing.txt"
+fi
 [ ${#PIDS[@]} -gt 0 ] && wait "${PIDS[@]}"
 stamp "measurements done"
 

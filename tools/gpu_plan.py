@@ -175,8 +175,10 @@ def main(argv=None) -> int:
             print(f"# {label}: every seed shipped already; skipped", file=sys.stderr)
             continue
         if sps and cost is None:
-            print(f"# {label}: no throughput for {spec['architecture']}; skipped", file=sys.stderr)
-            continue
+            if args.budget != float("inf"):  # an unbounded plan (inf) takes it all the same
+                print(f"# {label}: no throughput for {spec['architecture']}; skipped", file=sys.stderr)
+                continue
+            print(f"# {label}: no throughput for {spec['architecture']}; taken", file=sys.stderr)
         if cost is not None:
             fits = used + cost <= args.budget
             print(
