@@ -4,10 +4,14 @@ from the shipped folders, on the real tiny workflow run."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
+from conftest import REPO
 from specbench import shipped
 
 pytestmark = pytest.mark.slow
@@ -25,6 +29,16 @@ def test_ship_and_regenerate_readme_section(tiny_run, tmp_path):
     assert {"runs.csv", "summary.csv", "confusions.csv", "runtimes.csv", "summary.md"} <= names
     assert {"provenance.json", "config.yaml", "figures/misclassifications.png"} <= names
     assert all((dest / n).stat().st_size < shipped.MAX_FILE_BYTES for n in names)
+    # every finished run's records, the per-spectrum predictions included, but not its model
+    runs = pd.read_csv(dest / "runs.csv")
+    for row in runs[runs["status"] == "ok"].itertuples():
+        folder = f"runs/{row.dataset}/{row.model}/seed{row.seed}"
+        assert {f"{folder}/{name}" for name in shipped.RUN_FILES} <= names
+        shipped_predictions = pd.read_parquet(dest / folder / "predictions.parquet")
+        assert shipped_predictions.equals(pd.read_parquet(results / folder / "predictions.parquet"))
+        for rule in ("train_model", "evaluate_model"):  # and their jobs' timings
+            assert f"benchmarks/{rule}/{row.dataset}/{row.model}/seed{row.seed}.tsv" in names
+    assert not [n for n in names if n.endswith(".keras")]
     assert json.loads((dest / "provenance.json").read_text())["hardware"] == "test CPU"
 
     summary = pd.read_csv(dest / "summary.csv")
@@ -96,3 +110,30 @@ def test_the_results_page_shows_what_is_shipped():
     expected = shipped.readme_section(repo / "reference-results", link_root="../reference-results/")
     assert section == f"\n{expected}"
     assert "../reference-results/cpu-challenge-cnn2/figures/" in section
+
+
+def test_shipped_runs_aggregate_again_without_models(tiny_run, tmp_path):
+    """tools/gpu-aggregate.sh: a shipped folder's runs (no models) make the same tables again on
+    another machine, as the GPU campaign's runs are aggregated on a CPU and merged with later
+    ones; training and evaluation never run."""
+    dest = shipped.ship(tiny_run / "results", tmp_path / "shipped", {"title": "t"})
+    work = tmp_path / "agg"
+    proc = subprocess.run(
+        ["bash", str(REPO / "tools" / "gpu-aggregate.sh"), str(work), "challenge", str(dest)],
+        env=dict(os.environ, CONFIG=str(tiny_run / "tiny.yaml"), PYTHON=sys.executable),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    log = (work / "aggregate.log").read_text()
+    assert "train_model" not in log and "evaluate_model" not in log
+    assert not list((work / "results" / "runs").rglob("*.keras"))
+    columns = ["experiment", "model", "seed", "status", "test_wrong", "best_epoch"]
+    again = pd.read_csv(work / "results" / "tables" / "runs.csv")[columns]
+    first = pd.read_csv(tiny_run / "results" / "tables" / "runs.csv")[columns]
+    first = first[first["experiment"].isin(["activation", "modifications"])]
+    assert len(again) > 0
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), first.reset_index(drop=True))
+    timings = pd.read_csv(work / "results" / "tables" / "runtimes.csv")
+    assert set(timings["rule"]) >= {"train_model", "evaluate_model"}  # shipped with the runs

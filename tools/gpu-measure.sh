@@ -8,12 +8,14 @@
 #      is left, cheapest first (tools/gpu_plan.py, sized from the throughput already shipped for
 #      this GPU: THROUGHPUT);
 #   c. at the end: the project training path against a bare model.fit on the GPU (cnn6), and K
-#      trainings side by side (the gpu profile's packing, K = 1, 4, 8), while the tables and
-#      figures of what finished are aggregated on the CPU.
+#      trainings side by side (the gpu profile's packing, K = 1, 4, 8), once per kind of GPU
+#      (skipped where reference-results/gpu-<gpu>-throughput/packing-*.json exists; MEASURE=1).
+# The tables and figures are made afterwards on any CPU from what comes back, merged with the runs
+# of earlier sessions: tools/gpu-aggregate.sh.
 # Runs an earlier session shipped (reference-results/gpu-*-challenge|benchmark/runs.csv) are not
 # trained again. Everything comes back in $OUT as at most three files: run.log (every timing),
 # campaign.tar.gz (per run metrics.json, training.json, history.csv and predictions.parquet, no
-# models; the jobs' logs and benchmark timings, tables, figures, measurements, versions) and,
+# models; the jobs' logs and benchmark timings, measurements, versions) and,
 # only if the run was cut off before its end, partial.tar.gz (refreshed every PARTIAL_S seconds).
 #
 #   OUT=gpu-out BUDGET_S=540 bash tools/gpu-measure.sh                      # published scale
@@ -26,7 +28,7 @@ OUT=${OUT:-$REPO/gpu-out}
 BUDGET_S=${BUDGET_S:-540}
 SCALE=${SCALE:-paper}
 WORK=${WORK:-/tmp/specbench-gpu}
-MEASURE_S=${MEASURE_S:-130} # item c, at the end (the aggregation runs meanwhile)
+MEASURE_S=${MEASURE_S:-120} # item c, at the end (MEASURE below)
 PACK_S=${PACK_S:-20}        # the final archive
 PARTIAL_S=${PARTIAL_S:-45}
 THROUGHPUT=${THROUGHPUT:-$REPO/reference-results/gpu-h200-throughput/throughput.json}
@@ -70,6 +72,16 @@ KERAS_BACKEND=jax "$PY" -c "import jax, keras, snakemake; print('jax', jax.__ver
 echo "cpus $(nproc)" >> "$M/versions.txt"
 git -C "$REPO" rev-parse HEAD >> "$M/versions.txt" 2>/dev/null
 git -C "$REPO" status --short >> "$M/versions.txt" 2>/dev/null
+# c. is measured once per kind of GPU: skipped (its time goes to training) when this GPU's
+# packing is shipped already, unless MEASURE=1; MEASURE=0 always skips it
+GPU_SLUG=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | awk '{print tolower($NF)}')
+MEASURE=${MEASURE:-auto}
+if [ "$MEASURE" = auto ]; then
+  MEASURE=1
+  ls "$REPO"/reference-results/gpu-"${GPU_SLUG:-none}"-throughput/packing-*.json > /dev/null 2>&1 && MEASURE=0
+fi
+[ "$MEASURE" = 1 ] || MEASURE_S=0
+stamp "GPU '${GPU_SLUG:-none}': measurements (c.) $([ "$MEASURE" = 1 ] && echo "at the end, ${MEASURE_S} s" || echo skipped)"
 
 # deterministic: true sets XLA's --xla_gpu_deterministic_ops, under which some XLA versions refuse
 # to compile select-and-scatter (the gradient of max pooling). Probe it; if it fails, run without
@@ -158,21 +170,9 @@ else
   stamp "b. benchmark: no training time left"
 fi
 
-# c. the measurements, while the tables and figures are aggregated on the CPU
-PIDS=()
-for wd in chal bench; do
-  [ "$(finished $wd)" -gt 0 ] || continue
-  select=$CHAL_SELECT
-  [ $wd = bench ] && select=$BENCH_SELECT
-  # --rerun-incomplete (the profile's): an evaluation stopped at the deadline after it wrote
-  # metrics.json is evaluated again, not taken as it is
-  (cd "$WORK/$wd" && timeout $((MEASURE_S - 10)) "${SM[@]}" --profile gpu --cores 3 "${GPU_RES[@]}" \
-    --configfile run.yaml --nolock --rerun-triggers mtime --config "select={$select}" allow_missing_runs=True \
-    > "$M/aggregate-$wd.log" 2>&1; stamp "$wd: tables and figures (exit $?)") &
-  PIDS+=($!)
-done
+# c. the measurements, alone on the machine (tables and figures: tools/gpu-aggregate.sh, later)
 MEASURE_END=$((BUDGET_S - PACK_S))
-if [ -n "${SKIP_MEASURE:-}" ]; then stamp "c. skipped (SKIP_MEASURE)"; else
+if [ "$MEASURE" != 1 ]; then stamp "c. skipped"; else
 stamp "c. project path against a bare model.fit"
 timeout $(((MEASURE_END - ($(date +%s) - T0)) * 40 / 100)) "$PY" "$REPO/benchmarks/train_throughput.py" \
   --backend jax --precision float32 "${RATIO[@]}" --json "$M/ratio.json" > "$M/ratio.txt" 2>&1
@@ -183,7 +183,6 @@ timeout $((MEASURE_END - ($(date +%s) - T0))) "$PY" "$REPO/benchmarks/train_thro
   --json "$M/packing.json" > "$M/packing.txt" 2>&1
 cat "$M/packing.txt"
 fi
-[ ${#PIDS[@]} -gt 0 ] && wait "${PIDS[@]}"
 stamp "measurements done"
 
 kill "$PACKER" 2>/dev/null

@@ -127,7 +127,7 @@ def plot_confused_pair(
             )
         top_ax.set_title(
             f"{model} on {dataset}: classes {a} and {b} confused {int(top['count'])}x over "
-            f"{int(top['n_seeds'])} seed(s) ({a}->{b}: {int(top['a_as_b'])}, "
+            f"{int(top['n_seeds'])} seed(s)\n({a}->{b}: {int(top['a_as_b'])}, "
             f"{b}->{a}: {int(top['b_as_a'])})",
             fontsize="medium",
         )

@@ -113,8 +113,14 @@ def plot_misclassifications(
             )
         n_missing = data[data["status"] != "ok"].groupby("model").size()
         ax.set_xticks(range(len(order)))
+        crowded = len(order) > 6  # long names side by side would run into each other
         ax.set_xticklabels(
-            [f"{m}\n({n_missing[m]} missing)" if m in n_missing else m for m in order]
+            [
+                f"{m}{' ' if crowded else chr(10)}({n_missing[m]} missing)" if m in n_missing else m
+                for m in order
+            ],
+            rotation=30 if crowded else 0,
+            ha="right" if crowded else "center",
         )
         ax.set_xlim(-0.6, len(order) - 0.4)
         ax.set_ylim(0, ax.get_ylim()[1] * 1.05)

@@ -92,6 +92,16 @@ def plot_modifications(
             for i, model in enumerate(models):
                 if model in means:
                     ax.hlines(means[model], i - 0.3, i + 0.3, color="black", lw=1.5, zorder=4)
+                else:  # a partial run set (allow_missing_runs): say so rather than leave a gap
+                    ax.annotate(
+                        "no finished\nrun",
+                        (i, 0.03),
+                        xycoords=("data", "axes fraction"),
+                        ha="center",
+                        va="bottom",
+                        fontsize="xx-small",
+                        color="0.4",
+                    )
             if originals and originals[0] in means:
                 ax.axhline(means[originals[0]], color=colors[0], ls="--", lw=1, zorder=1)
             for i, model in enumerate(models):  # paired difference to the original, with CI
@@ -115,6 +125,6 @@ def plot_modifications(
             Line2D([], [], color=colors[0], ls="--", lw=1, label="original's mean"),
         ]
         dataset = ", ".join(sorted(data["dataset"].unique()))
-        fig.suptitle(f"Modifications against their originals: experiment {experiment} ({dataset})")
+        fig.suptitle(f"Modifications against their originals\nexperiment {experiment} ({dataset})")
         legend_below(fig, handles, ncol=4)
         save_figure(fig, png, svg, s["dpi"])
