@@ -3,22 +3,22 @@
 Renders the 500-class x 5000-point benchmark set (50/10/9 train/val/test spectra per class,
 34,500 spectra) and prints, from one run:
 
-* spectra/s of specbench.render (random draws + vectorised rendering of all 34,500 spectra, the
+* spectra/s of specbench.data.render (random draws + vectorised rendering of all 34,500 spectra, the
   way render_dataset does it: blocks rendered into one reused buffer) against a per-spectrum
   ``gaussian_filter1d`` loop, the way the published scripts render (zeros, set peaks, filter,
   collect; the loop is timed on a subset of rows spread over the three splits, from the same
   peaks and widths, so it also checks that both agree);
 * the time to write all three splits to Parquet and to read them back as float32 numpy
-  (specbench.splits.read_arrays), in MB/s of float32 spectra;
+  (specbench.data.splits.read_arrays), in MB/s of float32 spectra;
 * the end-to-end time of render_dataset (render + write + ambiguous pairs) and peak memory.
 
 With ``--writers`` it also compares Parquet writer settings on the training split (write MB/s,
-file size, read-back MB/s), the measurement behind specbench.splits.WRITE_OPTIONS.
+file size, read-back MB/s), the measurement behind specbench.data.splits.WRITE_OPTIONS.
 
 With ``--artifacts`` the same set is rendered with measurement artifacts (ARTIFACTS: pseudo-Voigt
 peaks with eta in [0, 1], a polynomial + exponential background, Gaussian noise at SNR 10-100; the
 test split Lorentzian at SNR 30), and the loop computes the same thing per spectrum (the row's
-pseudo-Voigt kernel with scipy's correlate1d, then specbench.artifacts.apply_artifacts on the row).
+pseudo-Voigt kernel with scipy's correlate1d, then specbench.data.artifacts.apply_artifacts on the row).
 ``--artifacts noiseless`` leaves the noise out (shape and background only).
 
 Run:  PYTHONPATH=src python benchmarks/render.py [--loop-rows 3000] [--repeat 5] [--writers]
@@ -43,11 +43,11 @@ from scipy.ndimage import correlate1d, gaussian_filter1d
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from specbench import splits  # noqa: E402
-from specbench.artifacts import apply_artifacts  # noqa: E402
-from specbench.classes import generate_classes, save_classes  # noqa: E402
-from specbench.peaks import profile_kernels  # noqa: E402
-from specbench.render import fill_defaults, plan_splits, render_dataset  # noqa: E402
+from specbench.data import splits  # noqa: E402
+from specbench.data.artifacts import apply_artifacts  # noqa: E402
+from specbench.data.classes import generate_classes, save_classes  # noqa: E402
+from specbench.data.peaks import profile_kernels  # noqa: E402
+from specbench.data.render import fill_defaults, plan_splits, render_dataset  # noqa: E402
 
 # The paper's scale; shift, height shift, sigma and the test split: the schema's defaults (the
 # paper's), filled in by fill_defaults.
@@ -206,7 +206,7 @@ def main() -> None:
         pkg_rate = rows / t_pkg
         loop_rate = len(pick) / t_loop
         print(
-            f"render, specbench.render: {rows} spectra in {t_pkg:.3f} s = {pkg_rate:,.0f} "
+            f"render, specbench.data.render: {rows} spectra in {t_pkg:.3f} s = {pkg_rate:,.0f} "
             f"spectra/s"
         )
         print(

@@ -2,9 +2,9 @@
 
 For each architecture and precision (float32, mixed_bfloat16), in the same run:
 
-* project path: the splits are written to Parquet with ``specbench.splits.write_split`` in a
-  temporary directory, read back with ``specbench.preprocess.load_split`` and trained with
-  ``specbench.training.fit``, the function ``train_model`` uses (one multi-epoch ``fit`` fed by
+* project path: the splits are written to Parquet with ``specbench.data.splits.write_split`` in a
+  temporary directory, read back with ``specbench.data.preprocess.load_split`` and trained with
+  ``specbench.training.train.fit``, the function ``train_model`` uses (one multi-epoch ``fit`` fed by
   ``EpochFeeder``, with its callbacks: per-epoch permutation, progress log, EarlyStopping/
   ReduceLROnPlateau/best-weights bookkeeping, and the resume backups in a temporary ``backup_dir`` with train_model's default
   spacing: the warm-up epoch writes one, later ones only when due, i.e. when backups stay under
@@ -25,7 +25,7 @@ Printed per row: both samples/s and their ratio (project / bare; required >= 0.9
 bookkeeping are never the bottleneck), the same ratio on process CPU time (bare / project CPU
 seconds of the fastest-CPU epoch, all threads), the peak memory, and the achieved GFLOP/s =
 samples/s * 2 * MACs * 3 / 1e9, where MACs = multiply-accumulates of one forward pass of one
-spectrum (``specbench.evaluation.count_macs``: convolutions and dense layers), 2 FLOPs per MAC, and
+spectrum (``specbench.evaluation.evaluate.count_macs``: convolutions and dense layers), 2 FLOPs per MAC, and
 3 = forward + backward (gradients with respect to activations and to weights, each about one
 forward). Validation forward passes are not counted, so GFLOP/s slightly understates the work.
 
@@ -64,11 +64,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from specbench import backend as sb_backend  # noqa: E402
-from specbench import schema  # noqa: E402
-from specbench.splits import write_split  # noqa: E402
+from specbench.training import backend as sb_backend  # noqa: E402
+from specbench.core import schema  # noqa: E402
+from specbench.data.splits import write_split  # noqa: E402
 from specbench.models import names  # noqa: E402
-from specbench.preprocess import normalise  # noqa: E402
+from specbench.data.preprocess import normalise  # noqa: E402
 
 PROTOCOL = schema.defaults("training")  # the paper's protocol: learning rate, batch size, backend
 
@@ -126,7 +126,7 @@ def max_rss_gb() -> float:
 def bare_fit(keras, arch, args, train, val):
     """[timed epoch, (wall s, cpu s)] of a plain multi-epoch model.fit on in-memory arrays."""
     from specbench.models import build
-    from specbench.training import compile_model
+    from specbench.training.train import compile_model
 
     keras.utils.set_random_seed(0)
     model = build(arch, args.points, args.classes)
@@ -147,7 +147,7 @@ def bare_fit(keras, arch, args, train, val):
 
 
 def project_fit(keras, arch, args, train_path, val_path, backup_dir):
-    """([timed epoch, (wall s, cpu s)], parameters, MACs) of specbench.training.fit fed from the
+    """([timed epoch, (wall s, cpu s)], parameters, MACs) of specbench.training.train.fit fed from the
     Parquet files.
 
     Per-epoch wall times (FitResult.epoch_wall_s) include the per-epoch permutation, the
@@ -156,8 +156,8 @@ def project_fit(keras, arch, args, train_path, val_path, backup_dir):
     """
     from specbench.models import build
     from specbench.models.macs import count_macs
-    from specbench.preprocess import load_split
-    from specbench.training import compile_model, fit
+    from specbench.data.preprocess import load_split
+    from specbench.training.train import compile_model, fit
 
     x, y = load_split(train_path)
     xv, yv = load_split(val_path)

@@ -12,19 +12,19 @@ if SRC not in sys.path:
 # (Set, not read: nothing is required of the user's environment, hence no `envvars:`.)
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p))
 
-from specbench import codedeps  # noqa: E402
-from specbench import condaenvs  # noqa: E402
-from specbench import config as sbconfig  # noqa: E402
-from specbench import formats as sbformats  # noqa: E402
-from specbench import schema as sbschema  # noqa: E402
-from specbench import variants as sbvariants  # noqa: E402
+from specbench.workflow import codedeps  # noqa: E402
+from specbench.workflow import condaenvs  # noqa: E402
+from specbench.workflow import config as sbconfig  # noqa: E402
+from specbench.core import formats as sbformats  # noqa: E402
+from specbench.core import schema as sbschema  # noqa: E402
+from specbench.data import variants as sbvariants  # noqa: E402
 
 # The schema (package data, the one source of defaults) is not an input of any rule: it changes
 # results only through the config values it fills in here, which reach the jobs as params
 # (Snakemake reruns a job whose params change, so a changed default reruns exactly the jobs it
 # affects), and through checks that stop the workflow before any job. Inside a job the package
-# fills the same defaults again (specbench.schema) into params that have them all already.
-# specbench/schema.py, the code that reads it, is a code input of the rules whose scripts import
+# fills the same defaults again (specbench.core.schema) into params that have them all already.
+# specbench/core/schema.py, the code that reads it, is a code input of the rules whose scripts import
 # it (script_sources below).
 validate(config, sbschema.SCHEMA_PATH)
 # Dataset sweeps: each level of datasets.<name>.sweep becomes the dataset <name>_<level> (and an
@@ -49,8 +49,8 @@ SWEPT_EXPERIMENTS = [row for row in ALL_SWEPT_EXPERIMENTS if row["experiment"] i
 SELECTION = sbconfig.describe_selection(config)
 # the datasets of those levels: what a swept experiment's models are tested on (evaluate_level)
 LEVEL_DATASETS = sorted({row["dataset"] for row in SWEPT_EXPERIMENTS})
-# A run folder's files (rules train_model, evaluate_model): the patterns of specbench.formats,
-# the one description of the run folder that specbench.runs and the CLI read too.
+# A run folder's files (rules train_model, evaluate_model): the patterns of specbench.core.formats,
+# the one description of the run folder that specbench.evaluation.runs and the CLI read too.
 RUN_FILE = {name: sbformats.run_file_pattern(file) for name, file in sbformats.RUN_FILES.items()}
 
 
@@ -73,13 +73,13 @@ def workdir_path(path):
 
 def script_sources(rule):
     """Code inputs of a rule: the package modules its script scripts/<rule>.py imports,
-    transitively (derived from the import statements: specbench.codedeps)."""
+    transitively (derived from the import statements: specbench.workflow.codedeps)."""
     script = Path(workflow.basedir) / "scripts" / f"{rule}.py"
     return [workdir_path(path) for path in codedeps.package_sources(script)]
 
 
 def conda_env(name):
-    """envs/<name>.yaml with Python pinned to the one Snakemake runs on (specbench.condaenvs)."""
+    """envs/<name>.yaml with Python pinned to the one Snakemake runs on (specbench.workflow.condaenvs)."""
     source = Path(workflow.basedir) / "envs" / f"{name}.yaml"
     try:
         path = condaenvs.render(source, Path(".snakemake") / "specbench" / "envs")
@@ -122,7 +122,7 @@ def get_model_spec(wildcards):
 
 
 def get_training_priority(wildcards):
-    """Seed-major scheduling (specbench.config.job_priority): every model's first seed first."""
+    """Seed-major scheduling (specbench.workflow.config.job_priority): every model's first seed first."""
     return sbconfig.job_priority(RUNS, int(wildcards.seed))
 
 
@@ -148,7 +148,7 @@ def get_split(split):
 
 
 def run_records():
-    """One dict per (experiment, dataset, model, seed) with its files; see specbench.tables."""
+    """One dict per (experiment, dataset, model, seed) with its files; see specbench.results.tables."""
     records = []
     for run in RUNS:
         paths = {"dataset": run.dataset, "model": run.model, "seed": run.seed}
@@ -196,7 +196,7 @@ def get_runs_params(wildcards):
 def get_benchmark_params(wildcards):
     """One record per rendering, training and evaluation job (cross-level ones included): its
     rule, wildcards and Snakemake benchmark file (with allow_missing_runs only the files that
-    exist); see specbench.tables.runtimes."""
+    exist); see specbench.results.tables.runtimes."""
     jobs = [("render_spectra", {"dataset": dataset}) for dataset in USED_DATASETS]
     for dataset, model, seed in sbconfig.unique_jobs(config):
         for name in ("train_model", "evaluate_model"):

@@ -1,9 +1,9 @@
-"""Script of rule aggregate_agreement (rules/results.smk); logic: specbench.tables.agreement.aggregate_agreement."""
+"""Script of rule aggregate_agreement (rules/results.smk); logic: specbench.results.tables.agreement.aggregate_agreement."""
 
-from specbench.logs import redirect_to_log
+from specbench.workflow.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.tables.agreement import aggregate_agreement
+    from specbench.results.tables.agreement import aggregate_agreement
 
     aggregate_agreement(
         summary=snakemake.input.summary,

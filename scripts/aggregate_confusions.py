@@ -1,9 +1,9 @@
-"""Script of rule aggregate_confusions (rules/results.smk); logic: specbench.tables.confusions.aggregate_confusions."""
+"""Script of rule aggregate_confusions (rules/results.smk); logic: specbench.results.tables.confusions.aggregate_confusions."""
 
-from specbench.logs import redirect_to_log
+from specbench.workflow.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.tables.confusions import aggregate_confusions
+    from specbench.results.tables.confusions import aggregate_confusions
 
     aggregate_confusions(
         runs=snakemake.params.runs,

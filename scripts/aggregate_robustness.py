@@ -1,9 +1,9 @@
-"""Script of rule aggregate_robustness (rules/robustness.smk); logic: specbench.robustness."""
+"""Script of rule aggregate_robustness (rules/robustness.smk); logic: specbench.results.tables.robustness."""
 
-from specbench.logs import redirect_to_log
+from specbench.workflow.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.robustness import robustness_table
+    from specbench.results.tables.robustness import robustness_table
 
     robustness_table(
         runs=snakemake.input.runs,

@@ -1,9 +1,9 @@
-"""Script of rule aggregate_runs (rules/results.smk); logic: specbench.tables.runs.aggregate_runs."""
+"""Script of rule aggregate_runs (rules/results.smk); logic: specbench.results.tables.runs.aggregate_runs."""
 
-from specbench.logs import redirect_to_log
+from specbench.workflow.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.tables.runs import aggregate_runs
+    from specbench.results.tables.runs import aggregate_runs
 
     aggregate_runs(
         runs=snakemake.params.runs,

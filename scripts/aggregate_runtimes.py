@@ -1,9 +1,9 @@
-"""Script of rule aggregate_runtimes (rules/results.smk); logic: specbench.tables.runtimes.aggregate_runtimes."""
+"""Script of rule aggregate_runtimes (rules/results.smk); logic: specbench.results.tables.runtimes.aggregate_runtimes."""
 
-from specbench.logs import redirect_to_log
+from specbench.workflow.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.tables.runtimes import aggregate_runtimes
+    from specbench.results.tables.runtimes import aggregate_runtimes
 
     aggregate_runtimes(
         benchmarks=snakemake.params.benchmarks,

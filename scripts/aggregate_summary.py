@@ -1,9 +1,9 @@
-"""Script of rule aggregate_summary (rules/results.smk); logic: specbench.tables.summary.aggregate_summary."""
+"""Script of rule aggregate_summary (rules/results.smk); logic: specbench.results.tables.summary.aggregate_summary."""
 
-from specbench.logs import redirect_to_log
+from specbench.workflow.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.tables.summary import aggregate_summary
+    from specbench.results.tables.summary import aggregate_summary
 
     aggregate_summary(
         runs=snakemake.input.runs,

@@ -1,9 +1,9 @@
-"""Script of rule evaluate_level (rules/robustness.smk); logic: specbench.evaluation.evaluate_model."""
+"""Script of rule evaluate_level (rules/robustness.smk); logic: specbench.evaluation.evaluate.evaluate_model."""
 
-from specbench.logs import redirect_to_log
+from specbench.workflow.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.evaluation import evaluate_model
+    from specbench.evaluation.evaluate import evaluate_model
 
     evaluate_model(
         model_path=snakemake.input.model,

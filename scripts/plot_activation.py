@@ -1,9 +1,9 @@
-"""Script of rule plot_activation (rules/results.smk); logic: specbench.figures.activation.plot_activation."""
+"""Script of rule plot_activation (rules/results.smk); logic: specbench.results.figures.activation.plot_activation."""
 
-from specbench.logs import redirect_to_log
+from specbench.workflow.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.figures.activation import plot_activation
+    from specbench.results.figures.activation import plot_activation
 
     plot_activation(
         runs=snakemake.input.runs,

@@ -1,9 +1,9 @@
-"""Script of rule plot_class_variation (rules/results.smk); logic: specbench.figures.class_variation.plot_class_variation."""
+"""Script of rule plot_class_variation (rules/results.smk); logic: specbench.results.figures.class_variation.plot_class_variation."""
 
-from specbench.logs import redirect_to_log
+from specbench.workflow.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.figures.class_variation import plot_class_variation
+    from specbench.results.figures.class_variation import plot_class_variation
 
     plot_class_variation(
         classes=snakemake.input.classes,

@@ -1,9 +1,9 @@
-"""Script of rule plot_confused_pair (rules/results.smk); logic: specbench.figures.confused_pair.plot_confused_pair."""
+"""Script of rule plot_confused_pair (rules/results.smk); logic: specbench.results.figures.confused_pair.plot_confused_pair."""
 
-from specbench.logs import redirect_to_log
+from specbench.workflow.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.figures.confused_pair import plot_confused_pair
+    from specbench.results.figures.confused_pair import plot_confused_pair
 
     plot_confused_pair(
         confusions=snakemake.input.confusions,

@@ -1,9 +1,9 @@
-"""Script of rule plot_loss_curves (rules/results.smk); logic: specbench.figures.loss_curves.plot_loss_curves."""
+"""Script of rule plot_loss_curves (rules/results.smk); logic: specbench.results.figures.loss_curves.plot_loss_curves."""
 
-from specbench.logs import redirect_to_log
+from specbench.workflow.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.figures.loss_curves import plot_loss_curves
+    from specbench.results.figures.loss_curves import plot_loss_curves
 
     plot_loss_curves(
         runs=snakemake.params.runs,

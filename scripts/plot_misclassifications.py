@@ -1,9 +1,9 @@
-"""Script of rule plot_misclassifications (rules/results.smk); logic: specbench.figures.misclassifications.plot_misclassifications."""
+"""Script of rule plot_misclassifications (rules/results.smk); logic: specbench.results.figures.misclassifications.plot_misclassifications."""
 
-from specbench.logs import redirect_to_log
+from specbench.workflow.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.figures.misclassifications import plot_misclassifications
+    from specbench.results.figures.misclassifications import plot_misclassifications
 
     plot_misclassifications(
         runs=snakemake.input.runs,

@@ -1,9 +1,9 @@
-"""Script of rule plot_modifications (rules/results.smk); logic: specbench.figures.modifications.plot_modifications."""
+"""Script of rule plot_modifications (rules/results.smk); logic: specbench.results.figures.modifications.plot_modifications."""
 
-from specbench.logs import redirect_to_log
+from specbench.workflow.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.figures.modifications import plot_modifications
+    from specbench.results.figures.modifications import plot_modifications
 
     plot_modifications(
         runs=snakemake.input.runs,

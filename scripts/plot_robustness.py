@@ -1,9 +1,9 @@
-"""Script of rule plot_robustness (rules/robustness.smk); logic: specbench.robustness."""
+"""Script of rule plot_robustness (rules/robustness.smk); logic: specbench.results.figures.robustness."""
 
-from specbench.logs import redirect_to_log
+from specbench.workflow.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.robustness import plot_robustness
+    from specbench.results.figures.robustness import plot_robustness
 
     plot_robustness(
         table=snakemake.input.table,

@@ -1,9 +1,9 @@
-"""Script of rule render_spectra (rules/datasets.smk); logic: specbench.render.render_dataset."""
+"""Script of rule render_spectra (rules/datasets.smk); logic: specbench.data.render.render_dataset."""
 
-from specbench.logs import redirect_to_log
+from specbench.workflow.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.render import render_dataset
+    from specbench.data.render import render_dataset
 
     render_dataset(
         classes_path=snakemake.input.classes,

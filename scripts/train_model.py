@@ -1,9 +1,9 @@
-"""Script of rule train_model (rules/training.smk); logic: specbench.training.train_model."""
+"""Script of rule train_model (rules/training.smk); logic: specbench.training.train.train_model."""
 
-from specbench.logs import redirect_to_log
+from specbench.workflow.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.training import train_model
+    from specbench.training.train import train_model
 
     train_model(
         train=snakemake.input.train,

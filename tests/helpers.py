@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from specbench import predictions, splits
-from specbench.classes import ClassSet, save_classes
-from specbench.render import render_dataset
-from specbench.variants import parse_variant
+from specbench.evaluation import predictions
+from specbench.data import splits
+from specbench.data.classes import ClassSet, save_classes
+from specbench.data.render import render_dataset
+from specbench.data.variants import parse_variant
 
 
 def run_record(
@@ -63,7 +64,7 @@ def variant_label(code: str, shift: int, delta: float) -> str:
 
 
 def write_split(path: Path, labels, spectra, positions, heights, variants, sigma: float) -> None:
-    """A split file with the base columns of specbench.splits (spectra: rows x points)."""
+    """A split file with the base columns of specbench.data.splits (spectra: rows x points)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     splits.write_split(
         path,

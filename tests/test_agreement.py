@@ -1,4 +1,4 @@
-"""specbench.tables.agreement: the laptop-scale study's measures of agreement with the paper."""
+"""specbench.results.tables.agreement: the laptop-scale study's measures of agreement with the paper."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from specbench.tables.agreement import agreement, load_differences, rank_of, spearman
-from specbench.tables.common import TableInputError
+from specbench.results.tables.agreement import agreement, load_differences, rank_of, spearman
+from specbench.results.tables.common import TableInputError
 
 DIFFERENCES = REPO / "config" / "reference" / "paper_differences.csv"
 
@@ -97,7 +97,7 @@ def test_reference_differences_cover_the_paper_pairs_and_bad_files_are_named(tmp
 
 
 def test_agreement_table_rows(tmp_path):
-    from specbench.tables.agreement import aggregate_agreement
+    from specbench.results.tables.agreement import aggregate_agreement
 
     path = tmp_path / "summary.csv"
     summary(

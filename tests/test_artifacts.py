@@ -1,7 +1,7 @@
-"""Measurement artifacts (specbench.artifacts): peak shapes, noise, backgrounds, on real files.
+"""Measurement artifacts (specbench.data.artifacts): peak shapes, noise, backgrounds, on real files.
 
 Every row is checked against an independent per-spectrum reference written here from the
-definitions in specbench.artifacts' docstring (scipy for the kernels, the row's own noise stream).
+definitions in specbench.data.artifacts' docstring (scipy for the kernels, the row's own noise stream).
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ from snakemake.utils import validate
 
 import helpers
 from conftest import REPO, TINY_CONFIG
-from specbench import config as sbconfig
-from specbench import artifacts
-from specbench import splits as sbsplits
-from specbench.classes import ClassSet, generate_classes, make_classes
-from specbench.render import plan_from_split, render_dataset, render_peaks
+from specbench.core.schema import SCHEMA_PATH
+from specbench.workflow import config as sbconfig
+from specbench.data import artifacts
+from specbench.data import splits as sbsplits
+from specbench.data.classes import ClassSet, generate_classes, make_classes
+from specbench.data.render import plan_from_split, render_dataset, render_peaks
 
-SCHEMA = str(REPO / "src" / "specbench" / "schema.yaml")
+SCHEMA = str(SCHEMA_PATH)
 N = 160
 
 

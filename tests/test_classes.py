@@ -1,4 +1,4 @@
-"""Tests of specbench.classes: generation, the published JSON format, the challenge set."""
+"""Tests of specbench.data.classes: generation, the published JSON format, the challenge set."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from specbench.classes import (
+from specbench.data.classes import (
     ClassesError,
     check_classes_file,
     generate_class,
@@ -216,7 +216,7 @@ def test_rescaling_positions_is_proportional_and_logged(tmp_path, caplog):
     np.testing.assert_array_equal(
         rescale_positions(np.array([0, 700, 3070, 4999]), 5000, 1000), [0, 140, 614, 999]
     )
-    with caplog.at_level(logging.INFO, logger="specbench.classes"):
+    with caplog.at_level(logging.INFO, logger="specbench.data.classes"):
         classes = load_classes(CHALLENGE, n_points=1000)
     assert "rescaling peak positions from 5000 to 1000 points" in caplog.text
     assert classes.n_points == 1000
@@ -226,7 +226,7 @@ def test_rescaling_positions_is_proportional_and_logged(tmp_path, caplog):
 
 def test_check_classes_file_imports_nothing_heavy():
     code = (
-        "import sys; import specbench.classes as c; "
+        "import sys; import specbench.data.classes as c; "
         f"c.check_classes_file({str(CHALLENGE)!r}, n_points=1000); "
         "heavy = [m for m in ('pandas', 'pyarrow', 'keras', 'tensorflow', 'scipy') "
         "if m in sys.modules]; print(heavy); assert not heavy"

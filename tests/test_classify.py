@@ -14,16 +14,16 @@ import pandas as pd
 import pytest
 
 from specbench import __version__
-from specbench.classify import ClassifyError, prepare
-from specbench.inference import top_k
-from specbench.resample import resample
-from specbench.runs import load_run
-from specbench.spectra_files import read_spectra
-from specbench.cli import main
-from specbench.evaluation import evaluate_model
-from specbench.preprocess import normalise
-from specbench.splits import read_metadata, read_split, write_split
-from specbench.training import train_model
+from specbench.cli.classify import ClassifyError, prepare
+from specbench.evaluation.inference import top_k
+from specbench.cli.resample import resample
+from specbench.evaluation.runs import load_run
+from specbench.cli.spectra_files import read_spectra
+from specbench.cli.main import main
+from specbench.evaluation.evaluate import evaluate_model
+from specbench.data.preprocess import normalise
+from specbench.data.splits import read_metadata, read_split, write_split
+from specbench.training.train import train_model
 from test_training import SRC, make_spec, write_dataset
 
 N_POINTS = 128  # write_dataset's default
@@ -176,7 +176,7 @@ def test_parquet_predictions_equal_the_evaluation(trained, tmp_path, capsys):
 @pytest.mark.slow
 def test_mixed_precision_run_predicts_as_its_evaluation(tmp_path):
     """The default config trains in mixed_bfloat16: classify must load and predict it alike."""
-    from specbench.classify import classify
+    from specbench.cli.classify import classify
 
     data = write_dataset(tmp_path / "data", per_class=(8, 4, 4))
     run = tmp_path / "run"
@@ -211,7 +211,7 @@ def test_mixed_precision_run_predicts_as_its_evaluation(tmp_path):
 @pytest.mark.slow
 def test_every_format_gives_the_same_predictions(trained, tmp_path):
     """Rows CSV (with and without header), .npy (2-D and 1-D), x,y CSV: same classes/numbers."""
-    from specbench.classify import classify
+    from specbench.cli.classify import classify
 
     test, run = trained
     split = read_split(test)
@@ -421,7 +421,7 @@ def test_values_beyond_float32_are_refused(trained, tmp_path, capsys):
 
 
 def test_model_input_refuses_what_float32_cannot_hold():
-    from specbench.inference import model_input
+    from specbench.evaluation.inference import model_input
 
     x = np.ones((3, 4))
     assert model_input(x, source="s").dtype == np.float32

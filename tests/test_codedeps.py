@@ -1,4 +1,4 @@
-"""Code inputs derived from imports (specbench.codedeps) against an independent trace.
+"""Code inputs derived from imports (specbench.workflow.codedeps) against an independent trace.
 
 The trace runs in a fresh interpreter and lets Python's import system do the work: for each
 script it executes the script's import statements (not the rest of the script, which needs
@@ -25,7 +25,7 @@ import yaml
 from conftest import REPO, TINY_CONFIG, copy_workflow, snakemake
 
 sys.path.insert(0, str(REPO / "src"))
-from specbench import codedeps  # noqa: E402
+from specbench.workflow import codedeps  # noqa: E402
 from specbench.models import registry  # noqa: E402
 
 SRC = REPO / "src"
@@ -229,11 +229,13 @@ def test_known_dependencies():
 
     assert "specbench/models/macs.py" in sources("evaluate_model")
     assert "specbench/models/macs.py" not in sources("train_model")
-    assert "specbench/tables/common.py" in sources("plot_loss_curves")  # display order
-    assert not any(s.startswith("specbench/tables/") for s in sources("plot_class_variation"))
-    assert "specbench/variants.py" in sources("generate_classes")
+    assert "specbench/results/tables/common.py" in sources("plot_loss_curves")  # display order
+    assert not any(
+        s.startswith("specbench/results/tables/") for s in sources("plot_class_variation")
+    )
+    assert "specbench/data/variants.py" in sources("generate_classes")
     assert "specbench/models/blocks.py" not in sources("train_model")  # the architectures'
-    assert all("specbench/logs.py" not in sources(rule) for rule in scripts)
+    assert all("specbench/workflow/logs.py" not in sources(rule) for rule in scripts)
 
 
 FIGURES = (
@@ -256,21 +258,26 @@ def test_each_figure_and_table_depends_on_its_own_module_and_the_shared_ones_onl
             p.relative_to(SRC).as_posix()
             for p in codedeps.package_sources(scripts[f"plot_{figure}"])
         }
-        own = {f"specbench/figures/{name}.py" for name in FIGURES} & found
-        assert own == {f"specbench/figures/{figure}.py"}, figure
-        assert {"specbench/figures/style.py", "specbench/figures/layout.py"} <= found
+        own = {f"specbench/results/figures/{name}.py" for name in FIGURES} & found
+        assert own == {f"specbench/results/figures/{figure}.py"}, figure
+        assert {
+            "specbench/results/figures/style.py",
+            "specbench/results/figures/layout.py",
+        } <= found
     for rule, table in TABLES.items():
         found = {
             p.relative_to(SRC).as_posix()
             for p in codedeps.package_sources(scripts[f"aggregate_{rule}"])
         }
-        assert not any(p.startswith("specbench/figures/") for p in found), rule
-        assert f"specbench/tables/{table}.py" in found
-        others = {f"specbench/tables/{name}.py" for name in TABLES.values()} - {
-            f"specbench/tables/{table}.py"
+        assert not any(p.startswith("specbench/results/figures/") for p in found), rule
+        assert f"specbench/results/tables/{table}.py" in found
+        others = {f"specbench/results/tables/{name}.py" for name in TABLES.values()} - {
+            f"specbench/results/tables/{table}.py"
         }
         # the summary reads runs.csv (tables.runs.read_runs); nothing else crosses
-        assert found & others <= ({"specbench/tables/runs.py"} if rule == "summary" else set())
+        assert found & others <= (
+            {"specbench/results/tables/runs.py"} if rule == "summary" else set()
+        )
 
 
 # ------------------------------------------------------------- the analysis, on a toy package

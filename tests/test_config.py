@@ -1,4 +1,4 @@
-"""Config validation: the schema plus specbench.config.check_config reject user mistakes with a
+"""Config validation: the schema plus specbench.workflow.config.check_config reject user mistakes with a
 message naming the offending key and value, before any job runs."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from conftest import REPO, TINY_CONFIG, copy_workflow, snakemake
-from specbench import config as sbconfig
-from specbench.classes import peak_count_spec
-from specbench import schema as sbschema
+from specbench.workflow import config as sbconfig
+from specbench.data.classes import peak_count_spec
+from specbench.core import schema as sbschema
 
 SCHEMA = str(sbschema.SCHEMA_PATH)
 
@@ -55,7 +55,7 @@ def test_shipped_configs_are_valid(path):
 
 def test_schema_fills_the_defaults_the_code_reads(tiny):
     """A config without `training` or `test` gets the schema's defaults, which are what
-    specbench.schema hands code outside the workflow."""
+    specbench.core.schema hands code outside the workflow."""
     del tiny["training"]
     del tiny["datasets"]["bench"]["test"]
     tiny["datasets"]["bench"]["generate"] = {"n_classes": 6}

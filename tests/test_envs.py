@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from specbench import condaenvs
+from specbench.workflow import condaenvs
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
@@ -132,7 +132,7 @@ class _Imports(ast.NodeVisitor):
     def visit_ImportFrom(self, node):
         base = resolve_from(node, self.module, self.path)
         # `from specbench.models import registry` uses the submodule (its package is only
-        # loaded); `from specbench.splits import read_split` uses the module itself.
+        # loaded); `from specbench.data.splits import read_split` uses the module itself.
         names = set()
         for alias in node.names:
             sub = f"{base}.{alias.name}"
@@ -183,14 +183,14 @@ def registry_modules() -> tuple[str, ...]:
 
 @cache
 def backend_packages() -> tuple[str, ...]:
-    """Import names of every Keras backend a run may select (specbench.backend.BACKEND_PACKAGES)."""
-    tree = ast.parse(module_path("specbench.backend").read_text())
+    """Import names of every Keras backend a run may select (specbench.training.backend.BACKEND_PACKAGES)."""
+    tree = ast.parse(module_path("specbench.training.backend").read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "BACKEND_PACKAGES" for t in node.targets
         ):
             return tuple(sorted(ast.literal_eval(node.value).values()))
-    raise AssertionError("specbench.backend defines no BACKEND_PACKAGES")
+    raise AssertionError("specbench.training.backend defines no BACKEND_PACKAGES")
 
 
 def parents(module: str) -> set[str]:
@@ -203,7 +203,7 @@ def rule_imports(rule: dict) -> tuple[set[str], set[str]]:
     """(third-party import names, specbench modules) that a rule's job imports.
 
     The modules the job *uses* are those its script imports (the rule's code inputs are derived
-    from them, specbench.codedeps), the architectures' modules for training rules, and, again,
+    from them, specbench.workflow.codedeps), the architectures' modules for training rules, and, again,
     every specbench module a used module imports (also inside functions). Every import of a
     used module counts, lazy ones included (heavy libraries are imported inside functions).
     Modules that are merely *loaded* (package __init__s and their module-level imports) add only
@@ -243,7 +243,7 @@ def rule_imports(rule: dict) -> tuple[set[str], set[str]]:
         todo |= found["eager_own"] | set().union(*(parents(m) for m in found["eager_own"]))
         todo -= loaded
     # Needed at run time without an import statement naming them:
-    if "keras" in third and "specbench.backend" in used:
+    if "keras" in third and "specbench.training.backend" in used:
         third |= set(backend_packages())  # every backend the config may select
     if attributes & {"read_parquet", "to_parquet"}:
         third.add("pyarrow")  # pandas' Parquet engine
@@ -414,12 +414,12 @@ def test_import_analysis(tmp_path):
     """The analysis itself, on a script written here: lazy imports, packages, architectures."""
     script = tmp_path / "script.py"
     script.write_text(
-        "from specbench.logs import redirect_to_log\n"
+        "from specbench.workflow.logs import redirect_to_log\n"
         "def f():\n    import yaml\n    from specbench.models import registry\n"
     )
     found = imports_of(script)
     assert found["lazy_third"] == {"yaml"} and not found["eager_third"]
-    assert found["eager_own"] == {"specbench.logs"}
+    assert found["eager_own"] == {"specbench.workflow.logs"}
     assert "specbench.models.registry" in found["lazy_own"]
     assert conda_name("yaml") == "pyyaml"
     assert conda_name("tensorflow") == "tensorflow"  # PyPI tensorflow-cpu
@@ -442,7 +442,7 @@ def test_import_analysis(tmp_path):
 
 @pytest.mark.parametrize("env", ENVS)
 def test_conda_gets_the_env_with_snakemakes_python(env, tmp_path):
-    """What conda is handed (specbench.condaenvs.render, called by conda_env() in
+    """What conda is handed (specbench.workflow.condaenvs.render, called by conda_env() in
     rules/common.smk): the env file with python pinned to the running Python, nothing else
     changed; a Python outside the supported range is refused, naming it."""
     source = REPO / "envs" / f"{env}.yaml"

@@ -1,4 +1,4 @@
-"""Tests of specbench.evaluation on a really trained tiny model (TensorFlow, in-process)."""
+"""Tests of specbench.evaluation.evaluate on a really trained tiny model (TensorFlow, in-process)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from specbench.evaluation import EvaluationError, count_macs, evaluate_model
-from specbench.formats import METRICS
-from specbench.predictions import COLUMNS as PREDICTION_COLUMNS
-from specbench.inference import top_k
-from specbench.preprocess import normalise
-from specbench.splits import SplitError, read_split, write_split
-from specbench.training import train_model
+from specbench.evaluation.evaluate import EvaluationError, count_macs, evaluate_model
+from specbench.core.formats import METRICS
+from specbench.evaluation.predictions import COLUMNS as PREDICTION_COLUMNS
+from specbench.evaluation.inference import top_k
+from specbench.data.preprocess import normalise
+from specbench.data.splits import SplitError, read_split, write_split
+from specbench.training.train import train_model
 from test_training import make_spec, write_dataset
 
 
@@ -54,7 +54,7 @@ def evaluate(run: Path, test: Path, out: Path) -> dict:
 
 
 def test_top_two_orders_the_two_most_probable_classes():
-    """predictions.parquet's predicted/runner_up: specbench.inference.top_k with k=2."""
+    """predictions.parquet's predicted/runner_up: specbench.evaluation.inference.top_k with k=2."""
     p = np.array([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3], [0.4, 0.4, 0.2]], dtype=np.float32)
     classes, probs = top_k(p, 2)
     assert classes[:, 0].tolist() == [1, 0, 0] and classes[:, 1].tolist() == [2, 2, 1]

@@ -2,7 +2,7 @@
 
 The loss curves and class variation figures are drawn from synthetic inputs the size of
 config/paper.yaml's (its experiments and models: 26 models on two datasets, 5 seeds, up to 500
-epochs; 500 classes of 5000 points, 9 test variants), and layout_problems (specbench.figures.layout), which
+epochs; 500 classes of 5000 points, 9 test variants), and layout_problems (specbench.results.figures.layout), which
 save_figure runs on every figure (a WARNING per problem), must find nothing.
 """
 
@@ -22,10 +22,10 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 
 from helpers import variant_label, write_split  # noqa: E402
-from specbench.figures.class_variation import plot_class_variation  # noqa: E402
-from specbench.figures.layout import layout_problems  # noqa: E402
-from specbench.figures.loss_curves import plot_loss_curves  # noqa: E402
-from specbench.variants import variant_codes  # noqa: E402
+from specbench.results.figures.class_variation import plot_class_variation  # noqa: E402
+from specbench.results.figures.layout import layout_problems  # noqa: E402
+from specbench.results.figures.loss_curves import plot_loss_curves  # noqa: E402
+from specbench.data.variants import variant_codes  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 N_POINTS, N_CLASSES = 5000, 500
@@ -37,7 +37,7 @@ def layout_warnings(caplog) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "specbench.figures" and r.levelno >= logging.WARNING
+        if r.name == "specbench.results.figures" and r.levelno >= logging.WARNING
     ]
 
 
@@ -117,7 +117,7 @@ def paper_runs(root: Path) -> list[dict]:
 def test_loss_curves_at_paper_scale(tmp_path, caplog, style):
     runs = paper_runs(tmp_path)
     png, svg = tmp_path / "loss_curves.png", tmp_path / "loss_curves.svg"
-    with caplog.at_level(logging.WARNING, logger="specbench.figures"):
+    with caplog.at_level(logging.WARNING, logger="specbench.results.figures"):
         plot_loss_curves(runs, png, svg, {**(style or {}), "dpi": 60})
     assert png.stat().st_size > 0
     assert layout_warnings(caplog) == []
@@ -186,7 +186,7 @@ def paper_dataset(root: Path, tallest_fixed: bool) -> Path:
 def test_class_variation_at_paper_scale(tmp_path, caplog, style, tallest_fixed):
     folder = paper_dataset(tmp_path, tallest_fixed)
     png, svg = tmp_path / "class_variation.png", tmp_path / "class_variation.svg"
-    with caplog.at_level(logging.WARNING, logger="specbench.figures"):
+    with caplog.at_level(logging.WARNING, logger="specbench.results.figures"):
         plot_class_variation(
             folder / "classes.json",
             folder / "train.parquet",

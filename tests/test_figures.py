@@ -1,4 +1,4 @@
-"""Figures of the results stage (specbench.figures) drawn from small but real input files."""
+"""Figures of the results stage (specbench.results.figures) drawn from small but real input files."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ import pytest
 from PIL import Image
 
 from helpers import run_record, variant_label, write_predictions, write_split
-from specbench.figures.activation import plot_activation
-from specbench.figures.class_variation import plot_class_variation
-from specbench.figures.confused_pair import plot_confused_pair
-from specbench.figures.loss_curves import plot_loss_curves
-from specbench.figures.misclassifications import plot_misclassifications
-from specbench.figures.modifications import plot_modifications
-from specbench.figures.style import FigureInputError
-from specbench.tables.confusions import aggregate_confusions
-from specbench.tables.runs import aggregate_runs
-from specbench.variants import variant_codes
+from specbench.results.figures.activation import plot_activation
+from specbench.results.figures.class_variation import plot_class_variation
+from specbench.results.figures.confused_pair import plot_confused_pair
+from specbench.results.figures.loss_curves import plot_loss_curves
+from specbench.results.figures.misclassifications import plot_misclassifications
+from specbench.results.figures.modifications import plot_modifications
+from specbench.results.figures.style import FigureInputError
+from specbench.results.tables.confusions import aggregate_confusions
+from specbench.results.tables.runs import aggregate_runs
+from specbench.data.variants import variant_codes
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "config" / "reference"
@@ -47,7 +47,7 @@ CLASSES = {
 TEST_VARIANTS = {"0": (0, 0.0), "-s": (-3, 0.0), "+s": (3, 0.0), "h": (0, 0.04), "l": (0, -0.04)}
 
 
-#: (shift, delta) of the test variants: labels as specbench.variants names them, and their codes.
+#: (shift, delta) of the test variants: labels as specbench.data.variants names them, and their codes.
 TEST_SHIFT, TEST_DELTA = 3, 0.04
 VARIANT_CODES = variant_codes(TEST_SHIFT, TEST_DELTA)
 
@@ -446,7 +446,7 @@ def test_activation_labels_stay_apart_beside_a_user_model(tmp_path, caplog):
     )
     aggregate_runs(runs, tmp_path / "runs.csv", tmp_path / "runs.md")
     png, svg = outputs(tmp_path, "activation")
-    with caplog.at_level(logging.INFO, logger="specbench.figures"):
+    with caplog.at_level(logging.INFO, logger="specbench.results.figures"):
         plot_activation(tmp_path / "runs.csv", png, svg, {}, "activation")
     assert_figure(png, svg)
     assert "tiny_net †" in svg.read_text()

@@ -1,10 +1,10 @@
-"""Tests of specbench.formats: the run folder and its JSON records, described once."""
+"""Tests of specbench.core.formats: the run folder and its JSON records, described once."""
 
 from __future__ import annotations
 
 import pytest
 
-from specbench import formats
+from specbench.core import formats
 
 
 def test_the_run_folder_patterns():
@@ -30,14 +30,17 @@ def test_records_follow_their_spec():
 
 def test_the_outputs_page_names_every_column_of_the_file_specs():
     """docs/workflow.md's output table lists the columns of the split and predictions files as
-    their specs (specbench.splits.COLUMNS, specbench.predictions.COLUMNS) define them: a column
+    their specs (specbench.data.splits.COLUMNS, specbench.evaluation.predictions.COLUMNS) define them: a column
     added to a spec without a word in the docs fails here."""
     from pathlib import Path
 
-    from specbench import predictions, splits
+    from specbench.evaluation import predictions
+    from specbench.data import splits
 
     page = (Path(__file__).resolve().parents[1] / "docs" / "workflow.md").read_text()
-    rows = {line.split("|")[1].strip(): line for line in page.splitlines() if line.startswith("| `")}
+    rows = {
+        line.split("|")[1].strip(): line for line in page.splitlines() if line.startswith("| `")
+    }
     split_row = rows["`datasets/{dataset}/{train,val,test}.parquet`"]
     predictions_row = rows["`runs/.../predictions.parquet`"]
     assert [c for c in splits.COLUMNS if f"`{c}`" not in split_row] == []

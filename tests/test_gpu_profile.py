@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import copy_workflow, snakemake
-from specbench import devices
+from specbench.training import devices
 
 SUBSET = "select={experiments: [benchmark], models: [cnn2]}"
 

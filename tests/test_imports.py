@@ -1,6 +1,6 @@
 """No import cycles in src/specbench, and every module imports alone.
 
-The import graph is read statically (specbench.codedeps: every import statement, also those inside
+The import graph is read statically (specbench.workflow.codedeps: every import statement, also those inside
 functions, which run whenever their function is called; a deferred import does not break a cycle,
 it only hides it until the function runs). An edge from a module to its own enclosing packages is
 left out: Python initialises a module's packages before the module, whatever it imports.
@@ -8,7 +8,9 @@ left out: Python initialises a module's packages before the module, whatever it 
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -19,7 +21,7 @@ import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "src"))
-from specbench import codedeps  # noqa: E402
+from specbench.workflow import codedeps  # noqa: E402
 
 SRC = REPO / "src"
 
@@ -58,9 +60,67 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_package_has_no_import_cycle():
     graph = import_graph()
-    assert "specbench.training" in graph and "specbench.models.registry" in graph
+    assert "specbench.training.train" in graph and "specbench.models.registry" in graph
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def stated_directions(src: Path = SRC, package: str = "specbench") -> dict[str, set[str]]:
+    """{subpackage: the subpackages it may import}, read from the "May import:" sentence of each
+    subpackage's __init__ docstring (the rule is stated once, where a reader of the code sees it).
+    """
+    rules = {}
+    for init in sorted((src / package).glob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        assert "May import:" in doc, f"{init}: its docstring states no 'May import:'"
+        stated = re.split(r"\(|This file|\n\n", doc.split("May import:", 1)[1])[0]
+        names = set(re.findall(rf"{package}\.([a-z_]+)", stated))
+        rules[init.parent.name] = {name for name in names if (src / package / name).is_dir()}
+    return rules
+
+
+def direction_violations(graph: dict[str, set[str]], rules: dict[str, set[str]]) -> list[str]:
+    """Imports from one subpackage into another that its rule does not allow ("a.m -> b.n")."""
+    found = []
+    for module, imported in sorted(graph.items()):
+        parts = module.split(".")
+        if len(parts) < 3 or parts[1] not in rules:  # the top-level modules: entry points
+            continue
+        for other in sorted(imported):
+            target = other.split(".")[1] if other.count(".") else None
+            if target in (None, parts[1]) or target not in rules:
+                continue
+            if target not in rules[parts[1]]:
+                found.append(f"{module} -> {other}")
+    return found
+
+
+def test_subpackages_import_only_in_their_stated_direction():
+    """data <- training <- evaluation <- results, workflow and cli on top (core and models below
+    all): what each subpackage's docstring says it may import is all it imports."""
+    rules = stated_directions()
+    assert set(rules) == {
+        "core",
+        "models",
+        "data",
+        "training",
+        "evaluation",
+        "results",
+        "workflow",
+        "cli",
+    }
+    assert rules["core"] == set() and rules["training"] == {"core", "models", "data"}
+    assert direction_violations(import_graph(), rules) == []
+    # the check can fail: a stage importing a later one is reported
+    graph = {"specbench.data.render": {"specbench.training.train", "specbench.core.atomic"}}
+    assert direction_violations(graph, rules) == [
+        "specbench.data.render -> specbench.training.train"
+    ]
+
+
+def test_the_top_level_holds_only_subpackages_and_entry_modules():
+    top = sorted(p.name for p in (SRC / "specbench").iterdir() if p.suffix == ".py")
+    assert top == ["__init__.py", "__main__.py"]
 
 
 def test_a_cycle_through_a_function_level_import_is_found(tmp_path):

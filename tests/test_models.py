@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 
-from specbench import config as sbconfig  # noqa: E402
+from specbench.workflow import config as sbconfig  # noqa: E402
 from specbench.models import blocks, registry  # noqa: E402
 from specbench.models import build, check, names, source_files  # noqa: E402
 from specbench.models.macs import count_macs  # noqa: E402

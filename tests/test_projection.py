@@ -1,4 +1,4 @@
-"""The expected GPU time of training jobs (specbench.projection) and the GPU plan built on it
+"""The expected GPU time of training jobs (specbench.workflow.projection) and the GPU plan built on it
 (tools/gpu_plan.py), against what training does."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import types
 import pytest
 
 from conftest import REPO
-from specbench import projection
-from specbench.tables.reference import load_reference
+from specbench.workflow import projection
+from specbench.results.tables.reference import load_reference
 
 
 def load_gpu_plan():
@@ -24,9 +24,9 @@ def load_gpu_plan():
 
 @pytest.mark.parametrize("best", [1, 4, 9])
 def test_expected_epochs_are_what_training_runs(best):
-    """training's EarlyStopping (specbench.callbacks) stops `patience` epochs after the best."""
-    from specbench import callbacks
-    from specbench.training import protocol
+    """training's EarlyStopping (specbench.training.callbacks) stops `patience` epochs after the best."""
+    from specbench.training import callbacks
+    from specbench.training.train import protocol
 
     patience = 3
     training = protocol({"epochs": 50, "early_stopping": {"patience": patience}})

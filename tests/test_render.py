@@ -1,4 +1,4 @@
-"""Tests of specbench.render and specbench.variants on real files (small spectra)."""
+"""Tests of specbench.data.render and specbench.data.variants on real files (small spectra)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,17 @@ import pytest
 from scipy.ndimage import gaussian_filter1d
 
 from helpers import render_files
-from specbench import peaks, splits
-from specbench.classes import ClassSet, generate_classes, load_classes
-from specbench.render import (
+from specbench.data import peaks
+from specbench.data import splits
+from specbench.data.classes import ClassSet, generate_classes, load_classes
+from specbench.data.render import (
     fill_defaults,
     plan_splits,
     random_split,
     render_peaks,
     test_split,
 )
-from specbench.variants import (
+from specbench.data.variants import (
     VariantError,
     apply_variant,
     find_ambiguous_pairs,
@@ -315,7 +316,7 @@ def test_ambiguous_pairs_written_and_logged(tmp_path, caplog):
         "render": {"train_per_class": 2, "val_per_class": 1, "shift": 20, "sigma": [1, 2]},
         "test": {"sigma": 1, "shift": 15},
     }
-    with caplog.at_level(logging.WARNING, logger="specbench.variants"):
+    with caplog.at_level(logging.WARNING, logger="specbench.data.variants"):
         render_files(tmp_path, classes, render, name="amb")
     with open(tmp_path / "ambiguous_pairs.csv") as fh:
         table = list(csv.DictReader(fh))
@@ -340,7 +341,7 @@ def test_no_ambiguous_pairs_gives_a_header_only_csv(tmp_path):
 def test_challenge_overlap_triplets_are_reported():
     """The challenge set's overlap triplets put test variants into neighbours' training ranges;
     the minor-peak triplets (different peak counts) are told apart."""
-    from specbench.render import ambiguous_pairs
+    from specbench.data.render import ambiguous_pairs
 
     classes = load_classes(ROOT / "config" / "challenge_classes.json")
     render = json.loads(json.dumps(params(shift=50, vary_tallest=False)))

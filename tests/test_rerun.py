@@ -105,36 +105,36 @@ def test_macs_module_reruns_evaluation_not_training(clone_run):
 
 
 def test_shared_tables_module_reruns_every_rule_that_imports_it(clone_run):
-    """tables/common.py (display order, writing): every aggregate and every figure drawn from
+    """results/tables/common.py (display order, writing): every aggregate and every figure drawn from
     runs, but not the class variation figure, which reads the dataset only."""
     workdir = clone_run()
-    edit_module(workdir, "tables/common.py")
+    edit_module(workdir, "results/tables/common.py")
     assert planned_jobs(workdir) == DOWNSTREAM
 
 
 def test_one_table_module_reruns_that_table_and_what_reads_it(clone_run):
-    """tables/confusions.py: its table, and the confused pair figure (which reads the table)."""
+    """results/tables/confusions.py: its table, and the confused pair figure (which reads the table)."""
     workdir = clone_run()
-    edit_module(workdir, "tables/confusions.py")
+    edit_module(workdir, "results/tables/confusions.py")
     assert planned_jobs(workdir) == {"aggregate_confusions", "plot_confused_pair", "all"}
 
 
 def test_one_figure_module_reruns_that_figure_only(clone_run):
     workdir = clone_run()
-    edit_module(workdir, "figures/loss_curves.py")
+    edit_module(workdir, "results/figures/loss_curves.py")
     assert planned_jobs(workdir) == {"plot_loss_curves", "all"}
 
 
 def test_shared_figure_style_reruns_every_figure(clone_run):
     workdir = clone_run()
-    edit_module(workdir, "figures/style.py")
+    edit_module(workdir, "results/figures/style.py")
     assert planned_jobs(workdir) == RUN_FIGURES | {"plot_class_variation", "all"}
 
 
 def test_variants_module_reruns_the_datasets_and_everything_after(clone_run):
-    """variants.py checks the classes' test variants (generate_classes) and renders them."""
+    """data/variants.py checks the classes' test variants (generate_classes) and renders them."""
     workdir = clone_run()
-    edit_module(workdir, "variants.py")
+    edit_module(workdir, "data/variants.py")
     expected = {
         f"{rule}[dataset={dataset}]"
         for rule in ("generate_classes", "render_spectra")
@@ -146,9 +146,9 @@ def test_variants_module_reruns_the_datasets_and_everything_after(clone_run):
 
 
 def test_logs_module_reruns_nothing(clone_run):
-    """logs.py only routes log lines (specbench.codedeps.EXCLUDED)."""
+    """workflow/logs.py only routes log lines (specbench.workflow.codedeps.EXCLUDED)."""
     workdir = clone_run()
-    edit_module(workdir, "logs.py")
+    edit_module(workdir, "workflow/logs.py")
     assert planned_jobs(workdir) == set()
 
 

@@ -1,11 +1,11 @@
-"""specbench.schema: defaults and checks read from the one schema Snakemake validates with."""
+"""specbench.core.schema: defaults and checks read from the one schema Snakemake validates with."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from specbench import schema
+from specbench.core import schema
 
 
 def test_defaults_follow_refs_and_nested_objects(tmp_path, monkeypatch):
@@ -70,7 +70,7 @@ def test_snakemake_fills_the_same_defaults_as_the_package(tmp_path):
     """What the workflow's config gets (Snakemake's validate) is what the code reads."""
     from snakemake.utils import validate
 
-    config = yaml.safe_load(open(schema.SCHEMA_PATH.parents[2] / "config" / "config.yaml"))
+    config = yaml.safe_load(open(schema.SCHEMA_PATH.parents[3] / "config" / "config.yaml"))
     validate(config, str(schema.SCHEMA_PATH))
     assert config["training"] == {**schema.defaults("training"), **config["training"]}
     assert config["figures"] == schema.defaults("figures")

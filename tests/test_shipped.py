@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from specbench import shipped
+from specbench.results import shipped
 
 pytestmark = pytest.mark.slow
 

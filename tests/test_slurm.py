@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from conftest import REPO, TINY_CONFIG, copy_workflow, snakemake
-from specbench.config import unique_jobs
+from specbench.workflow.config import unique_jobs
 
 # Upper bound of the whole Slurm run (it takes 2-4 minutes on 2 cores); `timeout` stops
 # Snakemake gracefully (it cancels its Slurm jobs), then kills it 30 s later.

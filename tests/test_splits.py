@@ -1,4 +1,4 @@
-"""Tests of specbench.splits: the Parquet split format, its readers and their errors."""
+"""Tests of specbench.data.splits: the Parquet split format, its readers and their errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from specbench import __version__, splits
+from specbench import __version__
+from specbench.data import splits
 
 
 def example(rows: int = 7, n: int = 50, seed: int = 0) -> dict:
@@ -180,7 +181,7 @@ def test_the_schema_follows_the_column_spec():
 
 
 def test_atomic_path_writes_whole_or_not_at_all(tmp_path):
-    from specbench.atomic import atomic_path
+    from specbench.core.atomic import atomic_path
 
     target = tmp_path / "sub" / "table.csv"
     with atomic_path(target) as tmp:

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from specbench import stats
-from specbench.tables.paired import counterpart
-from specbench.tables.summary import summary_markdown, summary_table
+from specbench.results import stats
+from specbench.results.tables.paired import counterpart
+from specbench.results.tables.summary import summary_markdown, summary_table
 
 
 def test_paired_difference_has_the_student_t_interval():

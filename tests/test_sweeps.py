@@ -1,4 +1,4 @@
-"""Dataset sweeps (specbench.config.expand_sweeps): a base plus named overrides, each its own
+"""Dataset sweeps (specbench.workflow.config.expand_sweeps): a base plus named overrides, each its own
 dataset, with the exact job list and per-level reruns checked on the real workflow."""
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import yaml
 from snakemake.utils import validate
 
 from conftest import REPO, TINY_CONFIG, copy_workflow, snakemake
-from specbench import config as sbconfig
+from specbench.core.schema import SCHEMA_PATH
+from specbench.workflow import config as sbconfig
 
-SCHEMA = str(REPO / "src" / "specbench" / "schema.yaml")
+SCHEMA = str(SCHEMA_PATH)
 LEVELS = {
     "clean": {},
     "snr30": {
@@ -187,8 +188,9 @@ def test_sweep_expands_to_the_exact_job_list_and_reruns_one_level(tmp_path):
 
 def test_robustness_table_and_figures(tmp_path):
     """Table and figures from a runs table (as aggregate_runs writes it) and rendered levels."""
-    from specbench.render import render_dataset
-    from specbench.robustness import plot_level_spectra, plot_robustness, robustness_table
+    from specbench.data.render import render_dataset
+    from specbench.results.figures.robustness import plot_level_spectra, plot_robustness
+    from specbench.results.tables.robustness import robustness_table
 
     levels = sbconfig.swept_experiments(swept())
     assert [(r["experiment"], r["level"], r["level_index"], r["dataset"]) for r in levels] == [
@@ -252,7 +254,7 @@ def test_robustness_table_and_figures(tmp_path):
     assert (tmp_path / "r.png").stat().st_size > 10_000
 
     cfg = expand(swept())
-    from specbench.classes import generate_classes, save_classes
+    from specbench.data.classes import generate_classes, save_classes
 
     save_classes(generate_classes(4, n_points=128, seed=7, boundary=8), tmp_path / "c.json")
     tests = {}

@@ -1,4 +1,4 @@
-"""Tables of the results stage (specbench.tables) on small but real input files."""
+"""Tables of the results stage (specbench.results.tables) on small but real input files."""
 
 from __future__ import annotations
 
@@ -11,22 +11,22 @@ import pandas as pd
 import pytest
 
 from helpers import run_record, write_predictions
-from specbench.tables.common import TableInputError, to_markdown
-from specbench.tables.runs import (
+from specbench.results.tables.common import TableInputError, to_markdown
+from specbench.results.tables.runs import (
     RUNS_COLUMNS,
     aggregate_runs,
     read_runs,
     runs_table,
 )
-from specbench.tables.reference import load_reference
-from specbench.tables.summary import SUMMARY_COLUMNS, aggregate_summary
-from specbench.tables.confusions import (
+from specbench.results.tables.reference import load_reference
+from specbench.results.tables.summary import SUMMARY_COLUMNS, aggregate_summary
+from specbench.results.tables.confusions import (
     CONFUSIONS_COLUMNS,
     aggregate_confusions,
     confusion_pairs,
     confusions_table,
 )
-from specbench.tables.runtimes import (
+from specbench.results.tables.runtimes import (
     RUNTIMES_COLUMNS,
     aggregate_runtimes,
     read_benchmark,
@@ -137,7 +137,7 @@ def test_missing_runs_are_listed_and_logged(tmp_path, caplog):
         write_run(tmp_path, "benchmark", "bench", "cnn2", 1, "cnn2", write=False),
     ]
     csv, md = tmp_path / "runs.csv", tmp_path / "runs.md"
-    with caplog.at_level(logging.WARNING, logger="specbench.tables"):
+    with caplog.at_level(logging.WARNING, logger="specbench.results.tables"):
         aggregate_runs(runs, csv, md)
 
     table = read_runs(csv)

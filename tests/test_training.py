@@ -1,4 +1,4 @@
-"""Tests of specbench.training and specbench.backend: real Parquet files, real (tiny) trainings.
+"""Tests of specbench.training.train and specbench.training.backend: real Parquet files, real (tiny) trainings.
 
 In-process trainings use the TensorFlow backend (Keras' backend is fixed per process); the JAX and
 PyTorch runs, and the killed-and-resumed run, happen in subprocesses.
@@ -21,11 +21,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from specbench import schema
-from specbench.preprocess import DataError, normalise
-from specbench.splits import SplitError, write_split
+from specbench.core import schema
+from specbench.data.preprocess import DataError, normalise
+from specbench.data.splits import SplitError, write_split
 from specbench.models import HyperparameterError
-from specbench.training import (
+from specbench.training.train import (
     HISTORY_COLUMNS,
     TrainingDivergedError,
     TrainingError,
@@ -200,7 +200,7 @@ def test_training_writes_history_info_and_model(data, tmp_path):
 def test_epoch_feeder_serves_the_given_order_in_batches():
     import keras
 
-    from specbench.feeding import EpochFeeder
+    from specbench.training.feeding import EpochFeeder
 
     x = np.arange(50 * 4, dtype=np.float32).reshape(50, 4)
     y = np.arange(50, dtype=np.int32)
@@ -236,7 +236,7 @@ def test_same_seed_gives_identical_training_other_seed_does_not(data, tmp_path):
 def test_early_stopping_restores_best_weights(data, tmp_path):
     import keras
 
-    from specbench.preprocess import load_split
+    from specbench.data.preprocess import load_split
 
     # min_delta so large that no epoch after the first counts as an improvement
     spec = make_spec(epochs=20, early_stopping={"patience": 2, "min_delta": 100.0})
@@ -323,7 +323,7 @@ def test_unknown_architecture_or_hyperparameter(data, tmp_path):
 def test_backend_cannot_change_after_keras_import():
     import keras
 
-    from specbench.backend import BackendError, configure
+    from specbench.training.backend import BackendError, configure
 
     other = "jax" if keras.backend.backend() != "jax" else "torch"
     with pytest.raises(BackendError, match=f"backend '{other}' requested"):
@@ -361,7 +361,7 @@ def python(code: str, *args: str, **popen) -> subprocess.Popen:
 TRAIN = """
 import json, logging, sys
 logging.basicConfig(level=logging.INFO)
-from specbench.training import train_model
+from specbench.training.train import train_model
 train_model(**json.loads(sys.argv[1]))
 """
 
@@ -433,8 +433,8 @@ def test_resume_after_sigkill_continues_where_it_stopped(tmp_path):
 
 BACKEND_RUN = """
 import json, sys
-from specbench.training import train_model
-from specbench.evaluation import evaluate_model
+from specbench.training.train import train_model
+from specbench.evaluation.evaluate import evaluate_model
 args, eval_args = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 train_model(**args)
 evaluate_model(**eval_args)

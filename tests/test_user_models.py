@@ -30,8 +30,8 @@ def prepared(cfg: dict) -> dict:
     """The config as rules/common.smk prepares it (schema defaults, then check_config)."""
     from snakemake.utils import validate
 
-    from specbench import config as sbconfig
-    from specbench import schema
+    from specbench.workflow import config as sbconfig
+    from specbench.core import schema
 
     cfg = copy.deepcopy(cfg)
     validate(cfg, str(schema.SCHEMA_PATH))
@@ -56,7 +56,7 @@ def prepared(cfg: dict) -> dict:
     ],
 )
 def test_bad_builder_refused_with_one_line(architecture, message, monkeypatch):
-    from specbench.config import ConfigError
+    from specbench.workflow.config import ConfigError
 
     monkeypatch.chdir(REPO)
     cfg = base_config()
@@ -70,7 +70,7 @@ def test_bad_builder_refused_with_one_line(architecture, message, monkeypatch):
 
 
 def test_user_sources_are_the_file_and_its_local_imports():
-    from specbench import codedeps
+    from specbench.workflow import codedeps
     from specbench.models import user
 
     arch = f"{EXAMPLE}/tiny_net.py:build"
@@ -213,7 +213,7 @@ def test_example_config_joins_the_default_experiments(monkeypatch):
 
 
 def test_user_architectures_are_labelled_short_and_marked():
-    from specbench.tables.common import architecture_label, architecture_order
+    from specbench.results.tables.common import architecture_label, architecture_order
 
     assert architecture_label("cnn2") == "cnn2"
     assert architecture_label("my_models/tiny_net.py:build") == "tiny_net †"

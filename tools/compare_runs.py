@@ -3,8 +3,8 @@
     python tools/compare_runs.py DIR_A DIR_B
 
 For every run folder DIR_A/results/runs/<dataset>/<model>/seed<N>: DIR_B has it, the core metrics
-of metrics.json are equal (read with specbench.runs.read_metrics), predictions.parquet is equal
-table for table (specbench.predictions.read_predictions), and the per-epoch loss and accuracy of
+of metrics.json are equal (read with specbench.evaluation.runs.read_metrics), predictions.parquet is equal
+table for table (specbench.evaluation.predictions.read_predictions), and the per-epoch loss and accuracy of
 history.csv are equal. Timings and versions are not compared. Exit status 1 if anything differs
 (or DIR_A has no runs). Used for "behaviour unchanged" checks, e.g. the tiny config run at
 two commits (each from its own git worktree).
@@ -19,10 +19,10 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from specbench.formats import CORE_METRICS, HISTORY_FILE  # noqa: E402
-from specbench.formats import METRICS_FILE, PREDICTIONS_FILE  # noqa: E402
-from specbench.predictions import read_predictions  # noqa: E402
-from specbench.runs import read_metrics  # noqa: E402
+from specbench.core.formats import CORE_METRICS, HISTORY_FILE  # noqa: E402
+from specbench.core.formats import METRICS_FILE, PREDICTIONS_FILE  # noqa: E402
+from specbench.evaluation.predictions import read_predictions  # noqa: E402
+from specbench.evaluation.runs import read_metrics  # noqa: E402
 
 COMPARED = tuple(key for key in CORE_METRICS if key not in ("train_time_s", "train_samples_per_s"))
 HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")

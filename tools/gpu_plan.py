@@ -2,7 +2,7 @@
 
 Reads the JSON of ``benchmarks/train_throughput.py --json`` (samples/s of the project training
 path per architecture, at the benchmark's scale) and a config, estimates every candidate training
-job's GPU seconds with :mod:`specbench.projection` (expected epochs = the published mean best
+job's GPU seconds with :mod:`specbench.workflow.projection` (expected epochs = the published mean best
 epoch + the model's early-stopping patience, else ``--default-epochs``, at most its ``epochs``;
 seconds per epoch = (training + validation / 3 spectra) / samples per second; plus a start-up
 per job shared by ``--slots`` jobs), and takes candidates in the given priority order while the
@@ -37,9 +37,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from specbench import formats, projection, schema  # noqa: E402
-from specbench.config import resolve_model  # noqa: E402
-from specbench.tables.reference import load_reference  # noqa: E402
+from specbench.core import formats
+from specbench.workflow import projection
+from specbench.core import schema  # noqa: E402
+from specbench.workflow.config import resolve_model  # noqa: E402
+from specbench.results.tables.reference import load_reference  # noqa: E402
 
 #: The published values with best epochs (those of rule aggregate_summary, rules/results.smk).
 REFERENCE = [
@@ -176,7 +178,9 @@ def main(argv=None) -> int:
             continue
         if sps and cost is None:
             if args.budget != float("inf"):  # an unbounded plan (inf) takes it all the same
-                print(f"# {label}: no throughput for {spec['architecture']}; skipped", file=sys.stderr)
+                print(
+                    f"# {label}: no throughput for {spec['architecture']}; skipped", file=sys.stderr
+                )
                 continue
             print(f"# {label}: no throughput for {spec['architecture']}; taken", file=sys.stderr)
         if cost is not None:

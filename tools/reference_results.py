@@ -5,7 +5,7 @@
   python tools/reference_results.py readme        # rewrites docs/fidelity.md "Results at the
                                                   # published scale" (the README links it)
 
-Logic: specbench.shipped.
+Logic: specbench.results.shipped.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from specbench import shipped  # noqa: E402
+from specbench.results import shipped  # noqa: E402
 
 
 def main(argv=None) -> int:

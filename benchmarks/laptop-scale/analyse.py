@@ -1,7 +1,7 @@
 """Tabulate the laptop-scale study: each candidate's wall time and agreement with the paper.
 
 Reads, for every candidate folder made by run.sh (OUTDIR/<candidate>/: timing.json and
-results/tables/summary.csv), the agreement measures of specbench.tables.agreement, and writes
+results/tables/summary.csv), the agreement measures of specbench.results.tables.agreement, and writes
 reference-results/laptop-scale/: candidates.csv (every column), candidates.md (a narrow digest)
 and <candidate>-summary.csv (each candidate's summary table).
 
@@ -18,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from specbench.tables.agreement import agreement, load_differences
-from specbench.tables.common import write_table
-from specbench.tables.reference import load_reference
+from specbench.results.tables.agreement import agreement, load_differences
+from specbench.results.tables.common import write_table
+from specbench.results.tables.reference import load_reference
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,5 +1,5 @@
-"""``python -m specbench``: the ``specbench`` command (specbench.cli)."""
+"""``python -m specbench``: the ``specbench`` command (specbench.cli.main)."""
 
-from specbench.cli import main
+from specbench.cli.main import main
 
 raise SystemExit(main())

@@ -3,7 +3,9 @@
 Importing this package does not import Keras: the registry functions are plain Python and
 :func:`build` imports Keras only when called. It loads nothing but the registry, so that the
 jobs using the registry do not depend on (and rerun for edits of) other modules:
-``count_macs`` lives in :mod:`specbench.models.macs` (re-exported by specbench.evaluation).
+``count_macs`` lives in :mod:`specbench.models.macs` (re-exported by specbench.evaluation.evaluate).
+
+May import: specbench.core.
 """
 
 from specbench.models.registry import (

@@ -1,4 +1,4 @@
-"""Multiply-accumulate count of one forward pass (re-exported by specbench.evaluation).
+"""Multiply-accumulate count of one forward pass (re-exported by specbench.evaluation.evaluate).
 
 Counted (weights only, biases not counted):
 

@@ -386,7 +386,7 @@ def construct(name: str, n_points: int, n_classes: int, hyperparameters: dict[st
 def source_files(name: str) -> list[str]:
     """Absolute paths of the module defining architecture `name` (its training jobs' inputs).
 
-    Only the architecture's own module; specbench.codedeps.architecture_sources adds the
+    Only the architecture's own module; specbench.workflow.codedeps.architecture_sources adds the
     package modules it imports (blocks.py, this registry).
     """
     if user.is_user(name):

@@ -1,0 +1,12 @@
+"""Stage 1, the data (rules/datasets.smk): classes, their spectra, the Parquet splits.
+
+- :mod:`.classes`: the classes of a dataset (generated, the 27 challenge classes, a classes file);
+- :mod:`.variants`: test variants (shift, height, width); :mod:`.peaks`: peak shapes;
+  :mod:`.artifacts`: measurement artifacts (noise, baseline, ...);
+- :mod:`.render`: the training, validation and test spectra of a dataset (rule render_spectra);
+- :mod:`.splits`: the Parquet split format, its writer and readers;
+- :mod:`.preprocess`: a split as the models see it (each spectrum divided by its maximum).
+
+May import: specbench.core.
+This file imports none of the modules.
+"""

@@ -1,0 +1,175 @@
+"""Agreement of a run's results with the published ones (the laptop-scale study's measure).
+
+From a ``summary.csv`` (rule aggregate_summary; its ``paper_*`` columns hold the published values
+of config/reference/) and the published signs of the paired differences
+(config/reference/paper_differences.csv), :func:`agreement` computes:
+
+- ``benchmark_rho``: Spearman's rank correlation between our mean benchmark error and the published
+  mean misclassifications of the architectures (NaN, with ``benchmark_ranks: false``, when our
+  errors are all equal: a set every model classifies perfectly ranks nothing);
+- ``challenge_rho``: the same between our mean challenge accuracy and the published one (the middle
+  of the published range) of the activation experiment's models;
+- ``signs_agreed`` / ``signs_total``: paired differences (ReLU - linear; modification - original)
+  whose sign is the published one; a difference of exactly 0 agrees with none;
+- ``cnn6_rank_benchmark`` / ``cnn6_rank_challenge``: cnn6's rank (1 = best; ties share the best
+  rank they span, e.g. "1=" when tied first) on each set, where the paper has it first on both.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from specbench.results.tables.common import TableInputError, subset_title, write_table
+
+#: The published best architecture on both sets (Schuetzke et al. 2023).
+PAPER_BEST = "cnn6"
+#: A rank correlation at least this high counts as agreeing with the published ranking.
+RHO_AGREES = 0.7
+#: Columns of config/reference/paper_differences.csv.
+DIFFERENCE_COLUMNS = ["experiment", "model", "paired_with", "paper_sign", "source"]
+
+
+def load_differences(path: str | Path) -> pd.DataFrame:
+    """The published signs of paired differences (one row per model and counterpart)."""
+    try:
+        table = pd.read_csv(path, comment="#")
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise TableInputError(f"{path}: not a readable table ({exc})") from None
+    missing = [col for col in DIFFERENCE_COLUMNS if col not in table.columns]
+    if missing:
+        raise TableInputError(f"{path}: missing column(s) {', '.join(missing)}")
+    bad = table[~table["paper_sign"].isin([-1, 1])]
+    if len(bad):
+        raise TableInputError(
+            f"{path}: paper_sign must be 1 or -1, got {bad['paper_sign'].iloc[0]}"
+        )
+    return table
+
+
+def spearman(ours: pd.Series, paper: pd.Series) -> float:
+    """Spearman's rho of two equally long series (average ranks for ties); NaN if either is
+    constant or fewer than 3 pairs are given."""
+    ours = pd.to_numeric(ours, errors="coerce")
+    paper = pd.to_numeric(paper, errors="coerce")
+    keep = ours.notna() & paper.notna()
+    ours, paper = ours[keep], paper[keep]
+    if len(ours) < 3 or ours.nunique() < 2 or paper.nunique() < 2:
+        return float("nan")
+    return float(np.corrcoef(ours.rank(), paper.rank())[0, 1])
+
+
+def rank_of(values: pd.Series, name: str, *, higher_is_better: bool) -> str:
+    """Rank of `name` (index label) in `values`, 1 = best; "k=" when tied with others."""
+    if name not in values.index or pd.isna(values[name]):
+        return ""
+    mine = values[name]
+    better = (values > mine) if higher_is_better else (values < mine)
+    tied = int((values == mine).sum()) > 1
+    return f"{int(better.sum()) + 1}{'=' if tied else ''}"
+
+
+def _experiment(summary: pd.DataFrame, experiment: str) -> pd.DataFrame:
+    rows = summary[summary["experiment"] == experiment]
+    return rows.drop_duplicates("model").set_index("model")
+
+
+def agreement(summary: pd.DataFrame, differences: pd.DataFrame) -> dict:
+    """The agreement measures of the module docstring for one run's summary table."""
+    out: dict = {}
+    bench = _experiment(summary, "benchmark")
+    bench = bench[bench["paper_test_error_pct_mean"].notna()]
+    out["benchmark_models"] = len(bench)
+    out["benchmark_error_pct_min"] = (
+        float(bench["test_error_pct_mean"].min()) if len(bench) else np.nan
+    )
+    out["benchmark_error_pct_max"] = (
+        float(bench["test_error_pct_mean"].max()) if len(bench) else np.nan
+    )
+    out["benchmark_ranks"] = bool(len(bench) and bench["test_error_pct_mean"].nunique() > 1)
+    out["benchmark_rho"] = spearman(
+        bench["test_error_pct_mean"], bench["paper_test_error_pct_mean"]
+    )
+    out["cnn6_rank_benchmark"] = rank_of(
+        bench["test_error_pct_mean"], PAPER_BEST, higher_is_better=False
+    )
+
+    chal = _experiment(summary, "activation")
+    paper_mid = (chal["paper_test_accuracy_min"] + chal["paper_test_accuracy_max"]) / 2
+    chal = chal.assign(paper_mid=paper_mid)[paper_mid.notna()]
+    out["challenge_models"] = len(chal)
+    out["challenge_rho"] = spearman(chal["test_accuracy_mean"], chal["paper_mid"])
+    out["cnn6_rank_challenge"] = rank_of(
+        chal["test_accuracy_mean"], PAPER_BEST, higher_is_better=True
+    )
+
+    agreed, total, details, sign_rows = 0, 0, [], []
+    for row in differences.itertuples(index=False):
+        exp = _experiment(summary, row.experiment)
+        if row.model not in exp.index or row.paired_with not in exp.index:
+            continue
+        diff = 100.0 * (
+            exp.loc[row.model, "test_accuracy_mean"]
+            - exp.loc[row.paired_with, "test_accuracy_mean"]
+        )
+        if pd.isna(diff):
+            continue
+        total += 1
+        ok = bool(np.sign(diff) == row.paper_sign)
+        agreed += ok
+        details.append(f"{row.model}-{row.paired_with} {diff:+.1f}{'' if ok else ' (x)'}")
+        sign_rows.append(
+            (
+                f"{row.model} − {row.paired_with} ({row.experiment})",
+                f"{diff:+.1f} pp",
+                "+" if row.paper_sign > 0 else "−",
+                "yes" if ok else "no",
+            )
+        )
+    out["signs_agreed"], out["signs_total"] = agreed, total
+    out["sign_details"] = "; ".join(details)
+    out["sign_rows"] = sign_rows
+    return out
+
+
+def agreement_table(summary: pd.DataFrame, differences: pd.DataFrame) -> pd.DataFrame:
+    """One row per measure of :func:`agreement` (the agreement table of a workflow run):
+    measure, ours, paper, agrees ("yes"/"no"/"" where the run cannot tell)."""
+    out = agreement(summary, differences)
+    rows = []
+
+    def rho_row(what: str, rho: float, n: int) -> None:
+        if n < 3:
+            return
+        ours = "no ranking (all equal)" if math.isnan(rho) else f"ρ = {rho:+.2f}"
+        agrees = "" if math.isnan(rho) else ("yes" if rho >= RHO_AGREES else "no")
+        rows.append((f"{what} ranking of {n} models (Spearman)", ours, "ρ = +1", agrees))
+
+    rho_row("benchmark error", out["benchmark_rho"], out["benchmark_models"])
+    rho_row("challenge accuracy", out["challenge_rho"], out["challenge_models"])
+    for what, rank in (("benchmark", "cnn6_rank_benchmark"), ("challenge", "cnn6_rank_challenge")):
+        if out[rank]:
+            agrees = "yes" if out[rank] == "1" else "no"
+            rows.append((f"{PAPER_BEST}'s rank on the {what} set", out[rank], "1", agrees))
+    rows += out["sign_rows"]
+    return pd.DataFrame(rows, columns=["measure", "ours", "paper", "agrees"])
+
+
+def aggregate_agreement(
+    summary: str | Path,
+    differences: str | Path,
+    csv: str | Path,
+    md: str | Path,
+    selection: str = "",
+) -> pd.DataFrame:
+    """Rule aggregate_agreement: :func:`agreement_table` of summary.csv, as CSV and Markdown."""
+    try:
+        table = pd.read_csv(summary)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise TableInputError(f"{summary}: not a readable summary table ({exc})") from None
+    out = agreement_table(table, load_differences(differences))
+    write_table(out, csv, md, title=subset_title("Agreement with the paper", selection))
+    return out

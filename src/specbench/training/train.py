@@ -1,0 +1,407 @@
+"""Training one model on one dataset with one seed (rule train_model), resumable per epoch.
+
+Protocol (Schuetzke et al. 2023, Methods; every value configurable in ``params.spec.training``,
+defaults in the schema's ``training``, :func:`specbench.core.schema.defaults`):
+
+- each spectrum is divided by its maximum (:func:`specbench.data.preprocess.normalise`, shared with
+  the evaluation and ``specbench classify``);
+- Adam(learning_rate), sparse categorical cross-entropy on the integer labels (identical to
+  categorical cross-entropy on one-hot labels, without materialising the one-hot matrix), accuracy;
+- up to ``epochs`` epochs of ``batch_size`` spectra; validation on the val split (never the test
+  split) after every epoch;
+- early stopping on val_loss (``early_stopping``: patience, min_delta, restore_best_weights) and
+  ReduceLROnPlateau on val_loss (``reduce_lr``: patience, factor, min_lr), with Keras' own
+  ``EarlyStopping`` / ``ReduceLROnPlateau`` callbacks (their exact semantics);
+- ``keras.utils.set_random_seed(seed)`` before building and before fitting; deterministic ops
+  (``backend.configure``); the training data are shuffled every epoch with a permutation drawn
+  from ``np.random.default_rng([seed, epoch])`` (NumPy SPEC 7; independent of interruptions).
+
+Keras runs the epoch loop: :func:`fit` makes one ``model.fit`` over all epochs, fed by
+:class:`specbench.training.feeding.EpochFeeder` (the data read once into float32 arrays and kept where the
+model runs), with the callbacks of :mod:`specbench.training.callbacks` (data order, progress log and
+divergence check, best weights, resumable backup). benchmarks/train_throughput.py checks this path
+against a bare multi-epoch ``model.fit`` on the same arrays.
+
+Resume: after an epoch the backup (:class:`specbench.training.checkpoint.Checkpoint`, written by
+:class:`specbench.training.callbacks.Backup`, spaced to cost at most ~2 % of the training time) holds the
+model weights, the optimizer state, the dropout seed-generator states, the best weights, the
+states of EarlyStopping and ReduceLROnPlateau and the history so far. A rerun of the job restores
+all of it and continues with the next epoch (``fit(initial_epoch=...)``): the history holds every
+epoch, early stopping and the learning-rate schedule behave as without the interruption, and,
+because the data order and the dropout randomness of each epoch are restored too (TensorFlow/JAX:
+the layers' seed-generator states; PyTorch: torch's global generator seeded from (seed, epoch) at
+the start of each epoch), the resumed run reproduces the uninterrupted one (bit-for-bit on CPU with
+deterministic ops and the same thread count; tests/test_training.py checks it). The backup
+directory is removed when training succeeds. Outputs are written to temporary files and renamed at
+the end, so a killed job leaves none of them.
+
+Timing: ``epoch_time_s`` is the wall time of one epoch (training and validation);
+``train_time_s`` is their sum over all epochs (including epochs run before an interruption);
+``train_samples_per_s`` = n_train * epochs_run / train_time_s.
+
+This module does not import keras at import time (``backend.configure`` must run first).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from specbench.core.atomic import atomic_path
+from specbench.core.canonical import canonical_json
+from specbench.core.formats import training_info
+from specbench.training.history import (  # noqa: F401 (HISTORY_COLUMNS, TrainingDivergedError: public here)
+    HISTORY_COLUMNS,
+    TrainingDivergedError,
+    TrainingError,
+    write_history,
+)
+
+logger = logging.getLogger("specbench.training")
+
+# ------------------------------------------------------------------------------ protocol, data
+
+
+def protocol(training: dict | None = None) -> dict[str, Any]:
+    """The complete training protocol: the schema's defaults filled into `training`, checked
+    (TrainingError naming the setting and value)."""
+    from specbench.core import schema
+    from specbench.training.backend import check
+
+    try:
+        out = schema.fill(training, "training")
+    except schema.SchemaError as exc:
+        raise TrainingError(f"training setting {exc}") from None
+    check(out["backend"], out["precision"])
+    return out
+
+
+def data_fingerprint(*arrays: np.ndarray) -> str:
+    """Short hash of the contents of arrays (to tell whether a backup belongs to these data)."""
+    h = hashlib.blake2b(digest_size=12)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str((a.dtype.str, a.shape)).encode())
+        h.update(memoryview(a).cast("B"))
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------ fitting
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns: the history (one dict per epoch, HISTORY_COLUMNS) and summary."""
+
+    history: list[dict[str, float]]
+    best_epoch: int  # 1-based epoch of the lowest val_loss (the restored weights' epoch)
+    resumed_from_epoch: int  # completed epochs restored from a backup (0: fresh start)
+    stopped_early: bool
+    train_time_s: float
+    #: wall and process CPU time of each epoch run in this call, backups and bookkeeping included
+    epoch_wall_s: list[float] = field(default_factory=list)
+    epoch_cpu_s: list[float] = field(default_factory=list)
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
+
+
+def compile_model(model, learning_rate: float) -> None:
+    """Adam(learning_rate), sparse categorical cross-entropy, accuracy."""
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+    )
+
+
+def fit(
+    model,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    *,
+    training: dict,
+    seed: int,
+    backup_dir: str | os.PathLike | None = None,
+    fingerprint: str = "",
+    name: str = "model",
+    backup_interval_s: float | None = None,
+) -> FitResult:
+    """Train a compiled `model` by the protocol `training`; resumes from `backup_dir` if given.
+
+    One ``model.fit(initial_epoch=<epochs restored from the backup>, epochs=training["epochs"])``
+    with the callbacks of :func:`specbench.training.callbacks.callbacks` (data order, progress log and
+    divergence check, EarlyStopping, ReduceLROnPlateau, best weights, backup). `train`/`val` are
+    (normalised float32 spectra, int32 labels). Raises TrainingDivergedError when a loss becomes
+    non-finite. The backup directory is removed on success (not on failure); `backup_interval_s`
+    as in :class:`specbench.training.callbacks.Backup`.
+    """
+    import keras
+
+    from specbench.training import callbacks
+    from specbench.training.checkpoint import Checkpoint
+    from specbench.training.feeding import EpochFeeder
+
+    training = protocol(training)
+    checkpoint = None if backup_dir is None else Checkpoint(Path(backup_dir), fingerprint)
+    feeder = EpochFeeder(train, val, training["batch_size"])
+    run = callbacks.callbacks(
+        training,
+        feeder=feeder,
+        n_train=len(train[0]),
+        seed=seed,
+        name=name,
+        checkpoint=checkpoint,
+        backup_interval_s=backup_interval_s,
+    )
+    if run.start:
+        if not model.built:
+            model(train[0][:1])
+        logger.info("%s: resuming after epoch %d from backup %s", name, run.start, backup_dir)
+    keras.utils.set_random_seed(seed)
+    # a backup is never written after the last epoch, so a restored run has epochs left
+    model.fit(
+        **feeder.fit_args(),
+        initial_epoch=run.start,
+        epochs=training["epochs"],
+        shuffle=False,
+        callbacks=run.ordered,
+        verbose=0,
+    )
+    result = FitResult(
+        history=run.history,
+        best_epoch=run.best_epoch,
+        resumed_from_epoch=run.start,
+        stopped_early=bool(model.stop_training),
+        train_time_s=float(sum(row["epoch_time_s"] for row in run.history)),
+        epoch_wall_s=run.epoch_wall_s,
+        epoch_cpu_s=run.epoch_cpu_s,
+    )
+    if checkpoint is not None:
+        checkpoint.remove()
+    return result
+
+
+# ------------------------------------------------------------------------------ the job
+
+
+def train_model(
+    *,
+    train: str | os.PathLike,
+    val: str | os.PathLike,
+    spec: dict,
+    model_path: str | os.PathLike,
+    history_path: str | os.PathLike,
+    info_path: str | os.PathLike,
+    seed: int,
+    backup_dir: str | os.PathLike | None = None,
+    dataset: str = "",
+    model_name: str = "",
+    threads: int = 1,
+    backup_interval_s: float | None = None,
+    backend_override: str | None = None,
+    jobs_per_gpu: int | None = None,
+) -> dict[str, Any]:
+    """Train spec's architecture on `train` (validated on `val`); write model, history, info.
+
+    `spec` = {"architecture", "hyperparameters", "training"} (config.model_entry). Resumes from
+    `backup_dir` after an interrupted run (see module docstring; `backup_interval_s` as in
+    :func:`fit`). `threads`: intra-op threads of the backend (the job's Snakemake threads).
+    `backend_override`: the execution profile's Keras backend (the ``keras_backend`` resource of
+    the gpu profile), replacing the protocol's; `jobs_per_gpu`: jobs sharing one GPU. Raises
+    HyperparameterError for an unknown architecture/hyperparameter, specbench.data.splits.SplitError
+    for a bad split file, specbench.data.preprocess.DataError for unusable data, TrainingDivergedError
+    for a non-finite loss (no outputs are written on any error). Returns the training.json content.
+    """
+    from specbench.training import backend
+    from specbench.core.inputs import single_path
+    from specbench.models import registry
+
+    seed = int(seed)
+    train, val = single_path(train, "train"), single_path(val, "val")
+    architecture = spec["architecture"]
+    hyperparameters = registry.check(architecture, spec.get("hyperparameters") or {})
+    training = protocol(spec.get("training"))
+    if backend_override:
+        backend.check(backend_override)
+        if backend_override != training["backend"]:
+            logger.info(
+                "backend %s (the profile's keras_backend) instead of the config's %s",
+                backend_override,
+                training["backend"],
+            )
+        training["backend"] = backend_override
+    model_name = model_name or architecture
+    keras = backend.configure(
+        training["backend"],
+        training["precision"],
+        threads,
+        training["deterministic"],
+        jobs_per_gpu=jobs_per_gpu,
+    )
+    try:
+        return _train(
+            keras,
+            train=train,
+            val=val,
+            architecture=architecture,
+            hyperparameters=hyperparameters,
+            training=training,
+            model_path=model_path,
+            history_path=history_path,
+            info_path=info_path,
+            seed=seed,
+            backup_dir=backup_dir,
+            dataset=dataset,
+            model_name=model_name,
+            backup_interval_s=backup_interval_s,
+        )
+    finally:  # the dtype policy is process-global: do not leak mixed precision
+        keras.config.set_dtype_policy("float32")
+
+
+def _train(
+    keras,
+    *,
+    train,
+    val,
+    architecture,
+    hyperparameters,
+    training,
+    model_path,
+    history_path,
+    info_path,
+    seed,
+    backup_dir,
+    dataset,
+    model_name,
+    backup_interval_s,
+) -> dict[str, Any]:
+    from specbench.training import backend
+    from specbench.models import registry
+    from specbench.data.preprocess import DataError, load_split
+    from specbench.data.splits import read_metadata
+
+    runtime = backend.runtime()
+    t0 = time.perf_counter()
+    x_train, y_train = load_split(train)
+    config_hash = read_metadata(train).get("config_hash")
+    x_val, y_val = load_split(val)
+    if x_val.shape[1] != x_train.shape[1]:
+        raise DataError(
+            f"{val}: spectra have {x_val.shape[1]} points, {train} has {x_train.shape[1]}"
+        )
+    n_classes = int(max(y_train.max(), y_val.max())) + 1
+    n_points = int(x_train.shape[1])
+    logger.info(
+        "%s: %d training and %d validation spectra of %d points, %d classes (read in %.2f s)",
+        model_name,
+        len(x_train),
+        len(x_val),
+        n_points,
+        n_classes,
+        time.perf_counter() - t0,
+    )
+
+    hyperparameters = registry.scale_kernels(
+        architecture, hyperparameters, n_points, training["architecture_scale"]
+    )
+    if training["architecture_scale"] != "published" and registry.is_published(architecture):
+        logger.info(
+            "%s: architecture_scale %s at %d points: kernel_size %s",
+            model_name,
+            training["architecture_scale"],
+            n_points,
+            hyperparameters["kernel_size"],
+        )
+    keras.utils.set_random_seed(seed)
+    model = registry.construct(architecture, n_points, n_classes, hyperparameters)
+    compile_model(model, training["learning_rate"])
+    logger.info("%s: %s with %d parameters", model_name, architecture, model.count_params())
+
+    fingerprint = hashlib.blake2b(
+        canonical_json(
+            {
+                "architecture": architecture,
+                "hyperparameters": hyperparameters,
+                "training": training,
+                "precision": runtime["precision"],
+                "seed": seed,
+                "data": data_fingerprint(x_train, y_train, x_val, y_val),
+            }
+        ).encode(),
+        digest_size=12,
+    ).hexdigest()
+    result = fit(
+        model,
+        (x_train, y_train),
+        (x_val, y_val),
+        training=training,
+        seed=seed,
+        backup_dir=backup_dir,
+        fingerprint=fingerprint,
+        name=model_name,
+        backup_interval_s=backup_interval_s,
+    )
+    best = result.history[result.best_epoch - 1]
+    info = {
+        "model": model_name,
+        "dataset": dataset,
+        "config_hash": config_hash,
+        "seed": seed,
+        "architecture": architecture,
+        "hyperparameters": hyperparameters,
+        "training": training,
+        "backend": training["backend"],
+        "precision": runtime["precision"],  # resolved ("auto" -> what the device does natively)
+        "device": runtime["device"]["name"],
+        "device_kind": runtime["device"]["kind"],
+        "cpu": runtime["device"]["cpu"],
+        "threads": runtime["threads"],
+        "parameters": int(model.count_params()),
+        "n_train": int(len(x_train)),
+        "n_val": int(len(x_val)),
+        "n_points": n_points,
+        "n_classes": n_classes,
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "best_val_loss": best["val_loss"],
+        "best_val_accuracy": best["val_accuracy"],
+        "stopped_early": result.stopped_early,
+        "resumed_from_epoch": result.resumed_from_epoch,
+        "train_time_s": result.train_time_s,
+        "train_samples_per_s": len(x_train) * result.epochs_run / result.train_time_s,
+        "versions": backend.versions(training["backend"]),
+    }
+    info = training_info(info)  # its spec's keys, in its order (specbench.core.formats)
+
+    # all three or none; training.json, which marks the run complete, renamed last
+    with contextlib.ExitStack() as stack:
+        info_tmp = stack.enter_context(atomic_path(info_path))
+        history_tmp = stack.enter_context(atomic_path(history_path))
+        model_tmp = stack.enter_context(atomic_path(model_path))
+        model.save(model_tmp)
+        write_history(history_tmp, result.history)
+        info_tmp.write_text(json.dumps(info, indent=2) + "\n")
+    logger.info(
+        "%s: %d epochs (best %d, val_accuracy %.4f) in %.1f s; wrote %s",
+        model_name,
+        result.epochs_run,
+        result.best_epoch,
+        best["val_accuracy"],
+        result.train_time_s,
+        model_path,
+    )
+    return info

@@ -1,0 +1,133 @@
+"""The datasets of the workflow configuration: where a dataset's classes come from and the
+semantic checks of one dataset (what the schema cannot say: files that exist, peaks inside the
+spectrum, settings that depend on each other, value ranges that are not empty).
+
+Also :class:`ConfigError`, the error of every config check (:mod:`specbench.workflow.config`, which
+re-exports all of this, checks the rest of a config). Pure Python, no Keras import.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CHALLENGE_CLASSES", "ConfigError", "check_dataset", "classes_source_path"]
+
+# The hand-defined 27-class challenge set, relative to the workflow directory.
+CHALLENGE_CLASSES = Path("config") / "challenge_classes.json"
+
+
+class ConfigError(ValueError):
+    """A user mistake in the workflow configuration; the message names the key and the value."""
+
+
+def classes_source_path(dataset_cfg: dict, basedir: str | Path = ".") -> Path | None:
+    """The JSON file a dataset's classes come from (None for generated datasets).
+
+    The challenge set ships with the workflow (`basedir`, the Snakefile's folder); a user's
+    `classes_file` is, like every Snakemake input, relative to the working directory.
+    """
+    source = dataset_cfg["source"]
+    if source == "challenge":
+        return Path(basedir) / CHALLENGE_CLASSES
+    if source == "file":
+        return Path(dataset_cfg["classes_file"])
+    return None
+
+
+def check_dataset(name: str, ds: dict, basedir: str | Path = ".") -> None:
+    """Raise ConfigError naming the key and value of the first semantic mistake in dataset `name`
+    (`ds`, validated against the schema, defaults filled); `basedir` as in classes_source_path."""
+    key = f"datasets.{name}"
+    source = ds["source"]
+    if source == "generated":
+        gen = ds.get("generate")
+        if gen is None:
+            raise ConfigError(f"{key}.generate is required when source is 'generated'")
+        if "n_points" not in ds:
+            raise ConfigError(f"{key}.n_points is required when source is 'generated'")
+        n = ds["n_points"]
+        boundary = gen["boundary"]
+        if 2 * boundary >= n:
+            raise ConfigError(
+                f"{key}.generate.boundary={boundary} leaves no room for peaks in "
+                f"n_points={n} (peaks are drawn in [boundary, n_points - boundary))"
+            )
+        pc = gen["peak_count"]
+        if pc["distribution"] == "uniform" and pc["min"] > pc["max"]:
+            raise ConfigError(
+                f"{key}.generate.peak_count: min={pc['min']} is larger than max={pc['max']}"
+            )
+        if pc["max"] > n - 2 * boundary:
+            raise ConfigError(
+                f"{key}.generate.peak_count.max={pc['max']} exceeds the "
+                f"{n - 2 * boundary} positions available"
+            )
+    elif source == "file":
+        if "classes_file" not in ds:
+            raise ConfigError(f"{key}.classes_file is required when source is 'file'")
+        path = Path(ds["classes_file"])
+        if not path.is_file():
+            raise ConfigError(
+                f"{key}.classes_file={ds['classes_file']!r}: no such file "
+                f"(relative paths are taken from the working directory {Path.cwd()})"
+            )
+    if source != "file" and "classes_file" in ds:
+        raise ConfigError(f"{key}.classes_file is only used with source 'file' (got {source!r})")
+    if source != "generated" and "generate" in ds:
+        raise ConfigError(f"{key}.generate is only used with source 'generated' (got {source!r})")
+    path = classes_source_path(ds, basedir)
+    if path is not None:
+        from specbench.data.classes import check_classes_file  # no heavy imports
+
+        try:
+            check_classes_file(path, n_points=ds.get("n_points"))
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
+    render = ds["render"]
+    low, high = render["sigma"]
+    if low > high:
+        raise ConfigError(f"{key}.render.sigma=[{low}, {high}]: low is larger than high")
+    for section in ("render", "test"):
+        _check_artifacts(f"{key}.{section}", ds.get(section) or {})
+
+
+def _check_value(key: str, value: Any, *, minimum=None, maximum=None, positive=False) -> None:
+    """A number or a range [low, high] (see specbench.data.artifacts) within the given bounds."""
+    shown = json.dumps(value)
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(values) == 2 and values[0] > values[1]:
+        raise ConfigError(f"{key}={shown}: empty range (low is larger than high)")
+    for v in values:
+        if positive and not v > 0:
+            raise ConfigError(f"{key}={shown}: must be larger than 0")
+        if minimum is not None and v < minimum or maximum is not None and v > maximum:
+            raise ConfigError(f"{key}={shown}: must be within [{minimum}, {maximum}]")
+
+
+def _check_artifacts(key: str, section: dict) -> None:
+    """Peak shape, noise and background of a dataset's render or test section."""
+    shape = section.get("peak_shape")
+    if shape is not None:
+        if shape["shape"] == "pseudo_voigt":
+            if "eta" not in shape:
+                raise ConfigError(f"{key}.peak_shape.eta is required when shape is 'pseudo_voigt'")
+            _check_value(f"{key}.peak_shape.eta", shape["eta"], minimum=0, maximum=1)
+        elif "eta" in shape:
+            raise ConfigError(
+                f"{key}.peak_shape.eta is only used with shape 'pseudo_voigt' "
+                f"(got {shape['shape']!r})"
+            )
+    noise = section.get("noise")
+    if noise is not None:
+        level = {"gaussian": "snr", "poisson": "counts"}[noise["kind"]]
+        _check_value(f"{key}.noise.{level}", noise[level], positive=True)
+    background = section.get("background")
+    if background is not None:
+        for j, value in enumerate(background.get("polynomial") or []):
+            _check_value(f"{key}.background.polynomial[{j}]", value)
+        exponential = background.get("exponential")
+        if exponential is not None:
+            _check_value(f"{key}.background.exponential.amplitude", exponential["amplitude"])
+            _check_value(f"{key}.background.exponential.decay", exponential["decay"], positive=True)
