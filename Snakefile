@@ -1,3 +1,5 @@
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -8,7 +10,7 @@ min_version("9.0")
 # overrides single keys of whichever file is used.
 if not workflow.overwrite_configfiles:
 
-    configfile: "config/config.yaml"
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 report: "report/workflow.rst"
@@ -25,3 +27,9 @@ rule all:
     default_target: True
     input:
         get_final_outputs,
+
+
+# A finished training removes its resumable backup; the folders around it go when the run
+# succeeds (specbench.workflow.trees.prune_empty_dirs). Failed jobs keep their backups.
+onsuccess:
+    sbtrees.prune_empty_dirs(Path(rules.train_model.params.backup_dir).parents[2])

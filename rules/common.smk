@@ -2,8 +2,6 @@ import os
 import sys
 from pathlib import Path
 
-from snakemake.utils import validate
-
 # The workflow's own package (src/specbench) is importable by the Snakefile and, through
 # PYTHONPATH, by every job: locally, in --sdm conda environments and on Slurm nodes alike.
 SRC = str(Path(workflow.basedir) / "src")
@@ -16,8 +14,9 @@ from specbench.workflow import codedeps  # noqa: E402
 from specbench.workflow import condaenvs  # noqa: E402
 from specbench.workflow import config as sbconfig  # noqa: E402
 from specbench.core import formats as sbformats  # noqa: E402
-from specbench.core import schema as sbschema  # noqa: E402
 from specbench.data import variants as sbvariants  # noqa: E402
+from specbench.workflow import trees as sbtrees  # noqa: E402
+from specbench.workflow import validation as sbvalidation  # noqa: E402
 
 # The schema (package data, the one source of defaults) is not an input of any rule: it changes
 # results only through the config values it fills in here, which reach the jobs as params
@@ -26,20 +25,26 @@ from specbench.data import variants as sbvariants  # noqa: E402
 # fills the same defaults again (specbench.core.schema) into params that have them all already.
 # specbench/core/schema.py, the code that reads it, is a code input of the rules whose scripts import
 # it (script_sources below).
-validate(config, sbschema.SCHEMA_PATH)
-# Dataset sweeps: each level of datasets.<name>.sweep becomes the dataset <name>_<level> (and an
-# experiment with `sweep: true`, one experiment per level); the result is validated again.
-ALL_SWEPT_EXPERIMENTS = sbconfig.swept_experiments(config)  # of the config before the expansion
+# Schema check (one line naming the key, the value and what is allowed), sweeps expanded, data
+# seeds' datasets added, semantic checks: specbench.workflow.validation.prepare_config.
 try:
-    config.update(sbconfig.expand_sweeps(config))
-    validate(config, sbschema.SCHEMA_PATH)
-    # Adds the datasets derived for experiments' data_seeds, then the semantic checks.
-    sbconfig.prepare(config, basedir=workflow.basedir)
+    ALL_SWEPT_EXPERIMENTS = sbvalidation.prepare_config(config, basedir=workflow.basedir)
 except sbconfig.ConfigError as exc:
     raise WorkflowError(f"Invalid config: {exc}") from None
 
 
 DATASETS = sorted(config["datasets"])
+# One results tree per config: a plan that would re-render a dataset that runs were trained on,
+# from another definition of it, stops here (specbench.workflow.trees).
+try:
+    sbtrees.check_datasets(
+        config["datasets"],
+        DATASETS,
+        replace=config["replace_datasets"],
+        configfiles=[str(f) for f in workflow.overwrite_configfiles or ()],
+    )
+except sbconfig.ConfigError as exc:
+    raise WorkflowError(str(exc)) from None
 RUNS = sbconfig.runs(config)  # those of `select`, if given
 MODELS = sorted({run.model for run in RUNS})
 USED_DATASETS = sorted({run.dataset for run in RUNS})
@@ -69,6 +74,13 @@ def workdir_path(path):
         return str(path.relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def workflow_file(path):
+    """A file of the workflow itself (`path` relative to the repository), from any working
+    directory (`snakemake --directory DIR`): relative where the working directory is the
+    repository, else absolute."""
+    return workdir_path(Path(workflow.basedir) / path)
 
 
 def script_sources(rule):
@@ -269,7 +281,15 @@ def get_variation_inputs(wildcards):
     }
 
 
+def get_all_datasets(wildcards):
+    """Every split and ambiguous-pairs table of every dataset of the config (rule
+    render_datasets: the data alone, whatever the experiments)."""
+    return expand(rules.render_spectra.output, dataset=DATASETS)
+
+
 def get_final_outputs(wildcards):
+    if not EXPERIMENTS:  # a config with datasets only: its data
+        return get_all_datasets(wildcards)
     outputs = list(rules.aggregate_runs.output) + list(rules.aggregate_summary.output)
     outputs += list(rules.aggregate_agreement.output)
     outputs += list(rules.aggregate_confusions.output) + list(rules.aggregate_runtimes.output)

@@ -36,3 +36,9 @@ rule render_spectra:
         config_hash=get_dataset_hash,
     script:
         "../scripts/render_spectra.py"
+
+
+rule render_datasets:
+    # `snakemake --cores all render_datasets`: every dataset of the config, and nothing else.
+    input:
+        get_all_datasets,

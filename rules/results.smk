@@ -25,8 +25,8 @@ rule aggregate_summary:
     input:
         runs=rules.aggregate_runs.output.csv,
         reference=[
-            "config/reference/paper_benchmark.csv",
-            "config/reference/paper_challenge.csv",
+            workflow_file("config/reference/paper_benchmark.csv"),
+            workflow_file("config/reference/paper_challenge.csv"),
         ],
         code=script_sources("aggregate_summary"),
     output:
@@ -50,7 +50,7 @@ rule aggregate_summary:
 rule aggregate_agreement:
     input:
         summary=rules.aggregate_summary.output.csv,
-        differences="config/reference/paper_differences.csv",
+        differences=workflow_file("config/reference/paper_differences.csv"),
         code=script_sources("aggregate_agreement"),
     output:
         csv=report(
@@ -118,7 +118,7 @@ rule aggregate_runtimes:
 rule plot_misclassifications:
     input:
         runs=rules.aggregate_runs.output.csv,
-        reference="config/reference/paper_benchmark.csv",
+        reference=workflow_file("config/reference/paper_benchmark.csv"),
         code=script_sources("plot_misclassifications"),
     output:
         png=report(
@@ -141,7 +141,7 @@ rule plot_misclassifications:
 rule plot_activation:
     input:
         runs=rules.aggregate_runs.output.csv,
-        reference="config/reference/paper_challenge.csv",
+        reference=workflow_file("config/reference/paper_challenge.csv"),
         code=script_sources("plot_activation"),
     output:
         png=report(

@@ -8,14 +8,12 @@ import json
 import pytest
 import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from conftest import REPO, TINY_CONFIG, copy_workflow, snakemake
 from specbench.workflow import config as sbconfig
+from specbench.workflow import validation as sbvalidation
 from specbench.data.classes import peak_count_spec
 from specbench.core import schema as sbschema
-
-SCHEMA = str(sbschema.SCHEMA_PATH)
 
 
 def load(path):
@@ -26,10 +24,7 @@ def load(path):
 def check(cfg):
     """What rules/common.smk does: schema validation (with defaults), sweeps expanded and
     validated again, then semantic checks."""
-    validate(cfg, SCHEMA)
-    cfg = sbconfig.expand_sweeps(cfg)
-    validate(cfg, SCHEMA)
-    sbconfig.check_config(cfg, basedir=REPO)
+    sbvalidation.prepare_config(cfg, basedir=REPO)
     return cfg
 
 
@@ -135,9 +130,10 @@ def test_bad_config_is_rejected_naming_the_key(tiny, what, key, value, words):
         tiny["datasets"]["chal"]["classes_file"] = "missing.json"
     else:
         mutate(tiny, key, value)
-    with pytest.raises((WorkflowError, sbconfig.ConfigError)) as err:
+    with pytest.raises(sbconfig.ConfigError) as err:
         check(tiny)
     message = str(err.value)
+    assert "\n" not in message, message  # one line, never the schema's text
     for word in words:
         assert word in message, f"{what}: {word!r} not in {message!r}"
 
@@ -201,8 +197,40 @@ def test_snakemake_stops_before_any_job(tmp_path):
     (workdir / "bad.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake(workdir, "--cores", "1", "--configfile", "bad.yaml", check=False)
     assert proc.returncode != 0
-    assert "train_per_class" in proc.stderr + proc.stdout
+    output = (proc.stderr + proc.stdout).strip().splitlines()
+    line = next(x for x in output if x.startswith("Invalid config:"))
+    assert line == (
+        "Invalid config: datasets.bench.render.train_per_class = -5: -5 is less than the "
+        "minimum of 1"
+    )
+    assert len(output) <= 6, output  # Snakemake's own header lines, not the schema
     assert not (workdir / "results").exists()
+
+
+def test_every_schema_error_on_request(tiny, monkeypatch):
+    """The one line names the most specific problem; SPECBENCH_CONFIG_ERRORS=full adds all."""
+    tiny["datasets"]["bench"]["render"]["train_per_class"] = -5
+    tiny["training"]["epochz"] = 3
+    with pytest.raises(sbconfig.ConfigError, match="every error: SPECBENCH_CONFIG_ERRORS=full"):
+        check(tiny)
+    monkeypatch.setenv(sbvalidation.FULL_ERRORS_ENV, "full")
+    tiny = load(TINY_CONFIG)
+    tiny["datasets"]["bench"]["render"]["train_per_class"] = -5
+    tiny["training"]["epochz"] = 3
+    with pytest.raises(sbconfig.ConfigError) as err:
+        check(tiny)
+    text = str(err.value)
+    assert "epochz" in text and "train_per_class" in text and "Failed validating" in text
+
+
+@pytest.mark.parametrize("experiments", [None, {}])
+def test_a_config_with_datasets_only_is_valid(tiny, experiments):
+    if experiments is None:
+        del tiny["experiments"]
+    else:
+        tiny["experiments"] = experiments
+    cfg = check(tiny)
+    assert cfg["experiments"] == {} and sbconfig.runs(cfg) == []
 
 
 def test_jobs_are_scheduled_seed_major(tmp_path):

@@ -24,7 +24,7 @@ from typing import Any
 
 SCHEMA_PATH = Path(__file__).with_name("schema.yaml")
 
-__all__ = ["SCHEMA_PATH", "SchemaError", "defaults", "enum", "fill", "load", "node"]
+__all__ = ["SCHEMA_PATH", "SchemaError", "defaults", "enum", "fill", "load", "node", "validator"]
 
 
 class SchemaError(ValueError):
@@ -125,6 +125,12 @@ def _validator(schema: dict):
         yield from check_properties(validator, props, instance, sub)
 
     return jsonschema.validators.extend(base, {"properties": properties})(schema)
+
+
+def validator():
+    """A jsonschema validator of the whole schema that fills in the defaults of the config it
+    checks (:mod:`specbench.workflow.validation`, the workflow's check)."""
+    return _validator(load())
 
 
 def fill(value: dict | None, *location: str, name: str | None = None) -> dict:

@@ -1,0 +1,102 @@
+"""One results tree per configuration: no config replaces the data another one trained on.
+
+Every output of the workflow lies under ``results/`` in Snakemake's working directory. Two configs
+that give a dataset the same name but define it differently (config/config.yaml and
+config/paper.yaml both have ``benchmark`` and ``challenge``, at 500 and 5000 points) cannot share
+a working directory: the second would re-render the first's datasets and retrain everything on
+them. Each config runs in its own working directory instead (``snakemake --directory DIR``, the
+Snakefile and its files are found from there), and switching between them reruns nothing.
+
+:func:`check_datasets` keeps the mistake from costing anything: before any job, a plan that would
+re-render a dataset on which runs were trained, from another definition of it, stops with one line
+naming the dataset, the runs at stake and the two ways on (its own directory, or
+``replace_datasets``). A dataset with no trained run is re-rendered as before (it costs minutes).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from specbench.core import formats
+from specbench.workflow.config import config_hash
+from specbench.workflow.config_datasets import ConfigError
+
+__all__ = ["check_datasets", "prune_empty_dirs", "trained_runs"]
+
+
+def trained_runs(dataset: str, root: str | os.PathLike = ".") -> list[Path]:
+    """Run folders of `dataset` under `root` that hold a trained model or its record."""
+    runs = Path(root) / formats.RUNS_ROOT / dataset
+    found = {
+        p.parent
+        for name in (formats.INFO_FILE, formats.MODEL_FILE)
+        for p in runs.glob(f"*/*/{name}")
+    }
+    return sorted(found)
+
+
+def _rendered_hash(dataset: str, root: Path) -> str | None:
+    """The config hash a dataset's rendered training split was made from (None: not rendered)."""
+    path = root / "results" / "datasets" / dataset / "train.parquet"
+    if not path.exists():
+        return None
+    from specbench.data.splits import read_metadata
+
+    try:
+        return read_metadata(path).get("config_hash")
+    except Exception:  # an unreadable split is re-rendered by its rule anyway
+        return None
+
+
+def check_datasets(
+    datasets: Mapping[str, dict],
+    names: Iterable[str],
+    *,
+    replace: bool = False,
+    root: str | os.PathLike = ".",
+    configfiles: Iterable[str] = (),
+) -> None:
+    """ConfigError (one line) if a dataset of `names`, as `datasets` defines it, differs from the
+    rendering under `root`/results/datasets on which runs were trained, unless `replace`."""
+    if replace:
+        return
+    root = Path(root)
+    for name in names:
+        rendered = _rendered_hash(name, root)
+        if rendered is None or rendered == config_hash(datasets[name]):
+            continue
+        runs = trained_runs(name, root)
+        if not runs:
+            continue
+        given = " ".join(f"--configfile {f}" for f in configfiles)
+        raise ConfigError(
+            f"dataset {name!r} in {root.resolve() / 'results'} was rendered from another "
+            f"definition, and {len(runs)} trained run(s) depend on it: give this config its own "
+            f"working directory (snakemake --directory DIR {given}".rstrip()
+            + "), or replace them with --config replace_datasets=True"
+        )
+
+
+def prune_empty_dirs(root: str | os.PathLike) -> int:
+    """Remove the empty folders under `root` and `root` itself if it ends up empty (bottom-up);
+    returns how many. The Snakefile's ``onsuccess`` runs it on ``results/checkpoints``: a
+    training removes its finished backup, the folders around it go when the workflow succeeds
+    (not within the job, where another job may be creating its own backup folder beside it)."""
+    root = Path(root)
+    removed = 0
+    if not root.is_dir():
+        return 0
+    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        try:
+            folder.rmdir()
+            removed += 1
+        except OSError:  # not empty
+            pass
+    try:
+        root.rmdir()
+        removed += 1
+    except OSError:
+        pass
+    return removed
