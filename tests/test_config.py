@@ -7,7 +7,6 @@ import json
 
 import pytest
 import yaml
-from snakemake.exceptions import WorkflowError
 
 from conftest import REPO, TINY_CONFIG, copy_workflow, snakemake
 from specbench.workflow import config as sbconfig
