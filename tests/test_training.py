@@ -158,6 +158,37 @@ def test_normalise_divides_each_spectrum_by_its_maximum():
     assert same is x and x[0, 2] == 1
 
 
+def test_the_documented_loader_gives_what_training_feeds_the_model(data, tmp_path, monkeypatch):
+    """specbench.data.preprocess.load_split (docs/datasets.md) returns the very arrays
+    train_model hands Keras' fit, and on request each spectrum's metadata, row for row."""
+    from specbench.data.preprocess import load_split
+    from specbench.data.splits import read_split
+    from specbench.training import train as train_module
+
+    fed = {}
+
+    class Fed(Exception):
+        pass
+
+    def capture(model, training_data, validation_data, **kwargs):
+        fed["train"], fed["val"] = training_data, validation_data
+        raise Fed
+
+    monkeypatch.setattr(train_module, "fit", capture)
+    with pytest.raises(Fed):
+        run(data, tmp_path)
+    for split in ("train", "val"):
+        x, y, meta = load_split(data[split], metadata=True)
+        np.testing.assert_array_equal(x, fed[split][0])
+        np.testing.assert_array_equal(y, fed[split][1])
+        assert x.dtype == np.float32 and y.dtype == np.int32
+        raw = read_split(data[split])
+        assert len(meta) == len(x) and list(meta["variant"]) == list(raw.variant)
+        assert [list(p) for p in meta["peak_positions"]] == [list(p) for p in raw.peak_positions]
+        assert "spectrum" not in meta and "label" not in meta
+    assert load_split(data["train"])[0].shape == fed["train"][0].shape  # two arrays by default
+
+
 # ------------------------------------------------------------------ real trainings (TensorFlow)
 
 
