@@ -210,7 +210,9 @@ def test_mixed_precision_run_predicts_as_its_evaluation(tmp_path):
 
 @pytest.mark.slow
 def test_every_format_gives_the_same_predictions(trained, tmp_path):
-    """Rows CSV (with and without header), .npy (2-D and 1-D), x,y CSV: same classes/numbers."""
+    """Rows CSV (with and without header), .npy (2-D and 1-D), x,y CSV, and text exports (.xy,
+    .tsv, .txt, .dat with comment lines, headers, whitespace, tabs, semicolons): the same
+    classes and numbers as the split itself."""
     from specbench.cli.classify import classify
 
     test, run = trained
@@ -228,18 +230,35 @@ def test_every_format_gives_the_same_predictions(trained, tmp_path):
         np.savetxt(path, pairs, delimiter=",", header="# measured\nx,y", comments="")
         xy.append(path)
     files = [tmp_path / n for n in ("rows.csv", "plain.csv", "rows.npy", "one.npy")] + xy
+    # instrument exports: whitespace .xy with its settings in comment lines and a header, a
+    # tab-separated .tsv, semicolons in a .txt, a .dat of rows whose first line is data
+    pairs = np.column_stack([np.arange(N_POINTS), spectra[33]])
+    text = "\n".join(f"{x:.0f}   {y:.9g}" for x, y in pairs)
+    (tmp_path / "scan.xy").write_text(f"'Id: scan 1\n; step 1\n\n2theta   counts\n{text}\n")
+    text = "\n".join(f"{x:.0f}\t{y:.9g}" for x, y in pairs)
+    (tmp_path / "scan.tsv").write_text(f"x\ty\n{text}\n")
+    (tmp_path / "rows.txt").write_text(
+        "% two spectra\n" + "\n".join(";".join(f"{v:.9g}" for v in row) for row in spectra[34:36])
+    )
+    (tmp_path / "rows.dat").write_text(
+        "\n".join(" ".join(f"{v:.9g}" for v in row) for row in spectra[36:38])
+    )
+    exports = [tmp_path / n for n in ("scan.xy", "scan.tsv", "rows.txt", "rows.dat")]
+    files += exports
 
     result = classify(run, files, top=2)
     reference = classify(run, [test], top=2).table
     table = result.table
-    assert len(table) == 33 and "label" not in table and result.accuracy is None
-    assert table["index"].tolist() == list(range(33))
+    assert len(table) == 39 and "label" not in table and result.accuracy is None
+    assert table["index"].tolist() == list(range(39))
     assert table["source"].tolist() == (
         [str(files[0])] * 10 + [str(files[1])] * 10 + [str(files[2])] * 10 + [str(files[3])]
-        + [str(xy[0]), str(xy[1])]
+        + [str(xy[0]), str(xy[1])] + [str(exports[0]), str(exports[1])] + [str(exports[2])] * 2
+        + [str(exports[3])] * 2
     )  # fmt: skip
-    assert table["row"].tolist() == [*range(10)] * 3 + [0, 0, 0]
-    ref = reference.iloc[:33]
+    assert table["row"].tolist() == [*range(10)] * 3 + [0, 0, 0] + [0, 0, 0, 1, 0, 1]
+    expected_rows = [*range(33), 33, 33, 34, 35, 36, 37]
+    ref = reference.iloc[expected_rows].reset_index(drop=True)
     assert (table["predicted"].to_numpy() == ref["predicted"].to_numpy()).all()
     assert (table["class_2"].to_numpy() == ref["class_2"].to_numpy()).all()
     np.testing.assert_allclose(table["probability"], ref["probability"], rtol=1e-5)
@@ -338,7 +357,9 @@ def bad_inputs(root: Path, test: Path) -> dict[str, tuple[list, str]]:
     (root / "binary.csv").write_bytes(bytes(range(256)) * 4)
     (root / "broken.npy").write_bytes(b"\x93NUMPY garbage")
     np.save(root / "empty.npy", np.zeros((0, N_POINTS)))
-    (root / "spectra.txt").write_text("1,2\n")
+    (root / "spectra.spc").write_text("1,2\n")
+    (root / "mixed.xy").write_text("; exported\nangle 2\n10 1\n")
+    (root / "ragged.txt").write_text("10 1\n11 2 3\n")
     (root / "truncated.parquet").write_bytes(test.read_bytes()[:500])
     copy_split(test, root / "empty.parquet", rows=slice(0, 0))
     labels = read_split(test).labels.copy()
@@ -356,13 +377,15 @@ def bad_inputs(root: Path, test: Path) -> dict[str, tuple[list, str]]:
             "huge.csv: spectrum in row 1 has NaN or infinite values in float32",
         ),
         "zero": ([root / "zero.npy"], "zero.npy: spectrum in row 0 is all zero"),
-        "empty csv": ([root / "empty.csv"], "empty.csv: empty file"),
+        "empty csv": ([root / "empty.csv"], "empty.csv: no spectra (no rows of numbers)"),
         "header only": ([root / "header.csv"], "header.csv: no spectra"),
-        "words": ([root / "words.csv"], "words.csv: not a CSV of numbers"),
-        "binary": ([root / "binary.csv"], "binary.csv: not a text CSV file"),
+        "words": ([root / "words.csv"], "words.csv: line 2 is not a row of numbers: '4,five,6'"),
+        "binary": ([root / "binary.csv"], "binary.csv: not a text file"),
+        "half a header": ([root / "mixed.xy"], "mixed.xy: line 2 is not a row of numbers"),
+        "ragged": ([root / "ragged.txt"], "ragged.txt: line 2 has 3 values, the lines before 2"),
         "broken npy": ([root / "broken.npy"], "broken.npy: not a readable .npy file"),
         "empty npy": ([root / "empty.npy"], "empty.npy: no spectra"),
-        "suffix": ([root / "spectra.txt"], "spectra.txt: unknown spectrum format '.txt'"),
+        "suffix": ([root / "spectra.spc"], "spectra.spc: unknown spectrum format '.spc'"),
         "missing": ([root / "nope.csv"], "nope.csv: no such file"),
         "truncated": ([root / "truncated.parquet"], "truncated.parquet: not a readable Parquet"),
         "empty parquet": ([root / "empty.parquet"], "empty.parquet: no spectra"),
@@ -526,13 +549,15 @@ def run_model(run: Path):
 def test_python_m_specbench(trained, tmp_path):
     """The command in its own process: a Parquet split and a bad file (exit 1, no traceback)."""
     test, run = trained
-    env = dict(os.environ, PYTHONPATH=SRC, TF_CPP_MIN_LOG_LEVEL="2")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "ABSL"))}
+    env["PYTHONPATH"] = SRC
     command = [sys.executable, "-m", "specbench"]
     proc = subprocess.run(
         [*command, "classify", str(run), str(test), "-o", str(tmp_path / "p.csv")],
         capture_output=True, text=True, env=env, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # TensorFlow's own lines (oneDNN, absl, E0000 NodeDef) are hidden
     metrics = json.loads((run / "metrics.json").read_text())
     assert f"accuracy {metrics['test_accuracy']:.4f}" in proc.stdout
     expected = pd.read_parquet(run / "predictions.parquet")["predicted"]

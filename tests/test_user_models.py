@@ -124,6 +124,31 @@ def test_check_model_good_and_bad():
 
 
 @pytest.mark.slow
+def test_check_model_of_a_published_architecture_at_any_geometry():
+    """`specbench check-model cnn2`: the registry's architecture at the user's geometry, its
+    kernels scaled as training scales them, the same parameters as the model training builds."""
+    from specbench.models import registry
+
+    out = _cli(
+        "check-model", "cnn2", "--points", "1000", "--classes", "27",
+        "--architecture-scale", "auto", "--json",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    expected = registry.scale_kernels("cnn2", registry.check("cnn2"), 1000, "auto")
+    assert summary["hyperparameters"] == expected
+    assert expected["kernel_size"] != registry.check("cnn2")["kernel_size"]  # scaled
+    model = registry.construct("cnn2", 1000, 27, expected)
+    assert summary["parameters"] == model.count_params() and summary["macs"] > 0
+    unknown = _cli("check-model", "cnn99")
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().splitlines()[-1] == (
+        "specbench: error: 'cnn99': expected an architecture (" + ", ".join(registry.names())
+        + "), FILE.py:FUNCTION or module:FUNCTION"
+    )  # fmt: skip
+
+
+@pytest.mark.slow
 def test_workflow_trains_user_models_beside_published(tmp_path, monkeypatch):
     """A file builder and a module builder trained, evaluated and tabled; editing the file's
     local import reruns exactly that model's jobs and the aggregates."""

@@ -4,8 +4,10 @@
     specbench info RUN [--json]
     specbench classify RUN SPECTRA [SPECTRA ...] -o OUT.csv [--top-k K] [--grid START,STOP]
                        [--backend NAME] [--threads N]
-    specbench check-model FILE.py:FUNCTION|module:FUNCTION [--points N] [--classes C]
-                          [--hp key=value ...] [--batch-size B] [--json]
+    specbench check-model ARCHITECTURE|FILE.py:FUNCTION|module:FUNCTION [--points N]
+                          [--classes C] [--hp key=value ...] [--architecture-scale S]
+                          [--batch-size B] [--json]
+    (before any command: --verbose shows the frameworks' own log lines)
 
 User mistakes (a bad file, argument or run) end with one line ``specbench: error: ...`` on stderr
 and exit status 1 (2 for bad command-line syntax, as argparse does); never with a traceback.
@@ -14,6 +16,7 @@ and exit status 1 (2 for bad command-line syntax, as argparse does); never with 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -36,6 +39,38 @@ def _grid(text: str) -> tuple[float, float]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _scale(text: str) -> str | float:
+    if text in ("published", "auto"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected published, auto or a factor > 0")
+    return value
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr(quiet: bool = True):
+    """Silence what the frameworks' native code writes to stderr (TensorFlow's oneDNN and absl
+    lines at import, its ``E0000 ... NodeDef`` line during a prediction), which reads like a
+    failure; ``specbench --verbose`` keeps it. Python's own errors are printed after."""
+    if not quiet:
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -56,6 +91,11 @@ def parser() -> argparse.ArgumentParser:
         description="Use a model trained by the specbench workflow.",
     )
     top.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    top.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the frameworks' own log lines (TensorFlow, XLA), hidden by default",
+    )
     commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     run_help = f"a trained run folder ({run_dir('DATASET', 'MODEL', 'N')}) or its {MODEL_FILE}"
 
@@ -109,12 +149,25 @@ def parser() -> argparse.ArgumentParser:
     )
     check = commands.add_parser(
         "check-model",
-        help="check your own model builder before benchmarking it",
-        description="Import and call a user builder (as the workflow does before any job), "
-        "check its input, output and softmax; print parameters, MACs per spectrum, output shape "
-        "and the seconds of one forward/backward batch on this machine.",
+        help="a model's size and speed at your geometry (published or your own builder)",
+        description="Build a published architecture at your geometry, or import and call your "
+        "own builder (checked as the workflow checks it before any job: input, output, softmax); "
+        "print parameters, MACs per spectrum, output shape and the seconds of one "
+        "forward/backward batch on this machine.",
     )
-    check.add_argument("builder", metavar="FILE.py:FUNCTION", help="or package.module:FUNCTION")
+    check.add_argument(
+        "builder",
+        metavar="ARCHITECTURE",
+        help="a published architecture (e.g. cnn2), FILE.py:FUNCTION or package.module:FUNCTION",
+    )
+    check.add_argument(
+        "--architecture-scale",
+        default="published",
+        type=_scale,
+        metavar="SCALE",
+        help="kernels of a published architecture as training scales them: published "
+        "(default), auto (n_points / 5000) or a factor",
+    )
     check.add_argument("--points", type=_positive, default=5000, help="n_points (default 5000)")
     check.add_argument("--classes", type=_positive, default=3, help="n_classes (default 3)")
     check.add_argument(
@@ -135,15 +188,26 @@ def _check_model(args) -> int:
     from specbench.cli import modelcheck
     from specbench.models import user
 
-    if not user.is_user(args.builder):
-        raise user.UserModelError(f"{args.builder!r}: expected FILE.py:FUNCTION or module:FUNCTION")
+    from specbench.models import registry
+
+    if not user.is_user(args.builder) and not registry.is_published(args.builder):
+        raise user.UserModelError(
+            f"{args.builder!r}: expected an architecture ({', '.join(registry.names())}), "
+            "FILE.py:FUNCTION or module:FUNCTION"
+        )
     hyperparameters = modelcheck.parse_hp(args.hp)
-    backend.configure(os.environ.get("KERAS_BACKEND", "tensorflow"), "float32", 1)
+    with _quiet_native_stderr(not args.verbose):
+        backend.configure(os.environ.get("KERAS_BACKEND", "tensorflow"), "float32", 1)
     if args.check_only:  # the workflow's check before any job (config.check_config)
         user.check_model(args.builder, args.points, args.classes, hyperparameters)
         return 0
     summary = modelcheck.describe(
-        args.builder, args.points, args.classes, hyperparameters, batch_size=args.batch_size
+        args.builder,
+        args.points,
+        args.classes,
+        hyperparameters,
+        batch_size=args.batch_size,
+        architecture_scale=args.architecture_scale,
     )
     print(json.dumps(summary, indent=2) if args.json else _text(summary))
     return 0
@@ -173,15 +237,16 @@ def _info(args) -> int:
 def _classify(args) -> int:
     from specbench.cli.classify import classify, write_table
 
-    result = classify(
-        args.run,
-        args.spectra,
-        top=args.top_k,
-        grid=args.grid,
-        backend=args.backend,
-        threads=args.threads,
-        trust_user_code=args.trust_user_code,
-    )
+    with _quiet_native_stderr(not args.verbose):
+        result = classify(
+            args.run,
+            args.spectra,
+            top=args.top_k,
+            grid=args.grid,
+            backend=args.backend,
+            threads=args.threads,
+            trust_user_code=args.trust_user_code,
+        )
     for note in result.warnings:
         print(f"{PROG}: warning: {note}", file=sys.stderr)
     write_table(result.table, args.output)
@@ -206,6 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    if not args.verbose:  # TensorFlow's C++ log (its E0000 lines are not errors of ours)
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         if args.command == "check-model":
             return _check_model(args)

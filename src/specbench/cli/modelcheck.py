@@ -1,5 +1,6 @@
-"""``specbench check-model``: a user builder checked by hand (specbench.models.user), with its
-parameters, MACs, output shape and the time of one forward/backward batch on this machine.
+"""``specbench check-model``: a published architecture (by its registry name) or a user builder
+(specbench.models.user, checked as the workflow checks it), with its parameters, MACs, output shape
+and the time of one forward/backward batch on this machine, at any geometry.
 
 Kept out of specbench.models.user, which the registry (so every training job) imports: this
 module pulls in the training and MAC-counting code.
@@ -20,17 +21,32 @@ def describe(
     n_classes: int = CHECK_CLASSES,
     hyperparameters: dict | None = None,
     batch_size: int = 32,
+    architecture_scale: Any = "published",
 ) -> dict[str, Any]:
-    """`specbench check-model`: check the builder, then its parameters, MACs per spectrum,
-    output shape and the seconds of one forward/backward batch (after one warm-up batch)."""
+    """`specbench check-model`: build the model (a registered architecture with its published
+    hyperparameters, overridden by `hyperparameters` and its kernels scaled to `n_points` by
+    `architecture_scale` as training does; or a user builder, checked as the workflow checks it),
+    then its parameters, MACs per spectrum, output shape and the seconds of one forward/backward
+    batch (after one warm-up batch). HyperparameterError or UserModelError name a bad value."""
     import time
 
     import numpy as np
 
+    from specbench.models import registry
     from specbench.models.macs import count_macs
     from specbench.training.train import compile_model
 
-    model = check_model(architecture, n_points, n_classes, hyperparameters)
+    if registry.is_published(architecture):
+        registry.check_sizes(architecture, n_points, n_classes)
+        hyperparameters = registry.scale_kernels(
+            architecture,
+            registry.check(architecture, hyperparameters),
+            n_points,
+            architecture_scale,
+        )
+        model = registry.construct(architecture, n_points, n_classes, hyperparameters)
+    else:
+        model = check_model(architecture, n_points, n_classes, hyperparameters)
     compile_model(model, 1e-3)
     rng = np.random.default_rng(0)
     x = rng.random((batch_size, n_points), dtype=np.float32)
@@ -45,7 +61,7 @@ def describe(
     except Exception:  # layers count_macs does not know
         macs = None
     return {
-        "builder": architecture,
+        "architecture": architecture,
         "n_points": n_points,
         "n_classes": n_classes,
         "hyperparameters": dict(hyperparameters or {}),

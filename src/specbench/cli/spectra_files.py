@@ -1,13 +1,18 @@
-"""Readers of the user's spectrum files (``specbench classify``): CSV, NPY and Parquet.
+"""Readers of the user's spectrum files (``specbench classify``): text exports, NPY, Parquet.
 
 :func:`read_spectra` reads one or more files, formats by suffix (:data:`SPECTRA_FORMATS`):
 
 - ``.parquet``: a split written by this workflow (``specbench.data.splits.read_split``); its labels
   give an accuracy, its ``variant`` column is copied to the output;
 - ``.npy``: a numeric array, one spectrum (1-D) or one spectrum per row (2-D);
-- ``.csv``: comma-separated numbers, optionally after one header line (any non-numeric cell makes
-  the first line a header) and ``#`` comment lines. A CSV with exactly two columns is **one
-  spectrum as x,y pairs**; any other CSV holds one spectrum per row (values only, no index column).
+- ``.csv`` (commas), ``.tsv`` (tabs), ``.txt``, ``.xy``, ``.dat`` (whitespace, tabs, commas or
+  semicolons, as the first data line has them): the text exports of diffractometers and Raman
+  or NMR software. Comment lines (starting with ``#``, ``;``, ``!``, ``%``, ``'`` or ``//``) and
+  blank lines are skipped; one header line is allowed before the data, a line none of whose
+  fields is a number (a numeric first line is data, never a header); any other line that is not
+  a row of numbers, or a row with another count of values, is refused naming the file and the
+  line. A file with exactly two columns is **one spectrum as x,y pairs**; any other holds one
+  spectrum per row (values only, no index column).
 
 Each file becomes one :class:`Block` (values as read, float64; checking them against the model
 is :func:`specbench.cli.classify.prepare`'s). Unreadable or empty files are
@@ -17,7 +22,6 @@ is :func:`specbench.cli.classify.prepare`'s). Unreadable or empty files are
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +35,10 @@ __all__ = ["SPECTRA_FORMATS", "Block", "read_spectra"]
 #: Spectrum file suffixes (lower case) and what they hold.
 SPECTRA_FORMATS = {
     ".csv": "one spectrum per row, or one x,y spectrum (two columns)",
+    ".tsv": "the same, tab-separated",
+    ".txt": "the same, separated by whitespace, tabs, commas or semicolons (instrument exports)",
+    ".xy": "as .txt (diffractometer exports: 2-theta and intensity)",
+    ".dat": "as .txt",
     ".npy": "one spectrum (1-D) or one per row (2-D)",
     ".parquet": "a split written by this workflow",
 }
@@ -48,14 +56,67 @@ class Block:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def _first_line(path: Path) -> tuple[int, str | None]:
-    """(index, text) of the first line that is neither blank nor a # comment."""
-    with open(path, encoding="utf-8") as handle:
-        for i, line in enumerate(handle):
-            text = line.strip()
-            if text and not text.startswith("#"):
-                return i, text
-    return 0, None
+#: A line starting with one of these is a comment (instrument exports put their settings there).
+COMMENT_PREFIXES = ("#", ";", "!", "%", "'", "//")
+
+
+def _fields(text: str, delimiter: str | None) -> list[str]:
+    parts = text.split(delimiter) if delimiter else text.split()
+    return [part.strip() for part in parts]
+
+
+def _sniff(text: str) -> str | None:
+    """The delimiter of a text line: a comma, a semicolon or a tab where there is one, else any
+    run of whitespace (None)."""
+    for delimiter in (",", ";", "\t"):
+        if delimiter in text:
+            return delimiter
+    return None
+
+
+def _read_text(path: Path, delimiter: str | None = "sniff") -> Block:
+    """A text file of numbers: comment lines (COMMENT_PREFIXES) and blank lines skipped, at most
+    one header line (the first other line, when none of its fields is a number), then rows of
+    numbers with one count of fields. A numeric first line is data, never a header; a line
+    that is neither is refused in one line naming the file and the line."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.readlines()
+    except UnicodeDecodeError:
+        raise RunError(f"{path}: not a text file") from None
+    rows: list[list[float]] = []
+    header_seen = False
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith(COMMENT_PREFIXES):
+            continue
+        split_by = _sniff(text) if delimiter == "sniff" else delimiter
+        fields = _fields(text, split_by)
+        if len(fields) > 1 and fields[-1] == "":  # a trailing delimiter
+            fields.pop()
+        numeric = [_is_number(field) for field in fields]
+        if all(numeric):
+            if rows and len(fields) != len(rows[0]):
+                raise RunError(
+                    f"{path}: line {number} has {len(fields)} values, the lines before "
+                    f"{len(rows[0])}"
+                )
+            rows.append([float(field) for field in fields])
+            delimiter = split_by  # the first row of numbers fixes the delimiter
+            continue
+        if not rows and not header_seen and not any(numeric):
+            header_seen = True  # column names
+            continue
+        raise RunError(f"{path}: line {number} is not a row of numbers: {text[:60]!r}")
+    if not rows:
+        raise RunError(f"{path}: no spectra (no rows of numbers)")
+    data = np.asarray(rows, dtype=np.float64)
+    if data.shape[1] == 2:  # one spectrum as x,y pairs
+        x, y = data[:, 0], data[:, 1]
+        if len(x) < 2:
+            raise RunError(f"{path}: an x,y spectrum needs at least two points")
+        return Block(source=str(path), y=y[None, :], x=x)
+    return Block(source=str(path), y=data)
 
 
 def _is_number(text: str) -> bool:
@@ -67,37 +128,11 @@ def _is_number(text: str) -> bool:
 
 
 def _read_csv(path: Path) -> Block:
-    try:
-        index, first = _first_line(path)
-    except UnicodeDecodeError:
-        raise RunError(f"{path}: not a text CSV file") from None
-    if first is None:
-        raise RunError(f"{path}: empty file (no spectra)")
-    try:
-        header = not all(_is_number(cell) for cell in first.split(","))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "input contained no data": handled below
-            data = np.loadtxt(
-                path,
-                delimiter=",",
-                comments="#",
-                skiprows=index + 1 if header else 0,
-                ndmin=2,
-                dtype=np.float64,
-                encoding="utf-8",
-            )
-    except UnicodeDecodeError:
-        raise RunError(f"{path}: not a text CSV file") from None
-    except ValueError as exc:
-        raise RunError(f"{path}: not a CSV of numbers ({exc})") from None
-    if data.size == 0:
-        raise RunError(f"{path}: no spectra (only a header)")
-    if data.shape[1] == 2:  # one spectrum as x,y pairs
-        x, y = data[:, 0], data[:, 1]
-        if len(x) < 2:
-            raise RunError(f"{path}: an x,y spectrum needs at least two points")
-        return Block(source=str(path), y=y[None, :], x=x)
-    return Block(source=str(path), y=data)
+    return _read_text(path, ",")
+
+
+def _read_tsv(path: Path) -> Block:
+    return _read_text(path, "\t")
 
 
 def _read_npy(path: Path) -> Block:
@@ -133,7 +168,15 @@ def _read_parquet(path: Path) -> Block:
     )
 
 
-_READERS = {".csv": _read_csv, ".npy": _read_npy, ".parquet": _read_parquet}
+_READERS = {
+    ".csv": _read_csv,
+    ".tsv": _read_tsv,
+    ".txt": _read_text,
+    ".xy": _read_text,
+    ".dat": _read_text,
+    ".npy": _read_npy,
+    ".parquet": _read_parquet,
+}
 assert _READERS.keys() == SPECTRA_FORMATS.keys()
 
 
