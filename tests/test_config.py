@@ -284,6 +284,17 @@ def test_default_and_paper_plan_quickly(tmp_path):
         ("evaluate_level", crosses),
     ):
         assert any(line.split()[:2] == [rule, str(count)] for line in text.splitlines()), text
+    # the docs' counts are the dry run's (they drifted before: 130 + 80, 210, 275)
+    total = next(line.split()[1] for line in text.splitlines() if line.startswith("total "))
+    robustness = len({j for j in sbconfig.unique_jobs(cfg) if j[0].startswith("noise_")})
+    fidelity = (REPO / "docs" / "fidelity.md").read_text()
+    assert (
+        f"{n_jobs - robustness} training jobs of the paper's experiments, plus {robustness} of "
+        "the robustness experiment" in " ".join(fidelity.split())
+    )
+    assert f"{total} jobs in all" in " ".join(fidelity.split())
+    cluster = " ".join((REPO / "docs" / "cluster-gpu.md").read_text().split())
+    assert f"({n_jobs} training jobs, each requesting a GPU" in cluster
 
 
 def test_select_leaves_out_the_unselected_sweep(tmp_path):

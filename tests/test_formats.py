@@ -45,3 +45,38 @@ def test_the_outputs_page_names_every_column_of_the_file_specs():
     predictions_row = rows["`runs/.../predictions.parquet`"]
     assert [c for c in splits.COLUMNS if f"`{c}`" not in split_row] == []
     assert [c for c in predictions.COLUMNS if c not in predictions_row] == []
+
+
+@pytest.mark.slow
+def test_the_outputs_page_names_every_column_of_every_table(tiny_run, tmp_path):
+    """docs/workflow.md "Columns of the tables" names every column of every CSV table that a real
+    run writes (runs, summary, agreement, confusions, runtimes; robustness from a swept run's
+    table writer): a column added without a word in the docs fails here."""
+    import re
+    from pathlib import Path
+
+    import pandas as pd
+
+    from specbench.results.tables.robustness import COLUMNS as ROBUSTNESS_COLUMNS
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "workflow.md").read_text()
+    section = page.split("## Columns of the tables", 1)[1].split("\n## ", 1)[0]
+    paragraphs = {
+        m.group(1): m.group(0)
+        for m in re.finditer(r"\*\*(\w+)\.csv\*\*.*?(?=\n\n|\Z)", section, re.S)
+    }
+    tables = {
+        path.stem: list(pd.read_csv(path, nrows=0).columns)
+        for path in sorted((tiny_run / "results" / "tables").glob("*.csv"))
+    }
+    tables["robustness"] = list(ROBUSTNESS_COLUMNS)
+    assert {"runs", "summary", "agreement", "confusions", "runtimes"} <= set(tables)
+    missing = {}
+    for name, columns in tables.items():
+        text = paragraphs.get(name, "")
+        for column in columns:
+            prefix, dot, _ = column.partition(".")
+            named = f"`{column}`" in text or (dot and f"`{prefix}.<package>`" in text)
+            if not named:
+                missing.setdefault(name, []).append(column)
+    assert missing == {}
