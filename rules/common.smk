@@ -10,6 +10,7 @@ if SRC not in sys.path:
 # (Set, not read: nothing is required of the user's environment, hence no `envvars:`.)
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p))
 
+from specbench.workflow import baselines as sbbaselines  # noqa: E402
 from specbench.workflow import codedeps  # noqa: E402
 from specbench.workflow import condaenvs  # noqa: E402
 from specbench.workflow import config as sbconfig  # noqa: E402
@@ -34,6 +35,13 @@ except sbconfig.ConfigError as exc:
 
 
 DATASETS = sorted(config["datasets"])
+# Result bundles whose shipped runs join the tables (config `baselines`), checked before any job:
+# their files, and each dataset's test split against this config's (specbench.workflow.baselines).
+try:
+    BASELINES = sbbaselines.load(config, basedir=workflow.basedir)
+except sbconfig.ConfigError as exc:
+    raise WorkflowError(f"Invalid config: {exc}") from None
+BASELINE_RECORDS = [record for bundle in BASELINES for record in bundle.records()]
 # One results tree per config: a plan that would re-render a dataset that runs were trained on,
 # from another definition of it, stops here (specbench.workflow.trees).
 try:
@@ -47,8 +55,11 @@ except sbconfig.ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 RUNS = sbconfig.runs(config)  # those of `select`, if given
 MODELS = sorted({run.model for run in RUNS})
-USED_DATASETS = sorted({run.dataset for run in RUNS})
+USED_DATASETS = sorted({run.dataset for run in RUNS} | {r["dataset"] for r in BASELINE_RECORDS})
 EXPERIMENTS = sbconfig.selected_experiments(config)
+EXPERIMENTS += [
+    e for e in dict.fromkeys(r["experiment"] for r in BASELINE_RECORDS) if e not in EXPERIMENTS
+]
 # the sweep levels of the selected experiments only (a `select` may leave a swept one out)
 SWEPT_EXPERIMENTS = [row for row in ALL_SWEPT_EXPERIMENTS if row["experiment"] in EXPERIMENTS]
 SELECTION = sbconfig.describe_selection(config)
@@ -178,9 +189,10 @@ def run_records():
                 "metrics": expand(rules.evaluate_model.output.metrics, **paths)[0],
                 "predictions": expand(rules.evaluate_model.output.predictions, **paths)[0],
                 "history": expand(rules.train_model.output.history, **paths)[0],
+                "baseline": "",
             }
         )
-    return records
+    return records + BASELINE_RECORDS
 
 
 def allow_missing():
@@ -243,7 +255,9 @@ def get_variation_dataset(wildcards):
     """The dataset drawn in the class-variation figure: the benchmark experiment's, else the first
     (of the selected experiments)."""
     name = "benchmark" if "benchmark" in EXPERIMENTS else EXPERIMENTS[0]
-    return config["experiments"][name]["dataset"]
+    if name in config["experiments"]:
+        return config["experiments"][name]["dataset"]
+    return next(r["base_dataset"] for r in BASELINE_RECORDS if r["experiment"] == name)
 
 
 def variant_codes(datasets):

@@ -24,6 +24,7 @@ rule aggregate_runs:
 rule aggregate_summary:
     input:
         runs=rules.aggregate_runs.output.csv,
+        predictions=get_run_files("predictions"),
         reference=[
             workflow_file("config/reference/paper_benchmark.csv"),
             workflow_file("config/reference/paper_challenge.csv"),
@@ -50,6 +51,8 @@ rule aggregate_summary:
 rule aggregate_agreement:
     input:
         summary=rules.aggregate_summary.output.csv,
+        runs=rules.aggregate_runs.output.csv,
+        predictions=get_run_files("predictions"),
         differences=workflow_file("config/reference/paper_differences.csv"),
         code=script_sources("aggregate_agreement"),
     output:
@@ -141,6 +144,7 @@ rule plot_misclassifications:
 rule plot_activation:
     input:
         runs=rules.aggregate_runs.output.csv,
+        predictions=get_run_files("predictions"),
         reference=workflow_file("config/reference/paper_challenge.csv"),
         code=script_sources("plot_activation"),
     output:
@@ -165,6 +169,7 @@ rule plot_activation:
 rule plot_modifications:
     input:
         runs=rules.aggregate_runs.output.csv,
+        predictions=get_run_files("predictions"),
         code=script_sources("plot_modifications"),
     output:
         png=report(

@@ -7,6 +7,7 @@ with redirect_to_log(snakemake.log[0]):
 
     aggregate_agreement(
         summary=snakemake.input.summary,
+        runs=snakemake.input.runs,
         differences=snakemake.input.differences,
         csv=snakemake.output.csv,
         md=snakemake.output.md,

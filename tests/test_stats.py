@@ -90,3 +90,59 @@ def test_summary_pairs_each_variant_with_its_original():
     md = summary_markdown(summary_table(runs))
     assert len(md.columns) <= 10
     assert "vs cnn2 (n=3)" in md.set_index("model").loc["cnn2_relu", "paired Δ (pp) [95 % CI]"]
+
+
+def test_mcnemar_is_the_exact_binomial_test_of_the_discordant_spectra():
+    """A known small case: 4 spectra right for a only, 1 for b only. Two-sided exact p =
+    P(X >= 4) + P(X <= 1) for X ~ Binomial(5, 1/2) = (5 + 1 + 1 + 5) / 32 = 0.375."""
+    from scipy.stats import binomtest
+
+    a = [1, 1, 1, 1, 0, 0, 1, 0, 1, 1]
+    b = [0, 1, 0, 0, 0, 1, 1, 0, 0, 1]
+    result = stats.mcnemar(a, b)
+    assert (result["b"], result["c"]) == (4, 1)
+    assert result["p"] == pytest.approx(0.375) == binomtest(4, 5, 0.5).pvalue
+    assert stats.mcnemar(a, a) == {"b": 0, "c": 0, "p": 1.0}  # no discordant spectrum
+    lopsided = stats.mcnemar([1] * 12 + [0] * 8, [0] * 12 + [0] * 8)
+    assert lopsided["p"] == pytest.approx(2 * 0.5**12) == binomtest(12, 12, 0.5).pvalue
+
+
+def test_paired_tests_and_verdicts_from_real_prediction_files(tmp_path):
+    """paired_test reads each run's predictions.parquet (beside its metrics.json), counts the
+    discordant spectra per seed, and judges significance; verdict words the agreement table."""
+    from helpers import write_predictions
+    from specbench.results.tables.paired import paired_test, verdict
+
+    labels = np.arange(40) % 4
+    rows = []
+    right = {  # spectra each model gets right, per seed
+        ("relu", 0): np.arange(40) < 36,
+        ("lin", 0): np.arange(40) < 20,
+        ("relu", 1): np.arange(40) < 30,
+        ("lin", 1): np.arange(40) < 14,
+    }
+    for (model, seed), correct in right.items():
+        folder = tmp_path / model / f"seed{seed}"
+        predicted = np.where(correct, labels, (labels + 1) % 4)
+        write_predictions(
+            folder / "predictions.parquet", labels, predicted, np.full(40, 0.9),
+            np.full(40, 0.05), ["0"] * 40,
+        )  # fmt: skip
+        rows.append(
+            {"experiment": "activation", "model": model, "seed": seed, "data_seed": 1,
+             "status": "ok", "test_accuracy": correct.mean(),
+             "metrics": str(folder / "metrics.json")}
+        )  # fmt: skip
+    runs = pd.DataFrame(rows)
+    test = paired_test(runs, "activation", "relu", "lin")
+    assert [(t["seed"], t["b"], t["c"]) for t in test["mcnemar"]] == [(0, 16, 0), (1, 16, 0)]
+    assert test["mcnemar"][0]["p"] == pytest.approx(2 * 0.5**16)
+    assert test["n"] == 2 and test["mean"] == pytest.approx(40.0)
+    assert test["significant"]  # p < 0.05 in every seed, the same direction
+    one = paired_test(runs[runs["seed"] == 0], "activation", "relu", "lin")
+    assert one["n"] == 1 and one["significant"]
+    assert verdict(one["mean"], one["significant"], +1) == "agrees, significant"
+    assert verdict(one["mean"], one["significant"], -1) == "opposite, significant"
+    assert verdict(2.0, False, +1) == "same sign, within noise"
+    assert verdict(-2.0, False, +1) == "opposite sign, within noise"
+    assert verdict(0.0, False, +1) == "no difference"

@@ -17,10 +17,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from specbench.results import shipped  # noqa: E402
+from specbench.workflow import validation  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -73,8 +76,14 @@ def main(argv=None) -> int:
         "note": args.note,
         "scale": args.scale,
     }
+    config = yaml.safe_load(Path(args.config).read_text())
+    validation.prepare_config(config, basedir=str(REPO))  # the dataset definitions, filled
     dest = shipped.ship(
-        args.results, REPO / "reference-results" / args.name, provenance, args.config
+        args.results,
+        REPO / "reference-results" / args.name,
+        provenance,
+        args.config,
+        datasets=config["datasets"],
     )
     print(f"shipped {dest}")
     return 0

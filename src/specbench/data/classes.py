@@ -6,13 +6,11 @@ published format (Schuetzke et al. 2023) of a class set is::
     {"datapoints": n, "classes": k,
      "spectra": {"0": {"peak_positions": [int, ...], "peak_heights": [float, ...]}, ...}}
 
-plus optional metadata keys at the top level. A class entry may carry ``"test_variants"``, a list
-of variant codes (specbench.data.variants) that overrides the dataset's ``test.variants`` for that class
-(used by the 27-class challenge set, config/challenge_classes.json), and a free-text ``"group"``.
-
-Three sources (config key ``source``): ``generated`` (generate_classes), ``challenge`` (the shipped
-challenge set) and ``file`` (any file in the published format). This module imports numpy only: the
-workflow calls check_classes_file while it is planned.
+plus optional metadata keys at the top level. A class entry may carry ``"test_variants"``
+(variant codes, specbench.data.variants, overriding the dataset's ``test.variants``: the
+challenge set, config/challenge_classes.json) and a free-text ``"group"``. Three sources (config
+``source``): ``generated`` (generate_classes), ``challenge`` (the shipped challenge set) and
+``file`` (any file in the published format). Imports numpy only (the workflow's planning uses it).
 """
 
 from __future__ import annotations
@@ -389,13 +387,20 @@ def make_classes(
     output: str | os.PathLike,
     source: str | os.PathLike | Sequence[str] | None = None,
 ) -> ClassSet:
-    """Rule generate_classes: build a dataset's classes and write them to `output` (published
-    format, with metadata keys dataset, source, seed, specbench_version).
+    """Rule generate_classes: :func:`build_classes`, written to `output` (published format)."""
+    classes = build_classes(dataset, name=name, source=source)
+    save_classes(classes, output)
+    return classes
+
+
+def build_classes(
+    dataset: dict, *, name: str, source: str | os.PathLike | Sequence[str] | None = None
+) -> ClassSet:
+    """A dataset's classes (metadata keys dataset, source, seed, specbench_version).
 
     dataset: the config entry's {source, classes_file?, n_points?, seed, generate?} (unset
     generation settings: the schema's defaults); source: the JSON file of a challenge/file
-    dataset (rule input).
-    """
+    dataset (rule input)."""
     kind = dataset["source"]
     seed = int(dataset["seed"])
     if kind == "generated":
@@ -442,5 +447,4 @@ def make_classes(
         "specbench_version": __version__,
         **{k: v for k, v in classes.metadata.items() if k not in ("dataset", "source", "seed")},
     }
-    save_classes(classes, output)
     return classes

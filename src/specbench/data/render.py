@@ -264,16 +264,24 @@ def plan_splits(classes: ClassSet, render: dict) -> dict[str, SplitPlan]:
             classes, per_class=int(r["train_per_class"]), split="train", **common
         ),
         "val": random_split(classes, per_class=int(r["val_per_class"]), split="val", **common),
-        "test": test_split(
-            classes,
-            sigma=float(t["sigma"]),
-            shift=int(t["shift"]),
-            delta=float(t["delta"]),
-            variants=t["variants"],
-            artifacts=settings_of(t),
-            seed=params["seed"],
-        ),
+        "test": plan_test(classes, params),
     }
+
+
+def plan_test(classes: ClassSet, render: dict) -> SplitPlan:
+    """The plan of the test split alone (params {seed, render, test}, as plan_splits takes them):
+    what a dataset's test spectra are, without drawing the training and validation splits."""
+    params = fill_defaults(render)
+    t = params["test"]
+    return test_split(
+        classes,
+        sigma=float(t["sigma"]),
+        shift=int(t["shift"]),
+        delta=float(t["delta"]),
+        variants=t["variants"],
+        artifacts=settings_of(t),
+        seed=params["seed"],
+    )
 
 
 def plan_from_split(split: splits.Split) -> SplitPlan:

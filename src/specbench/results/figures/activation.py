@@ -26,7 +26,7 @@ from specbench.results.figures.layout import (
 from specbench.results.figures.runs import experiment_runs, model_reference  # noqa: E402
 from specbench.results.figures.style import PAPER, palette, styled  # noqa: E402
 from specbench.results.tables.common import architecture_label, architecture_order  # noqa: E402
-from specbench.results.tables.paired import paired_accuracy, paired_label  # noqa: E402
+from specbench.results.tables.paired import paired_label, paired_test  # noqa: E402
 
 
 def _dodge_offsets(n: int, width: float = 0.8) -> list[float]:
@@ -139,7 +139,7 @@ def _narrow(text: str) -> str:
         if sign in text:
             text = text.replace(sign, "\n" + sign[1], 1)
             break
-    return text.replace(" (", "\n(").replace("seed: ", "seed:\n")
+    return text.replace(" (", "\n(").replace("seed: ", "seed:\n").replace("seed, ", "seed,\n")
 
 
 def _annotate_relu_gain(ax: plt.Axes, data: pd.DataFrame, experiment: str, archs: list) -> float:
@@ -153,7 +153,7 @@ def _annotate_relu_gain(ax: plt.Axes, data: pd.DataFrame, experiment: str, archs
         relu = rows[rows["activation"] == "relu"]["model"].tolist()
         linear = rows[rows["activation"] == "linear"]["model"].tolist()
         if relu and linear:
-            diff = paired_accuracy(data, experiment, relu[0], linear[0])
+            diff = paired_test(data, experiment, relu[0], linear[0])
             text = paired_label(diff, "ReLU−lin.")
             if text:
                 labels[arch] = text.replace(" (", "\n(", 1)

@@ -24,7 +24,7 @@ from specbench.results.figures.layout import (
 from specbench.results.figures.runs import experiment_runs  # noqa: E402
 from specbench.results.figures.style import palette, styled  # noqa: E402
 from specbench.results.tables.common import is_original, model_order  # noqa: E402
-from specbench.results.tables.paired import paired_accuracy, paired_label  # noqa: E402
+from specbench.results.tables.paired import paired_label, paired_test  # noqa: E402
 
 
 def plot_modifications(
@@ -106,10 +106,14 @@ def plot_modifications(
                 ax.axhline(means[originals[0]], color=colors[0], ls="--", lw=1, zorder=1)
             for i, model in enumerate(models):  # paired difference to the original, with CI
                 if originals and model not in originals:
-                    diff = paired_accuracy(data, experiment, model, originals[0])
+                    diff = paired_test(data, experiment, model, originals[0])
                     text = paired_label(diff)
                     if text:
-                        text = text.replace(" [", "\n[").replace(" (", "\n(")
+                        text = (
+                            text.replace(" [", "\n[")
+                            .replace(" (", "\n(")
+                            .replace("seed, ", "seed,\n")
+                        )
                         label_above(ax, i, text, "xx-small")
             ax.set_xticks(range(len(models)))
             ax.set_xticklabels(models, rotation=30, ha="right")

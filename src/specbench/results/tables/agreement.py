@@ -10,7 +10,10 @@ of config/reference/) and the published signs of the paired differences
 - ``challenge_rho``: the same between our mean challenge accuracy and the published one (the middle
   of the published range) of the activation experiment's models;
 - ``signs_agreed`` / ``signs_total``: paired differences (ReLU - linear; modification - original)
-  whose sign is the published one; a difference of exactly 0 agrees with none;
+  whose sign is the published one; a difference of exactly 0 agrees with none. In the table each
+  is judged with its per-spectrum test (McNemar per seed, the paired interval across seeds):
+  "agrees, significant", "same sign, within noise", "opposite sign, within noise" or "opposite,
+  significant" (specbench.results.tables.paired.verdict), never by its sign alone;
 - ``cnn6_rank_benchmark`` / ``cnn6_rank_challenge``: cnn6's rank (1 = best; ties share the best
   rank they span, e.g. "1=" when tied first) on each set, where the paper has it first on both.
 """
@@ -24,6 +27,8 @@ import numpy as np
 import pandas as pd
 
 from specbench.results.tables.common import TableInputError, subset_title, write_table
+from specbench.results.tables.paired import mcnemar_text, paired_test, verdict
+from specbench.results.tables.runs import read_runs
 
 #: The published best architecture on both sets (Schuetzke et al. 2023).
 PAPER_BEST = "cnn6"
@@ -77,8 +82,13 @@ def _experiment(summary: pd.DataFrame, experiment: str) -> pd.DataFrame:
     return rows.drop_duplicates("model").set_index("model")
 
 
-def agreement(summary: pd.DataFrame, differences: pd.DataFrame) -> dict:
-    """The agreement measures of the module docstring for one run's summary table."""
+def agreement(
+    summary: pd.DataFrame, differences: pd.DataFrame, runs: pd.DataFrame | None = None
+) -> dict:
+    """The agreement measures of the module docstring for one run's summary table; with the
+    run's `runs` table, each published paired difference is tested per spectrum
+    (specbench.results.tables.paired.paired_test) and judged by :func:`~specbench.results.tables.
+    paired.verdict` ("agrees, significant", "same sign, within noise", ...)."""
     out: dict = {}
     bench = _experiment(summary, "benchmark")
     bench = bench[bench["paper_test_error_pct_mean"].notna()]
@@ -115,18 +125,29 @@ def agreement(summary: pd.DataFrame, differences: pd.DataFrame) -> dict:
             exp.loc[row.model, "test_accuracy_mean"]
             - exp.loc[row.paired_with, "test_accuracy_mean"]
         )
+        test = None
+        if runs is not None:
+            test = paired_test(runs, row.experiment, row.model, row.paired_with)
+            diff = test["mean"] if test["n"] else np.nan
         if pd.isna(diff):
             continue
         total += 1
         ok = bool(np.sign(diff) == row.paper_sign)
         agreed += ok
         details.append(f"{row.model}-{row.paired_with} {diff:+.1f}{'' if ok else ' (x)'}")
+        ours = f"{diff:+.1f} pp"
+        judged = "yes" if ok else "no"
+        if test is not None:
+            if test["n"] >= 2:
+                ours += f" [{test['low']:+.1f}, {test['high']:+.1f}]"
+            ours += f", McNemar p {mcnemar_text(test['mcnemar'])}"
+            judged = verdict(diff, test["significant"], row.paper_sign)
         sign_rows.append(
             (
                 f"{row.model} − {row.paired_with} ({row.experiment})",
-                f"{diff:+.1f} pp",
+                ours,
                 "+" if row.paper_sign > 0 else "−",
-                "yes" if ok else "no",
+                judged,
             )
         )
     out["signs_agreed"], out["signs_total"] = agreed, total
@@ -135,10 +156,13 @@ def agreement(summary: pd.DataFrame, differences: pd.DataFrame) -> dict:
     return out
 
 
-def agreement_table(summary: pd.DataFrame, differences: pd.DataFrame) -> pd.DataFrame:
+def agreement_table(
+    summary: pd.DataFrame, differences: pd.DataFrame, runs: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per measure of :func:`agreement` (the agreement table of a workflow run):
-    measure, ours, paper, agrees ("yes"/"no"/"" where the run cannot tell)."""
-    out = agreement(summary, differences)
+    measure, ours, paper, agrees ("yes"/"no"/"" where the run cannot tell; for a paired
+    difference, with `runs`, the verdict of its per-spectrum test)."""
+    out = agreement(summary, differences, runs)
     rows = []
 
     def rho_row(what: str, rho: float, n: int) -> None:
@@ -164,12 +188,15 @@ def aggregate_agreement(
     csv: str | Path,
     md: str | Path,
     selection: str = "",
+    runs: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Rule aggregate_agreement: :func:`agreement_table` of summary.csv, as CSV and Markdown."""
+    """Rule aggregate_agreement: :func:`agreement_table` of summary.csv (and runs.csv, whose
+    runs' predictions test each paired difference), as CSV and Markdown."""
     try:
         table = pd.read_csv(summary)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise TableInputError(f"{summary}: not a readable summary table ({exc})") from None
-    out = agreement_table(table, load_differences(differences))
+    run_table = read_runs(runs) if runs is not None else None
+    out = agreement_table(table, load_differences(differences), run_table)
     write_table(out, csv, md, title=subset_title("Agreement with the paper", selection))
     return out

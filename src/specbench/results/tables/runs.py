@@ -33,6 +33,7 @@ RUN_KEY_COLUMNS = [
     "data_seed",
     "base_dataset",
     "status",
+    "baseline",
     "architecture",
 ]
 #: Metrics of metrics.json always present in runs.csv (empty when a run is missing): its spec's
@@ -98,6 +99,8 @@ def runs_table(runs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             "seed": int(record["seed"]),
             "data_seed": int(record.get("data_seed", -1)),
             "base_dataset": record.get("base_dataset", record["dataset"]),
+            # the result bundle a shipped run comes from (config `baselines`); "" trained here
+            "baseline": record.get("baseline") or "",
             "architecture": record.get("architecture", ""),
             "dense_activation": dense_activation(record.get("architecture", ""), hyperparameters),
             "hyperparameters": hyperparameters_key(hyperparameters),
@@ -204,7 +207,9 @@ def read_runs(path: str | Path) -> pd.DataFrame:
     """runs.csv as written by :func:`aggregate_runs` (integer metrics as nullable Int64)."""
     path = Path(path)
     try:
-        table = pd.read_csv(path, dtype={"hyperparameters": str, "dense_activation": str})
+        table = pd.read_csv(
+            path, dtype={"hyperparameters": str, "dense_activation": str, "baseline": str}
+        )
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise TableInputError(f"{path}: not a readable runs table ({exc})") from None
     missing = [col for col in RUNS_COLUMNS if col not in table.columns]
@@ -213,4 +218,5 @@ def read_runs(path: str | Path) -> pd.DataFrame:
     for col in _INT_METRICS:
         table[col] = pd.to_numeric(table[col]).round().astype("Int64")
     table["hyperparameters"] = table["hyperparameters"].fillna("{}")
+    table["baseline"] = table["baseline"].fillna("")
     return table

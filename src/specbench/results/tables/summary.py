@@ -14,7 +14,7 @@ import pandas as pd
 from specbench.results import stats as sbstats
 from specbench.models import registry
 from specbench.results.tables.common import subset_title, write_table
-from specbench.results.tables.paired import counterpart, paired_accuracy
+from specbench.results.tables.paired import ALPHA, counterpart, mcnemar_text, paired_test
 from specbench.results.tables.reference import REFERENCE_VALUES, load_reference, match_reference
 from specbench.results.tables.runs import read_runs
 
@@ -53,6 +53,9 @@ SUMMARY_COLUMNS = [
     "paired_diff_pct",
     "paired_ci_low_pct",
     "paired_ci_high_pct",
+    "paired_mcnemar_p",
+    "paired_significant",
+    "baseline",
     *[f"paper_{col}" for col in REFERENCE_VALUES],
 ]
 
@@ -61,16 +64,19 @@ def _paired(runs: pd.DataFrame, experiment: str, model: str, group: pd.DataFrame
     """Paired difference (percentage points of test accuracy) of `model` minus its counterpart
     over the (seed, data seed) runs both finished; see specbench.results.stats."""
     other = counterpart(runs, experiment, model)
-    out = {"paired_with": other or "", "paired_n": 0}
+    out = {"paired_with": other or "", "paired_n": 0, "paired_mcnemar_p": ""}
     out.update(paired_diff_pct=np.nan, paired_ci_low_pct=np.nan, paired_ci_high_pct=np.nan)
+    out["paired_significant"] = pd.NA
     if other is None:
         return out
-    diff = paired_accuracy(runs, experiment, model, other)
+    diff = paired_test(runs, experiment, model, other)
     out.update(
         paired_n=diff["n"],
         paired_diff_pct=diff["mean"],
         paired_ci_low_pct=diff["low"],
         paired_ci_high_pct=diff["high"],
+        paired_mcnemar_p=mcnemar_text(diff["mcnemar"]),
+        paired_significant=pd.NA if diff["significant"] is None else diff["significant"],
     )
     return out
 
@@ -90,6 +96,8 @@ def summary_table(runs: pd.DataFrame, reference: pd.DataFrame | None = None) -> 
         runs["data_seed"] = -1
     if "base_dataset" not in runs.columns:
         runs["base_dataset"] = runs["dataset"]
+    if "baseline" not in runs.columns:  # a runs.csv from before baselines
+        runs["baseline"] = ""
     keys = ["experiment", "base_dataset", "model"]
     for (experiment, dataset, model), group in runs.groupby(keys, sort=False):
         ok = group[group["status"] == "ok"]
@@ -149,6 +157,7 @@ def summary_table(runs: pd.DataFrame, reference: pd.DataFrame | None = None) -> 
         spread = sbstats.spread(accuracy)
         row["seed_sd_pct"], row["data_sd_pct"] = spread["seed_sd"], spread["data_sd"]
         row.update(_paired(runs, experiment, model, group))
+        row["baseline"] = " ".join(sorted(set(group["baseline"].fillna("")) - {""}))
         rows.append(row)
     table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS[: SUMMARY_COLUMNS.index("paper_n_seeds")])
     if reference is not None and len(table):
@@ -209,23 +218,30 @@ def summary_markdown(table: pd.DataFrame) -> pd.DataFrame:
         paper_wrong = _mean_range(
             r["paper_test_wrong_mean"], r["paper_test_wrong_min"], r["paper_test_wrong_max"], 1
         )
+        paired = ""
         if r["paired_with"] and r["paired_n"] >= 2:
+            p_values = _p_values(r)
+            below = sum(p < ALPHA for p in p_values)
+            tested = f"; p < {ALPHA:g} in {below}/{len(p_values)} seeds" if p_values else ""
             paired = (
                 f"{r['paired_diff_pct']:+.1f} [{r['paired_ci_low_pct']:+.1f}, "
-                f"{r['paired_ci_high_pct']:+.1f}] vs {r['paired_with']} (n={r['paired_n']})"
+                f"{r['paired_ci_high_pct']:+.1f}] vs {r['paired_with']} (n={r['paired_n']}"
+                f"{tested})"
             )
         elif r["paired_with"] and r["paired_n"] == 1:
-            paired = f"{r['paired_diff_pct']:+.1f} vs {r['paired_with']} (one pair: no interval)"
-        else:
-            paired = ""
+            p_value = _p_values(r)
+            tested = f", McNemar p = {p_value[0]:.2g}" if p_value else ""
+            paired = f"{r['paired_diff_pct']:+.1f} vs {r['paired_with']} (one pair{tested})"
+        if paired and r.get("paired_significant") is True:
+            paired += " *"
         seeds = f"{r['n_ok']}/{r['n_runs']}"
         if r["n_data_seeds"] and r["n_data_seeds"] > 1:
             seeds += f" ({r['n_data_seeds']} datasets)"
         rows.append(
             {
                 "experiment": r["experiment"],
-                # † marks a model not in the paper (a user's own builder)
-                "model": r["model"] if r.get("in_paper", True) else f"{r['model']} †",
+                # † marks a model not in the paper (a user's own builder), ‡ a baseline's
+                "model": _marked(r),
                 "runs": seeds,
                 "test accuracy %": acc,
                 "paper %": paper,
@@ -239,6 +255,18 @@ def summary_markdown(table: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _p_values(row: Any) -> list[float]:
+    """The per-seed McNemar p-values of a summary row (``paired_mcnemar_p``, may be empty/NaN)."""
+    text = row.get("paired_mcnemar_p")
+    return [] if pd.isna(text) else [float(p) for p in str(text).split()]
+
+
+def _marked(row: Any) -> str:
+    """The model's name, † for a user's own builder, ‡ for a baseline's (shipped, not trained here)."""
+    name = row["model"] if row.get("in_paper", True) else f"{row['model']} †"
+    return f"{name} ‡" if str(row.get("baseline") or "") else name
 
 
 def _format_duration(seconds: Any) -> str:
