@@ -161,9 +161,11 @@ def test_dataset_rendering_parameter_reruns_only_that_dataset(clone_run):
     edit_config(workdir, change)
     # runs were trained on chal: replacing it takes a yes (specbench.workflow.trees)
     proc = snakemake(workdir, "-n", "--cores", "2", "--configfile", "tiny.yaml", check=False)
-    assert proc.returncode != 0
-    refusal = [line for line in proc.stderr.splitlines() if "replace_datasets" in line]
-    assert len(refusal) == 1 and "dataset 'chal'" in refusal[0] and "4 trained run(s)" in refusal[0]
+    assert proc.returncode != 0, proc.stdout
+    output = proc.stdout + proc.stderr
+    refusal = [line for line in output.splitlines() if "replace_datasets" in line]
+    assert len(refusal) == 1, output
+    assert "dataset 'chal'" in refusal[0] and "4 trained run(s)" in refusal[0], refusal
 
     edit_config(workdir, lambda cfg: cfg.update(replace_datasets=True))
     expected = {"render_spectra[dataset=chal]"}

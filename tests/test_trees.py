@@ -64,7 +64,8 @@ def test_two_configs_never_touch_each_others_results(tmp_path):
     # the mistake: config b in a's directory stops before any job, in one line
     wrong = run(a, "b.yaml", check=False)
     assert wrong.returncode != 0
-    lines = [line for line in wrong.stderr.splitlines() if "replace_datasets" in line]
+    output = wrong.stdout + wrong.stderr
+    lines = [line for line in output.splitlines() if "replace_datasets" in line]
     assert len(lines) == 1 and "dataset 'bench'" in lines[0] and "--directory" in lines[0]
     assert tree(a) == first
     assert not os.path.exists(workdir / "results")  # nothing landed beside the workflow either

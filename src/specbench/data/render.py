@@ -250,7 +250,7 @@ def fill_defaults(render: dict) -> dict:
 def plan_splits(classes: ClassSet, render: dict) -> dict[str, SplitPlan]:
     """Plans of train, val and test of a class set with the params {seed, render, test}."""
     params = fill_defaults(render)
-    r, t = params["render"], params["test"]
+    r = params["render"]
     common = {
         "seed": params["seed"],
         "shift": int(r["shift"]),

@@ -26,6 +26,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from specbench.core.inputs import config_path
+
 __all__ = [
     "RESERVED",
     "UserModelError",
@@ -73,8 +75,8 @@ def _is_file(target: str) -> bool:
 def location(architecture: str, basedir: str | Path = ".") -> tuple[Path | None, str, str]:
     """(file or None for a module, module or file text, function) of a user builder."""
     target, function = _split(architecture)
-    if _is_file(target):
-        return (Path(basedir) / target).resolve(), target, function
+    if _is_file(target):  # relative to the working directory, else to the workflow's
+        return config_path(target, basedir).resolve(), target, function
     return None, target, function
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from specbench.core.canonical import canonical_json
+from specbench.core.inputs import config_path
 from specbench.data import fingerprint
 from specbench.results.bundles import Bundle, BundleError, read_bundle
 from specbench.workflow import config as sbconfig
@@ -95,8 +96,8 @@ def load(config: dict, basedir: str = ".") -> list[Bundle]:
     local = {(run.experiment, run.model) for run in sbconfig.runs(config)}
     shipped: dict[tuple[str, str], str] = {}
     for entry in config.get("baselines") or []:
-        try:
-            bundle = read_bundle(entry)
+        try:  # relative to the working directory, else to the workflow's
+            bundle = read_bundle(config_path(entry))
         except BundleError as exc:
             raise ConfigError(f"baselines: {exc}") from None
         for name, info in bundle.datasets.items():
