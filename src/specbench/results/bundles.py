@@ -34,19 +34,15 @@ import pandas as pd
 
 from specbench.core import formats
 from specbench.data import fingerprint
+from specbench.results.tables.runs import RUN_KEY_COLUMNS
 
 FORMAT = "specbench-bundle"
 VERSION = 1
 BUNDLE_FILE = "bundle.json"
-#: Run fields a bundle records (the run records of rules/common.smk, less the file paths).
+#: Run fields a bundle records: runs.csv's run keys (the run records of rules/common.smk, less
+#: the file paths) but its status and bundle, and the hyperparameters.
 RUN_FIELDS = (
-    "experiment",
-    "dataset",
-    "model",
-    "seed",
-    "data_seed",
-    "base_dataset",
-    "architecture",
+    *(key for key in RUN_KEY_COLUMNS if key not in ("status", "baseline")),
     "hyperparameters",
 )
 #: A run folder's files a baseline needs (specbench.core.formats): all but the model.
