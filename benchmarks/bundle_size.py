@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from specbench.core import formats  # noqa: E402
-from specbench.data.classes import build_classes  # noqa: E402
+from specbench.data.sources import build_classes  # noqa: E402
 from specbench.data.render import plan_test  # noqa: E402
 from specbench.data.splits import write_split  # noqa: E402
 from specbench.evaluation.evaluate import write_predictions  # noqa: E402

@@ -117,13 +117,14 @@ def conda_env(name):
 def get_classes_params(wildcards):
     """The part of a dataset's config that defines its classes."""
     ds = config["datasets"][wildcards.dataset]
-    keys = ("source", "classes_file", "n_points", "seed", "generate")
+    keys = ("source", "classes_file", "structures", "peaks_file", "axis", "xrd", "n_points")
+    keys += ("seed", "generate")
     return {key: ds[key] for key in keys if key in ds}
 
 
 def get_classes_source(wildcards):
-    path = sbconfig.classes_source_path(config["datasets"][wildcards.dataset], workflow.basedir)
-    return [] if path is None else [workdir_path(path)]
+    paths = sbconfig.classes_sources(config["datasets"][wildcards.dataset], workflow.basedir)
+    return [workdir_path(path) for path in paths]
 
 
 def get_render_params(wildcards):

@@ -1,9 +1,9 @@
-"""Script of rule generate_classes (rules/datasets.smk); logic: specbench.data.classes.make_classes."""
+"""Script of rule generate_classes (rules/datasets.smk); logic: specbench.data.sources.make_classes."""
 
 from specbench.workflow.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from specbench.data.classes import make_classes
+    from specbench.data.sources import make_classes
 
     make_classes(
         dict(snakemake.params.dataset),

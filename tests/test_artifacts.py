@@ -29,7 +29,8 @@ from specbench.core.schema import SCHEMA_PATH
 from specbench.workflow import config as sbconfig
 from specbench.data import artifacts
 from specbench.data import splits as sbsplits
-from specbench.data.classes import ClassSet, generate_classes, make_classes
+from specbench.data.classes import ClassSet, generate_classes
+from specbench.data.sources import make_classes
 from specbench.data.render import plan_from_split, render_dataset, render_peaks
 
 SCHEMA = str(SCHEMA_PATH)

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from specbench.data.sources import make_classes
 from specbench.data.classes import (
     ClassesError,
     check_classes_file,
     generate_class,
     generate_classes,
     load_classes,
-    make_classes,
     rescale_positions,
     save_classes,
 )

@@ -85,8 +85,8 @@ def prepare(
     from specbench.data.preprocess import normalise
 
     n_points = run.n_points
-    grid_given = grid is not None
-    grid = check_grid(grid, "grid") if grid_given else run.grid
+    grid_given = grid is not None or run.axis is not None  # a run's axis is a grid given
+    grid = check_grid(grid, "grid") if grid is not None else run.grid
     positions = model_positions(n_points, grid)
     parts, sources, rows, notes = [], [], [], []
     for block in blocks:
@@ -222,8 +222,13 @@ def classify(
         accuracy = float(correct[known].mean())
     columns["predicted"] = classes[:, 0]
     columns["probability"] = probs[:, 0]
+    names = run.class_names
+    if names is not None:  # your own phases: their names beside the indices
+        columns["predicted_name"] = [names[k] for k in classes[:, 0]]
     for i in range(top):
         columns[f"class_{i + 1}"] = classes[:, i]
+        if names is not None:
+            columns[f"name_{i + 1}"] = [names[k] for k in classes[:, i]]
         columns[f"probability_{i + 1}"] = probs[:, i]
     return Result(
         table=pd.DataFrame(columns),

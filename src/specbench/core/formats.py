@@ -124,11 +124,14 @@ TRAINING_INFO = (
     Field("versions", "dict"),
 )
 REQUIRED_INFO = tuple(f.name for f in TRAINING_INFO if f.role == "required")
+#: training.json keys of a dataset of your own phases (specbench.data.phases), from its splits:
+#: ``axis`` {unit, start, stop} of the grid, ``class_names`` in class order.
+INFO_OPTIONAL = ("axis", "class_names")
 
 
 def training_info(values: Mapping[str, Any]) -> dict[str, Any]:
     """training.json's content in :data:`TRAINING_INFO` order (ValueError if it does not fit)."""
-    return _record(TRAINING_INFO, values, INFO_FILE)
+    return _record(TRAINING_INFO, values, INFO_FILE, optional=INFO_OPTIONAL)
 
 
 #: metrics.json, in the order written. ``identity``: the run (must match the run record);

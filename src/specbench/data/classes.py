@@ -19,14 +19,12 @@ import functools
 import json
 import logging
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from specbench import __version__
 from specbench.core import schema
 from specbench.core.atomic import atomic_path
 from specbench.data.variants import VariantError, check_variants
@@ -366,85 +364,3 @@ def generate_classes(
         }
     }
     return ClassSet(n_points, positions, heights, [None] * n_classes, metadata)
-
-
-# ------------------------------------------------------------------ rule entry point
-
-
-def _one_source(source: str | os.PathLike | Sequence[str] | None) -> Path | None:
-    if source is None or isinstance(source, (str, os.PathLike)):
-        return None if source in (None, "") else Path(source)
-    items = list(source)
-    if len(items) > 1:
-        raise ClassesError(f"expected one classes source file, got {items}")
-    return Path(items[0]) if items else None
-
-
-def make_classes(
-    dataset: dict,
-    *,
-    name: str,
-    output: str | os.PathLike,
-    source: str | os.PathLike | Sequence[str] | None = None,
-) -> ClassSet:
-    """Rule generate_classes: :func:`build_classes`, written to `output` (published format)."""
-    classes = build_classes(dataset, name=name, source=source)
-    save_classes(classes, output)
-    return classes
-
-
-def build_classes(
-    dataset: dict, *, name: str, source: str | os.PathLike | Sequence[str] | None = None
-) -> ClassSet:
-    """A dataset's classes (metadata keys dataset, source, seed, specbench_version).
-
-    dataset: the config entry's {source, classes_file?, n_points?, seed, generate?} (unset
-    generation settings: the schema's defaults); source: the JSON file of a challenge/file
-    dataset (rule input)."""
-    kind = dataset["source"]
-    seed = int(dataset["seed"])
-    if kind == "generated":
-        if "n_points" not in dataset:
-            raise ClassesError(f"dataset {name!r}: n_points is required for source 'generated'")
-        try:
-            gen = schema.fill(dataset.get("generate"), *GENERATE, name="generate")
-        except schema.SchemaError as exc:
-            raise ClassesError(f"dataset {name!r}: {exc}") from None
-        classes = generate_classes(
-            int(gen["n_classes"]),
-            n_points=int(dataset["n_points"]),
-            seed=seed,
-            boundary=gen["boundary"],
-            max_height=gen["max_height"],
-            peak_count=gen["peak_count"],
-        )
-        log.info(
-            "dataset %s: generated %d classes of %d points (seed %d)",
-            name,
-            len(classes),
-            classes.n_points,
-            seed,
-        )
-    elif kind in ("challenge", "file"):
-        path = _one_source(source)
-        if path is None:
-            raise ClassesError(f"dataset {name!r}: source {kind!r} needs a classes file")
-        classes = load_classes(path, dataset.get("n_points"))
-        classes.metadata["source_file"] = str(path)
-        log.info("dataset %s: %d classes from %s", name, len(classes), path)
-    else:
-        raise ClassesError(f"dataset {name!r}: unknown source {kind!r}")
-    counts = np.bincount([len(p) for p in classes.positions])
-    log.info(
-        "dataset %s: peak counts %s",
-        name,
-        {int(k): int(v) for k, v in enumerate(counts) if v},
-    )
-    classes.metadata = {
-        "dataset": name,
-        "source": kind,
-        "seed": seed,
-        "specbench_version": __version__,
-        **{k: v for k, v in classes.metadata.items() if k not in ("dataset", "source", "seed")},
-    }
-    return classes

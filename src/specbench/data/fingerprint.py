@@ -29,7 +29,7 @@ import os
 
 import numpy as np
 
-from specbench.data.classes import build_classes
+from specbench.data.sources import build_classes
 from specbench.data.render import SplitPlan, plan_from_split, plan_test
 from specbench.data.splits import read_split
 

@@ -16,6 +16,7 @@ and noise. Without them nothing here changes: the same spectra and the same Parq
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -28,6 +29,7 @@ from specbench.core import schema
 from specbench.data import splits
 from specbench.data.artifacts import Artifacts, apply_artifacts, draw_artifacts, settings_of
 from specbench.data.classes import ClassSet, load_classes
+from specbench.data.xrd import vary_xrd
 from specbench.data.peaks import (  # noqa: F401 (gaussian_kernels, profile_kernels: public here too)
     gaussian_kernels,
     profile_kernels,
@@ -259,13 +261,16 @@ def plan_splits(classes: ClassSet, render: dict) -> dict[str, SplitPlan]:
         "vary_tallest": bool(r["vary_tallest"]),
         "artifacts": settings_of(r),
     }
-    return {
-        "train": random_split(
-            classes, per_class=int(r["train_per_class"]), split="train", **common
-        ),
-        "val": random_split(classes, per_class=int(r["val_per_class"]), split="val", **common),
-        "test": plan_test(classes, params),
+    plans = {
+        split: random_split(classes, per_class=int(r[f"{split}_per_class"]), split=split, **common)
+        for split in ("train", "val")
     }
+    if r.get("xrd"):  # position-aware X-ray variation (specbench.data.xrd)
+        for split, plan in plans.items():
+            plans[split] = vary_xrd(
+                plan, classes, r["xrd"], seed=params["seed"], split_code=SPLIT_CODES[split]
+            )
+    return {**plans, "test": plan_test(classes, params)}
 
 
 def plan_test(classes: ClassSet, render: dict) -> SplitPlan:
@@ -378,12 +383,14 @@ def render_dataset(
         )
     plans = plan_splits(classes, params)
     paths = {"train": train_path, "val": val_path, "test": test_path}
+    # the axis and class names of your own phases travel with the data (specbench.data.phases)
+    own = {k: json.dumps(classes.metadata[k]) for k in ("axis", "names") if k in classes.metadata}
     for split, plan in plans.items():
         t0 = time.perf_counter()
         write_plan(
             plan,
             paths[split],
-            metadata={"dataset": name, "config_hash": config_hash, "split": split},
+            metadata={"dataset": name, "config_hash": config_hash, "split": split, **own},
         )
         log.info(
             "dataset %s: %s: %d spectra of %d points rendered and written to %s in %.2f s",

@@ -116,8 +116,21 @@ class Run:
         return self.info["precision"]
 
     @property
+    def axis(self) -> dict | None:
+        """{unit, start, stop} of a run on your own phases (specbench.data.phases), else None."""
+        return self.info.get("axis")
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """The class names of a run on your own phases, in class order, else None."""
+        return self.info.get("class_names")
+
+    @property
     def grid(self) -> tuple[float, float]:
-        """(start, stop) of the model's positions without ``--grid``: (0, n_points-1)."""
+        """(start, stop) of the model's positions without ``--grid``: its axis range (a run on
+        your own phases: e.g. 2θ 10..80), else (0, n_points-1)."""
+        if self.axis is not None:
+            return float(self.axis["start"]), float(self.axis["stop"])
         return 0.0, float(self.n_points - 1)
 
 
@@ -164,6 +177,8 @@ def run_summary(run: Run) -> dict[str, Any]:
         "n_points": run.n_points,
         "n_classes": run.n_classes,
         "grid": list(run.grid),
+        "axis_unit": (run.axis or {}).get("unit"),
+        "class_names": run.class_names,
         "test_accuracy": metrics.get("test_accuracy"),
         "test_wrong": metrics.get("test_wrong"),
         "n_test": metrics.get("n_test"),

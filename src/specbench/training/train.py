@@ -67,6 +67,8 @@ from specbench.training.history import (  # noqa: F401 (HISTORY_COLUMNS, Trainin
 )
 
 logger = logging.getLogger("specbench.training")
+#: (training.json key, split metadata key) of a dataset of your own phases (specbench.data.phases)
+OWN_METADATA = (("axis", "axis"), ("class_names", "names"))
 
 # ------------------------------------------------------------------------------ protocol, data
 
@@ -297,7 +299,8 @@ def _train(
     runtime = backend.runtime()
     t0 = time.perf_counter()
     x_train, y_train = load_split(train)
-    config_hash = read_metadata(train).get("config_hash")
+    metadata = read_metadata(train)
+    config_hash = metadata.get("config_hash")
     x_val, y_val = load_split(val)
     if x_val.shape[1] != x_train.shape[1]:
         raise DataError(
@@ -356,7 +359,10 @@ def _train(
         backup_interval_s=backup_interval_s,
     )
     best = result.history[result.best_epoch - 1]
+    # your own phases' grid and class names travel from the splits to the run
+    own = {key: json.loads(metadata[name]) for key, name in OWN_METADATA if name in metadata}
     info = {
+        **own,
         "model": model_name,
         "dataset": dataset,
         "config_hash": config_hash,

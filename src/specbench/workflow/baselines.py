@@ -27,7 +27,7 @@ from specbench.core.inputs import config_path
 from specbench.data import fingerprint
 from specbench.results.bundles import Bundle, BundleError, read_bundle
 from specbench.workflow import config as sbconfig
-from specbench.workflow.config_datasets import ConfigError, classes_source_path
+from specbench.workflow.config_datasets import ConfigError, classes_sources
 
 #: Settings of a dataset that define its test split (a difference names the cause of a mismatch).
 TEST_SETTINGS = ("source", "n_points", "seed", "generate", "test")
@@ -67,23 +67,18 @@ def _package_code() -> str:
 
 def local_fingerprint(dataset: dict, name: str, basedir: str = ".", cache: Path = CACHE) -> dict:
     """The fingerprint of the test split that this config's definition of `name` renders."""
-    source = classes_source_path(dataset, basedir)
-    key = hashlib.sha256(
-        canonical_json(
-            [
-                dataset,
-                _package_code(),
-                source.read_bytes().hex() if source is not None else None,
-            ]
-        ).encode()
-    ).hexdigest()[:24]
+    sources = classes_sources(dataset, basedir)
+    contents = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()
+    key = hashlib.sha256(canonical_json([dataset, _package_code(), contents]).encode()).hexdigest()[
+        :24
+    ]
     cached = cache / f"{name}-{key}.json"
     if cached.is_file():
         try:
             return json.loads(cached.read_text())
         except ValueError:
             pass
-    found = fingerprint.of_dataset(dataset, name=name, source=source)
+    found = fingerprint.of_dataset(dataset, name=name, source=sources or None)
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(found))
     return found

@@ -24,6 +24,7 @@ from specbench.workflow.config_datasets import (  # noqa: F401 (public here too)
     ConfigError,
     check_dataset,
     classes_source_path,
+    classes_sources,
 )
 
 #: Keys of the optional top-level `select` (a subset of the experiments' runs), the schema's.

@@ -12,7 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHALLENGE_CLASSES", "ConfigError", "check_dataset", "classes_source_path"]
+__all__ = [
+    "CHALLENGE_CLASSES",
+    "ConfigError",
+    "check_dataset",
+    "classes_source_path",
+    "classes_sources",
+]
 
 # The hand-defined 27-class challenge set, relative to the workflow directory.
 CHALLENGE_CLASSES = Path("config") / "challenge_classes.json"
@@ -34,6 +40,18 @@ def classes_source_path(dataset_cfg: dict, basedir: str | Path = ".") -> Path | 
     if source == "file":
         return Path(dataset_cfg["classes_file"])
     return None
+
+
+def classes_sources(dataset_cfg: dict, basedir: str | Path = ".") -> list[Path]:
+    """Every file a dataset's classes come from (rule generate_classes' inputs): the JSON file
+    of classes_source_path, or the structure files / the peak list of your own phases
+    (specbench.data.phases.source_files; ClassesError if they cannot be found)."""
+    if dataset_cfg["source"] in ("structures", "peaks"):
+        from specbench.data.phases import source_files
+
+        return source_files(dataset_cfg)
+    path = classes_source_path(dataset_cfg, basedir)
+    return [] if path is None else [path]
 
 
 def check_dataset(name: str, ds: dict, basedir: str | Path = ".") -> None:
@@ -73,6 +91,12 @@ def check_dataset(name: str, ds: dict, basedir: str | Path = ".") -> None:
                 f"{key}.classes_file={ds['classes_file']!r}: no such file "
                 f"(relative paths are taken from the working directory {Path.cwd()})"
             )
+    if source in ("structures", "peaks"):
+        _check_own_phases(name, ds)
+        return
+    for own in ("structures", "peaks_file", "axis", "xrd"):
+        if own in ds:
+            raise ConfigError(f"{key}.{own} is only used with source 'structures' or 'peaks'")
     if source != "file" and "classes_file" in ds:
         raise ConfigError(f"{key}.classes_file is only used with source 'file' (got {source!r})")
     if source != "generated" and "generate" in ds:
@@ -91,6 +115,35 @@ def check_dataset(name: str, ds: dict, basedir: str | Path = ".") -> None:
         raise ConfigError(f"{key}.render.sigma=[{low}, {high}]: low is larger than high")
     for section in ("render", "test"):
         _check_artifacts(f"{key}.{section}", ds.get(section) or {})
+
+
+def _check_own_phases(name: str, ds: dict) -> None:
+    """A structures or peaks dataset: its settings, then its classes built (the CIFs read and
+    their patterns computed, or the peak list read) so that a bad file stops the plan."""
+    key, source = f"datasets.{name}", ds["source"]
+    needed = ["n_points", "axis", "structures" if source == "structures" else "peaks_file"]
+    for setting in needed:
+        if setting not in ds:
+            raise ConfigError(f"{key}.{setting} is required when source is {source!r}")
+    start, stop = ds["axis"]["range"]
+    if not start < stop:
+        raise ConfigError(f"{key}.axis.range=[{start}, {stop}]: start must be below stop")
+    other = "peaks_file" if source == "structures" else "structures"
+    if other in ds or "classes_file" in ds or "generate" in ds:
+        raise ConfigError(f"{key}: source {source!r} takes `{needed[2]}`, not {other} or classes")
+    if source == "peaks" and ds.get("xrd"):
+        raise ConfigError(f"{key}.xrd is only used with source 'structures'")
+    if (ds["render"].get("xrd") or ds.get("test", {}).get("xrd")) and source != "structures":
+        raise ConfigError(f"{key}.render.xrd (XRD variation) needs source 'structures'")
+    from specbench.data.classes import ClassesError
+    from specbench.data.phases import own_classes
+
+    try:
+        classes = own_classes(ds, name=name)
+    except ClassesError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+    if len(classes) < 2:
+        raise ConfigError(f"{key}: {len(classes)} class; a benchmark needs at least 2")
 
 
 def _check_value(key: str, value: Any, *, minimum=None, maximum=None, positive=False) -> None:

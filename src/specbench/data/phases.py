@@ -1,0 +1,270 @@
+"""Your own phases as classes: XRD patterns of crystal structures, and reference peak lists.
+
+Two sources of a dataset's classes besides the generated and published ones:
+
+- ``structures``: crystal structures (CIF files, a folder of them or a list), one class per file
+  named by the file's stem. The peak positions (2θ) and relative intensities come from pymatgen's
+  ``XRDCalculator`` (the field's standard; the optional extra ``pip install -e '.[xrd]'``) at the
+  dataset's X-ray wavelength over its 2θ range (``axis.range``);
+- ``peaks``: a CSV or TSV of ``class, position, height`` rows (any axis unit: 2θ, Raman shift,
+  ppm), one class per name in first-seen order, over the axis range of the config.
+
+Both map their peaks onto the dataset's grid of ``n_points`` points spanning the axis range
+evenly (point i at start + i·(stop − start)/(n_points − 1)): a peak goes to the nearest point;
+peaks that fall on the same point are merged by **adding their intensities** (two reflections
+closer than a grid step appear as one peak of their summed intensity); peaks below
+``min_intensity`` of the class's tallest are left out; heights are scaled so that the tallest is
+1.0, as in the published format. The classes then render, train and test like any other. The
+axis (unit and range) and the class names are kept in the class set's metadata (``axis``,
+``names``): they travel to the splits, the runs and ``specbench classify``.
+
+X-ray diffraction also varies position-aware, not uniformly: lattice strain moves every peak of a
+spectrum by Δ2θ = −2ε·tan θ (specbench.data.xrd, the rendering option ``render.xrd.strain``).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from specbench.data.classes import ClassesError, ClassSet
+
+__all__ = [
+    "EXTRA",
+    "peak_list_classes",
+    "read_structures",
+    "structure_classes",
+    "structure_files",
+    "to_grid",
+]
+
+#: How to install what the structures source needs.
+EXTRA = "pip install -e '.[xrd]'"
+
+
+def to_grid(
+    x: Sequence[float],
+    intensity: Sequence[float],
+    *,
+    start: float,
+    stop: float,
+    n_points: int,
+    min_intensity: float = 0.0,
+    where: str = "peaks",
+) -> tuple[np.ndarray, np.ndarray]:
+    """(positions int64, heights float64) of peaks at `x` (axis units) on the grid: nearest point,
+    intensities of one point added, those below `min_intensity` of the tallest left out, the
+    tallest scaled to 1.0, sorted by position. ClassesError naming `where` for a peak outside
+    the axis range or no positive intensity."""
+    x = np.asarray(x, dtype=np.float64)
+    intensity = np.asarray(intensity, dtype=np.float64)
+    if x.size == 0:
+        raise ClassesError(f"{where}: no peaks")
+    outside = (x < start) | (x > stop)
+    if outside.any():
+        raise ClassesError(
+            f"{where}: peak at {x[outside][0]:g} outside the axis range [{start:g}, {stop:g}]"
+        )
+    if not (intensity > 0).any() or (intensity < 0).any():
+        raise ClassesError(f"{where}: intensities must be >= 0 with one > 0")
+    step = (stop - start) / (n_points - 1)
+    index = np.rint((x - start) / step).astype(np.int64)
+    merged = np.bincount(index, weights=intensity, minlength=n_points)
+    keep = merged >= min_intensity * merged.max()
+    keep &= merged > 0
+    positions = np.flatnonzero(keep)
+    heights = merged[positions] / merged.max()
+    return positions.astype(np.int64), heights
+
+
+def structure_files(source: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+    """The CIF files of a ``structures`` setting: a folder (its ``*.cif``, by name) or files."""
+    items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    files: list[Path] = []
+    for item in map(Path, items):
+        if item.is_dir():
+            found = sorted(item.glob("*.cif"))
+            if not found:
+                raise ClassesError(f"{item}: no .cif files in this folder")
+            files += found
+        elif item.is_file():
+            files.append(item)
+        else:
+            raise ClassesError(f"{item}: no such file or folder")
+    names = [f.stem for f in files]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ClassesError(
+            f"structures: two files are named {twice[0]!r} (class names must differ)"
+        )
+    return files
+
+
+def _pymatgen():
+    try:
+        from pymatgen.analysis.diffraction.xrd import XRDCalculator
+        from pymatgen.core import Structure
+    except ImportError:
+        raise ClassesError(
+            f"source 'structures' needs pymatgen, which is not installed ({EXTRA})"
+        ) from None
+    return Structure, XRDCalculator
+
+
+def read_structures(files: Sequence[Path]) -> list:
+    """pymatgen Structures of `files`; ClassesError naming the file that cannot be read."""
+    import warnings
+
+    structure_type, _ = _pymatgen()
+    out = []
+    for path in files:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # CIF parser notes (rounded occupancies, ...)
+                out.append(structure_type.from_file(str(path)))
+        except Exception as exc:  # pymatgen raises many kinds for a bad CIF
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ClassesError(f"{path}: not a readable crystal structure ({message})") from None
+    return out
+
+
+def _check_distinct(classes: ClassSet, names: Sequence[str]) -> None:
+    seen: dict[tuple, str] = {}
+    for name, pos, hgt in zip(names, classes.positions, classes.heights):
+        key = (tuple(pos.tolist()), tuple(np.round(hgt, 6).tolist()))
+        if key in seen:
+            raise ClassesError(
+                f"classes {seen[key]!r} and {name!r} have the same peaks on this grid "
+                "(a duplicate: one class could never be told from the other)"
+            )
+        seen[key] = name
+
+
+def structure_classes(
+    files: Sequence[Path],
+    *,
+    n_points: int,
+    two_theta: Sequence[float],
+    wavelength: str,
+    min_intensity: float,
+) -> ClassSet:
+    """One class per crystal structure file: its XRD pattern (module docstring); the defaults of
+    `wavelength` and `min_intensity` are the schema's (``datasets.*.xrd``)."""
+    _, calculator_type = _pymatgen()
+    start, stop = float(two_theta[0]), float(two_theta[1])
+    calculator = calculator_type(wavelength=wavelength)
+    positions, heights = [], []
+    for path, structure in zip(files, read_structures(files)):
+        pattern = calculator.get_pattern(structure, two_theta_range=(start, stop))
+        pos, hgt = to_grid(
+            pattern.x, pattern.y, start=start, stop=stop, n_points=n_points,
+            min_intensity=min_intensity, where=str(path),
+        )  # fmt: skip
+        positions.append(pos)
+        heights.append(hgt)
+    names = [path.stem for path in files]
+    classes = ClassSet(n_points, positions, heights, [None] * len(files))
+    _check_distinct(classes, names)
+    classes.metadata = {
+        "names": names,
+        "axis": {"unit": "2theta", "start": start, "stop": stop},
+        "wavelength": wavelength,
+    }
+    return classes
+
+
+def peak_list_classes(
+    path: str | os.PathLike,
+    *,
+    n_points: int,
+    axis_range: Sequence[float],
+    unit: str,
+    min_intensity: float = 0.0,
+) -> ClassSet:
+    """One class per name of a CSV/TSV of ``class, position, height`` rows (module docstring)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ClassesError(f"{path}: not a readable text file ({exc})") from None
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if not lines:
+        raise ClassesError(f"{path}: an empty peak list (no rows)")
+    dialect = "excel-tab" if "\t" in lines[0] else "excel"
+    rows = [[cell.strip() for cell in row] for row in csv.reader(lines, dialect=dialect)]
+    if [c.lower() for c in rows[0][:3]] == ["class", "position", "height"]:
+        rows = rows[1:]
+    peaks: dict[str, list[tuple[float, float]]] = {}
+    for number, row in enumerate(rows, start=1):
+        try:
+            name, x, height = row[0], float(row[1]), float(row[2])
+        except (IndexError, ValueError):
+            raise ClassesError(
+                f"{path}: row {number} {row!r} is not 'class, position, height'"
+            ) from None
+        if not name or not (math.isfinite(x) and math.isfinite(height)):
+            raise ClassesError(f"{path}: row {number} {row!r} has an empty name or a bad number")
+        peaks.setdefault(name, []).append((x, height))
+    if not peaks:
+        raise ClassesError(f"{path}: an empty peak list (no rows)")
+    start, stop = float(axis_range[0]), float(axis_range[1])
+    positions, heights = [], []
+    for name, items in peaks.items():
+        x, y = zip(*items)
+        pos, hgt = to_grid(
+            x, y, start=start, stop=stop, n_points=n_points, min_intensity=min_intensity,
+            where=f"{path}: class {name!r}",
+        )  # fmt: skip
+        positions.append(pos)
+        heights.append(hgt)
+    names = list(peaks)
+    classes = ClassSet(n_points, positions, heights, [None] * len(names))
+    _check_distinct(classes, names)
+    classes.metadata = {"names": names, "axis": {"unit": unit, "start": start, "stop": stop}}
+    return classes
+
+
+def source_files(dataset: dict) -> list[Path]:
+    """The input files of a structures or peaks dataset (relative paths: the working directory,
+    else the workflow's, specbench.core.inputs.config_path)."""
+    from specbench.core.inputs import config_path
+
+    if dataset["source"] == "structures":
+        given = dataset["structures"]
+        items = [given] if isinstance(given, str) else list(given)
+        return structure_files([config_path(item) for item in items])
+    return [config_path(dataset["peaks_file"])]
+
+
+def own_classes(
+    dataset: dict, *, name: str, source: str | os.PathLike | Sequence[str] | None = None
+) -> ClassSet:
+    """The classes of a ``structures`` or ``peaks`` dataset (its config entry, defaults filled);
+    `source`: its input files (rule generate_classes), else found from the entry."""
+    files = [
+        Path(f) for f in ([source] if isinstance(source, (str, os.PathLike)) else source or [])
+    ]
+    files = files or source_files(dataset)
+    axis = dataset["axis"]
+    if dataset["source"] == "structures":
+        from specbench.core import schema
+
+        xrd = schema.fill(dataset.get("xrd"), "datasets", "*", "xrd", name="xrd")
+        return structure_classes(
+            files,
+            n_points=int(dataset["n_points"]),
+            two_theta=axis["range"],
+            wavelength=xrd["wavelength"],
+            min_intensity=float(xrd["min_intensity"]),
+        )
+    return peak_list_classes(
+        files[0],
+        n_points=int(dataset["n_points"]),
+        axis_range=axis["range"],
+        unit=axis["unit"],
+    )

@@ -1,0 +1,221 @@
+"""Your own phases as classes (specbench.data.phases): XRD patterns of crystal structures against
+Bragg's law and pymatgen, reference peak lists, lattice strain against its formula, bad inputs
+refused in one line before any job, and real workflow runs from CIFs and from a peak list."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import REPO, copy_workflow, snakemake
+from specbench.data import phases, xrd
+from specbench.data.classes import ClassesError
+from specbench.workflow import config as sbconfig
+from specbench.workflow import validation
+
+pytest.importorskip("pymatgen.analysis.diffraction.xrd")
+
+CU_KA1 = 1.54056  # Å
+NACL_A = 5.640
+
+
+def nacl_cif(folder: Path, name: str = "halite", a: float = NACL_A) -> Path:
+    from pymatgen.core import Lattice, Structure
+    from pymatgen.io.cif import CifWriter
+
+    folder.mkdir(parents=True, exist_ok=True)
+    structure = Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(a), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]
+    )
+    path = folder / f"{name}.cif"
+    CifWriter(structure).write_file(str(path))
+    return path
+
+
+def bragg_two_theta(h: int, k: int, l: int, a: float = NACL_A, wavelength: float = CU_KA1):
+    d = a / math.sqrt(h * h + k * k + l * l)
+    return 2 * math.degrees(math.asin(wavelength / (2 * d)))
+
+
+def test_cubic_peaks_sit_where_bragg_puts_them(tmp_path):
+    """NaCl, a = 5.640 Å, Cu Kα1: (111), (200), (220) at Bragg's 2θ to the grid's resolution; the
+    order of their intensities is pymatgen's."""
+    from pymatgen.analysis.diffraction.xrd import XRDCalculator
+    from pymatgen.core import Structure
+
+    path = nacl_cif(tmp_path)
+    start, stop, n = 10.0, 80.0, 3501
+    step = (stop - start) / (n - 1)
+    classes = phases.structure_classes(
+        [path], n_points=n, two_theta=(start, stop), wavelength="CuKa1", min_intensity=0.0
+    )
+    assert classes.metadata["names"] == ["halite"]
+    assert classes.metadata["axis"] == {"unit": "2theta", "start": start, "stop": stop}
+    grid = xrd.axis_grid(start, stop, n)
+    found = grid[classes.positions[0]]
+    for hkl in ((1, 1, 1), (2, 0, 0), (2, 2, 0)):
+        expected = bragg_two_theta(*hkl)
+        assert np.min(np.abs(found - expected)) <= step / 2 + 1e-9, (hkl, expected)
+    pattern = XRDCalculator("CuKa1").get_pattern(Structure.from_file(str(path)), (start, stop))
+    first = np.argsort(pattern.x)[:3]  # (111), (200), (220)
+    ours = [classes.heights[0][np.argmin(np.abs(found - pattern.x[i]))] for i in first]
+    assert np.argsort(ours).tolist() == np.argsort(pattern.y[first]).tolist()
+    assert max(classes.heights[0]) == 1.0  # the tallest, (200), scaled to 1
+
+
+def test_peaks_on_one_point_are_added_and_weak_ones_left_out():
+    positions, heights = phases.to_grid(
+        [20.00, 20.01, 30.0, 40.0], [30.0, 30.0, 100.0, 0.5], start=10, stop=50, n_points=41,
+        min_intensity=0.01,
+    )  # fmt: skip
+    assert positions.tolist() == [10, 20]  # 20.00 and 20.01 share point 10; 40.0 is below 1 %
+    assert heights.tolist() == [0.6, 1.0]
+    with pytest.raises(ClassesError, match="peak at 55 outside the axis range"):
+        phases.to_grid([55.0], [1.0], start=10, stop=50, n_points=41)
+
+
+def test_strain_moves_peaks_by_minus_two_eps_tan_theta():
+    """Δ2θ = −2ε tan θ: at 2θ = 20° and 80° for ε = ±0.002 (to the nearest point); ε = 0: identity."""
+    start, stop, n = 10.0, 90.0, 8001
+    step = (stop - start) / (n - 1)
+    grid = xrd.axis_grid(start, stop, n)
+    positions = np.array([[1000, 7000]])  # 2θ = 20° and 80°
+    for eps in (0.002, -0.002):
+        moved = xrd.strain_shift(positions, np.array([eps]), start=start, stop=stop, n_points=n)
+        for before, after in zip(grid[positions[0]], grid[moved[0]]):
+            expected = -2 * eps * math.tan(math.radians(before / 2))
+            assert abs((after - before) - math.degrees(expected)) <= step / 2 + 1e-9
+    shifts = np.abs(grid[xrd.strain_shift(positions, np.array([0.002]), start=start,
+                                             stop=stop, n_points=n)[0]] - grid[positions[0]])  # fmt: skip
+    assert shifts[1] > 3 * shifts[0]  # tan θ: high angles move far more (tan 40° / tan 10° = 4.8)
+    same = xrd.strain_shift(positions, np.array([0.0]), start=start, stop=stop, n_points=n)
+    assert (same == positions).all()
+
+
+def test_a_peak_list_gives_named_classes(tmp_path):
+    table = tmp_path / "peaks.csv"
+    table.write_text(
+        "class,position,height\nTiO2-anatase,144,100\nTiO2-anatase,639,20\n"
+        "TiO2-rutile,447,100\nTiO2-rutile,612,95\nTiO2-rutile,143.9,5\n"
+    )
+    classes = phases.peak_list_classes(table, n_points=1001, axis_range=(100, 1100), unit="cm-1")
+    assert classes.metadata["names"] == ["TiO2-anatase", "TiO2-rutile"]
+    assert classes.metadata["axis"]["unit"] == "cm-1"
+    assert classes.positions[0].tolist() == [44, 539] and classes.heights[0].tolist() == [1.0, 0.2]
+    assert classes.positions[1].tolist() == [44, 347, 512]
+
+
+def tiny_phases(folder: Path, source: str) -> dict:
+    """A tiny config of your own phases (two NaCl-type lattices and a CsCl one, or a peak list)."""
+    cfg = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+    dataset = {
+        "source": source,
+        "axis": {"range": [20, 60]},
+        "n_points": 200,
+        "seed": 3,
+        "render": {"train_per_class": 8, "val_per_class": 4, "shift": 2, "sigma": [0.5, 1.0],
+                   "xrd": {"strain": 0.002}},
+        "test": {"sigma": 0.8, "shift": 1},
+    }  # fmt: skip
+    if source == "structures":
+        nacl_cif(folder / "cifs", "halite", 5.640)
+        nacl_cif(folder / "cifs", "sylvite", 6.293)
+        nacl_cif(folder / "cifs", "periclase", 4.212)
+        dataset["structures"] = "cifs"
+    else:
+        del dataset["render"]["xrd"]
+        dataset["axis"]["unit"] = "ppm"
+        (folder / "peaks.tsv").write_text(
+            "class\tposition\theight\nA\t25\t1\nA\t40\t0.5\nB\t30\t1\nB\t50\t0.3\nC\t25\t1\nC\t45\t0.6\n"
+        )
+        dataset["peaks_file"] = "peaks.tsv"
+    cfg["datasets"] = {"mine": dataset}
+    models = {"cnn2": {"architecture": "cnn2"}, "vgg": {"architecture": "vgg"}}
+    cfg["experiments"] = {"mine": {"dataset": "mine", "seeds": [0], "models": models}}
+    return cfg
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["structures", "peaks"])
+def test_a_real_run_from_your_own_phases(tmp_path, source):
+    """CIFs (or a peak list) to tables and figures; classes named all the way to classify, which
+    resamples a scan given in the dataset's axis units without --grid."""
+    workdir = copy_workflow(tmp_path / "wf")
+    (workdir / "mine.yaml").write_text(yaml.safe_dump(tiny_phases(workdir, source)))
+    snakemake(workdir, "--cores", "2", "--configfile", "mine.yaml")
+    results = workdir / "results"
+    assert (results / "tables" / "summary.csv").exists()
+    assert (results / "figures" / "class_variation.png").stat().st_size > 0
+    run = results / "runs" / "mine" / "cnn2" / "seed0"
+    info = json.loads((run / "training.json").read_text())
+    names = info["class_names"]
+    assert info["axis"]["start"] == 20 and info["axis"]["stop"] == 60
+    assert len(names) == 3 and (source != "structures" or "halite" in names)
+
+    from specbench.data.splits import read_split
+
+    test = read_split(results / "datasets" / "mine" / "test.parquet")
+    x = np.linspace(20, 60, 801)  # a measured scan: 4x finer, in the axis units
+    y = np.interp(x, np.linspace(20, 60, 200), test.spectra[0])
+    scan = tmp_path / "scan.xy"
+    scan.write_text("# a measured scan\n" + "\n".join(f"{a:.3f} {b:.6f}" for a, b in zip(x, y)))
+    out = tmp_path / "classes.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "specbench", "classify", str(run), str(scan), "-o", str(out)],
+        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin",
+                                             "PYTHONPATH": str(workdir / "src")},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    row = out.read_text().splitlines()
+    header = row[0].split(",")
+    values = dict(zip(header, row[1].split(",")))
+    assert values["predicted_name"] == names[int(values["predicted"])]
+    assert values["name_1"] in names
+
+
+BAD = {
+    "unreadable CIF": (
+        lambda d, w: (w / "cifs" / "broken.cif").write_text("data_x\n_cell_length_a oops\n"),
+        "broken.cif: not a readable crystal structure",
+    ),
+    "duplicate class": (
+        lambda d, w: shutil.copy(w / "cifs" / "halite.cif", w / "cifs" / "halite2.cif"),
+        "have the same peaks on this grid",
+    ),
+    "empty peak list": (lambda d, w: (w / "peaks.tsv").write_text("\n"), "an empty peak list"),
+    "position outside the axis range": (
+        lambda d, w: (w / "peaks.tsv").write_text("A\t25\t1\nB\t70\t1\n"),
+        "class 'B': peak at 70 outside the axis range [20, 60]",
+    ),
+    "no structures": (lambda d, w: d.update(structures="nowhere"), "nowhere: no such file"),
+}
+
+
+@pytest.mark.parametrize("what", list(BAD))
+def test_bad_inputs_are_refused_in_one_line_before_any_job(tmp_path, what, monkeypatch):
+    change, words = BAD[what]
+    source = "peaks" if "peak" in what or "position" in what else "structures"
+    cfg = tiny_phases(tmp_path, source)
+    change(cfg["datasets"]["mine"], tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(sbconfig.ConfigError) as err:
+        validation.prepare_config(cfg, basedir=str(REPO))
+    assert "\n" not in str(err.value) and words in str(err.value), str(err.value)
+
+
+def test_missing_pymatgen_is_one_line_naming_the_extra(tmp_path, monkeypatch):
+    cfg = tiny_phases(tmp_path, "structures")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "pymatgen", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "pymatgen.core", None)
+    monkeypatch.setitem(sys.modules, "pymatgen.analysis.diffraction.xrd", None)
+    with pytest.raises(sbconfig.ConfigError, match=r"needs pymatgen.*pip install -e '\.\[xrd\]'"):
+        validation.prepare_config(cfg, basedir=str(REPO))
