@@ -94,7 +94,20 @@ def plot_class_variation(
             1, 2, figsize=(s["width"], s["height"]), gridspec_kw={"width_ratios": [1.6, 1]}
         )
         colors = palette(s, 3)
-        x = np.arange(len(reference["spectrum"]))
+        # your own phases: their axis (e.g. 2theta) and names instead of points and indices
+        axis = definitions.metadata.get("axis")
+        step = (
+            1.0
+            if axis is None
+            else (axis["stop"] - axis["start"]) / (len(reference["spectrum"]) - 1)
+        )
+        start = 0.0 if axis is None else float(axis["start"])
+        unit = "position (point)" if axis is None else str(axis["unit"])
+        names = definitions.metadata.get("names")
+        name = (
+            f"class {class_index}" if not names else f"{names[class_index]} (class {class_index})"
+        )
+        x = start + step * np.arange(len(reference["spectrum"]))
         left.plot(
             x,
             reference["spectrum"],
@@ -115,15 +128,15 @@ def plot_class_variation(
         margin = max(10, int(0.04 * len(x)))
         lo = max(0, min([*positions, *reference["peak_positions"]]) - margin)
         hi = min(len(x) - 1, max([*positions, *reference["peak_positions"]]) + margin)
-        left.set_xlim(lo, hi)
-        left.axvline(ref_pos, color="0.5", ls=":", lw=1)
-        left.set_xlabel("position (point)")
+        left.set_xlim(start + step * lo, start + step * hi)
+        left.axvline(start + step * ref_pos, color="0.5", ls=":", lw=1)
+        left.set_xlabel(unit)
         left.set_ylabel("intensity")
 
         train_pos = [row[peak] for row in train_rows["peak_positions"]]
         train_h = heights[:, peak]
         right.scatter(
-            train_pos,
+            start + step * np.asarray(train_pos),
             train_h,
             s=14,
             color=colors[0],
@@ -133,7 +146,7 @@ def plot_class_variation(
         test_pos = [row[peak] for row in test_rows["peak_positions"]]
         test_h = [row[peak] for row in test_rows["peak_heights"]]
         right.scatter(
-            test_pos,
+            start + step * np.asarray(test_pos),
             test_h,
             s=60,
             marker="X",
@@ -141,16 +154,17 @@ def plot_class_variation(
             zorder=3,
             label=f"peak maximum, test variants ({len(test_rows)})",
         )
-        right.set_xlabel("peak position (point)")
+        right.set_xlabel(f"peak {unit}" if axis is not None else "peak position (point)")
         right.set_ylabel("peak height")
         # Room for the labels: a margin of a tenth of the range on every side.
         right.margins(0.12)
         tight(fig)
-        fit_title(left, f"class {class_index}: reference and training variants")
-        fit_title(right, f"peak {peak + 1} (at {ref_pos}): maxima")
+        fit_title(left, f"{name}: reference and training variants")
+        at = f"{ref_pos}" if axis is None else f"{start + step * ref_pos:.4g}"
+        fit_title(right, f"peak {peak + 1} (at {at}): maxima")
         place_labels(
             right,
-            list(zip(test_pos, test_h)),
+            list(zip(start + step * np.asarray(test_pos), test_h)),
             [variant_code(v, variants) for v in test_rows["variant"]],
         )
         # One legend for both panels, below them (inside a panel it would cover spectra).
