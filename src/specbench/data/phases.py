@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from specbench.data.classes import ClassesError, ClassSet
+from specbench.data.xrd import grid_step
 
 __all__ = [
     "EXTRA",
@@ -72,7 +73,7 @@ def to_grid(
         )
     if not (intensity > 0).any() or (intensity < 0).any():
         raise ClassesError(f"{where}: intensities must be >= 0 with one > 0")
-    step = (stop - start) / (n_points - 1)
+    step = grid_step(start, stop, n_points)
     index = np.rint((x - start) / step).astype(np.int64)
     merged = np.bincount(index, weights=intensity, minlength=n_points)
     keep = merged >= min_intensity * merged.max()

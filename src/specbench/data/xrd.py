@@ -14,7 +14,13 @@ import numpy as np
 
 from specbench.data.classes import ClassSet
 
-__all__ = ["XRD_STREAM", "axis_grid", "strain_shift", "vary_xrd"]
+__all__ = ["XRD_STREAM", "axis_grid", "grid_step", "strain_shift", "vary_xrd"]
+
+
+def grid_step(start: float, stop: float, n_points: int) -> float:
+    """The axis distance between two neighbouring points of a grid of `n_points` over
+    [start, stop] (point i at start + i * step): the one definition of a dataset's grid."""
+    return (float(stop) - float(start)) / (int(n_points) - 1)
 
 
 def axis_grid(start: float, stop: float, n_points: int) -> np.ndarray:
@@ -27,7 +33,7 @@ def strain_shift(
 ) -> np.ndarray:
     """Positions (grid points, any shape [rows, peaks]) moved by lattice strain ε per row
     (``strain`` [rows]): Δ2θ = −2ε·tan θ, θ = 2θ / 2 at each peak, to the nearest point."""
-    step = (stop - start) / (n_points - 1)
+    step = grid_step(start, stop, n_points)
     two_theta = start + np.asarray(positions, dtype=np.float64) * step
     delta = -2.0 * np.asarray(strain, dtype=np.float64)[:, None] * np.tan(np.radians(two_theta / 2))
     moved = np.rint((two_theta + np.degrees(delta) - start) / step).astype(np.int64)

@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from specbench.data.classes import ClassesError, ClassSet, load_classes  # noqa: E402
+from specbench.data.xrd import grid_step  # noqa: E402
 from specbench.results.figures.layout import (  # noqa: E402
     fit_title,
     legend_below,
@@ -96,11 +97,8 @@ def plot_class_variation(
         colors = palette(s, 3)
         # your own phases: their axis (e.g. 2theta) and names instead of points and indices
         axis = definitions.metadata.get("axis")
-        step = (
-            1.0
-            if axis is None
-            else (axis["stop"] - axis["start"]) / (len(reference["spectrum"]) - 1)
-        )
+        n = len(reference["spectrum"])
+        step = 1.0 if axis is None else grid_step(axis["start"], axis["stop"], n)
         start = 0.0 if axis is None else float(axis["start"])
         unit = "position (point)" if axis is None else str(axis["unit"])
         names = definitions.metadata.get("names")
