@@ -177,7 +177,7 @@ def test_the_schema_follows_the_column_spec():
     ]
     for column in (*splits.BASE, *splits.ARTIFACTS):
         kind = splits.schema(5, artifacts=True).field(column.name).type
-        assert splits._accepts(column.kind, kind), column
+        assert splits.accepts(column.kind, kind), column
 
 
 def test_atomic_path_writes_whole_or_not_at_all(tmp_path):

@@ -285,6 +285,29 @@ def test_confusion_counts_are_exact(tmp_path):
     assert "| bench" in md.read_text()
 
 
+def test_confusions_name_the_classes_of_your_own_phases(tmp_path):
+    """Predictions written with class names (a run on your own phases): confusions.csv names both
+    classes of every pair, and the table for people shows the names instead of indices."""
+    from specbench.evaluation import predictions
+
+    seed0 = ([0, 0, 1, 2], [1, 1, 0, 2])
+    run = write_run(tmp_path, "mine", "mine", "cnn2", 0, "cnn2", labels=seed0[0],
+                    predicted=seed0[1])  # fmt: skip
+    values = predictions.read_predictions(run["predictions"]).to_pydict()
+    names = ["anatase", "rutile", "brookite"]
+    predictions.write_predictions(run["predictions"], values, class_names=names)
+    assert predictions.class_names(run["predictions"]) == names
+    csv, md = tmp_path / "confusions.csv", tmp_path / "confusions.md"
+    table = aggregate_confusions([run], 2, csv, md)
+    assert table[["class_a", "class_b", "name_a", "name_b", "count"]].values.tolist() == [
+        [0, 1, "anatase", "rutile", 3]
+    ]
+    assert "anatase / rutile" in md.read_text()
+    unnamed = write_run(tmp_path, "b", "bench", "cnn2", 0, "cnn2", labels=[0, 1], predicted=[1, 1])
+    assert predictions.class_names(unnamed["predictions"]) is None
+    assert confusions_table([unnamed], 1)[["name_a", "name_b"]].values.tolist() == [["", ""]]
+
+
 def test_confusion_pairs_without_mistakes_is_empty():
     pairs = confusion_pairs(pd.DataFrame({"label": [0, 1, 2], "predicted": [0, 1, 2]}))
     assert pairs.empty and list(pairs.columns) == [

@@ -9,8 +9,9 @@ groups, column order):
   labels, in order of first appearance): exact;
 - ``labels_sha256``: the label of every row, in row order;
 - ``parameters_sha256``: what every row is rendered from, in row order: its label, its rendered
-  peaks (positions, heights as float32), its width (float32), its test variant and, for splits
-  with measurement artifacts, their parameters. These are drawn from NumPy's seeded streams and
+  peaks (positions, heights as float32), its width (float32), its test variant, every peak's own
+  width for splits that have them (X-ray size broadening) and, for splits with measurement
+  artifacts, their parameters. These are drawn from NumPy's seeded streams and
   cast to float32 the same way on every machine: exact;
 - ``spectra``: per class (in label order) the sums over its spectra, each divided by its maximum,
   of the intensities, of their squares and of the intensity centroids; compared within the
@@ -56,6 +57,7 @@ def _update_text(digest, text: str) -> None:
 def _parameters_sha256(plan: SplitPlan) -> str:
     digest = hashlib.sha256()
     positions, heights = plan.peak_lists()
+    widths = plan.peak_widths()
     art = plan.artifacts
     for r in range(len(plan)):
         _update_arrays(
@@ -66,6 +68,8 @@ def _parameters_sha256(plan: SplitPlan) -> str:
             (plan.sigma[r], np.float32),
         )
         _update_text(digest, plan.variant[r])
+        if widths is not None:  # every peak's own width (X-ray size broadening)
+            _update_arrays(digest, (widths[r], np.float32))
         if art is not None:
             _update_text(digest, art.shape[r])
             _update_text(digest, art.noise[r])

@@ -92,8 +92,9 @@ def render_peaks(
 ) -> np.ndarray:
     """Render spectra float32 [rows, n_points] from padded peaks, as gaussian_filter1d would.
 
-    positions int [rows, P] (in [0, n_points)), heights [rows, P], sigma [rows]; counts[r] (default
-    P) is the number of valid entries of row r. Each row equals
+    positions int [rows, P] (in [0, n_points)), heights [rows, P], sigma [rows] (one width per
+    row) or [rows, P] (every peak its own width, e.g. X-ray crystallite-size broadening,
+    specbench.data.xrd); counts[r] (default P) is the number of valid entries of row r. Each row equals
     ``gaussian_filter1d(x, sigma[r], mode="constant")`` with x zero except ``x[p] = h`` for its
     peaks in order (a later peak at the same position overwrites), to float32 rounding.
 
@@ -111,7 +112,7 @@ def render_peaks(
     if positions.ndim != 2:
         raise ValueError(f"positions must be 2-D [rows, peaks], got shape {positions.shape}")
     rows, slots = positions.shape
-    if heights.shape != positions.shape or sigma.shape != (rows,):
+    if heights.shape != positions.shape or sigma.shape not in ((rows,), (rows, slots)):
         raise ValueError(
             f"shapes differ: positions {positions.shape}, heights {heights.shape}, "
             f"sigma {sigma.shape}"
@@ -137,16 +138,40 @@ def render_peaks(
     later_same &= np.triu(np.ones((slots, slots), dtype=bool), k=1)[None]
     effective = np.where(valid & ~later_same.any(axis=2), heights, 0.0)
 
-    weights, big = gaussian_kernels(sigma) if eta is None else profile_kernels(sigma, eta)
+    kernels, big = _kernels(sigma, None if eta is None else np.asarray(eta), valid)
     chunk_rows = max(1, min(chunk_rows, rows))
     if slots * (2 * big + 1) * SPARSE_COPY_FACTOR < n_points:
-        _scatter_sparse(out, positions, effective, weights, big, chunk_rows)
+        _scatter_sparse(out, positions, effective, kernels, big, chunk_rows)
     else:
-        _scatter_dense(out, positions, effective, weights, big, chunk_rows)
+        _scatter_dense(out, positions, effective, kernels, big, chunk_rows)
     return out
 
 
-def _scatter_sparse(out, positions, effective, weights, big, chunk_rows) -> None:
+def _kernels(sigma: np.ndarray, eta: np.ndarray | None, valid: np.ndarray):
+    """(kernels, big): kernels(rows, slot) gives the weights [len(rows), 2 big + 1] of those rows'
+    peaks in `slot`, centred, zero outside their own radius; big is the largest radius. One width
+    per row: computed once (gaussian_kernels, or profile_kernels with eta); one per peak: per slot
+    when asked for, on the common grid of the widest valid peak."""
+    make = gaussian_kernels if eta is None else profile_kernels
+    if sigma.ndim == 1:
+        weights, big = make(sigma) if eta is None else make(sigma, eta)
+        return (lambda rows, slot: weights[rows]), big
+    widest = np.array([sigma[valid].max() if valid.any() else 1.0])
+    _, big = make(widest) if eta is None else make(widest, np.array([eta.max()]))
+
+    def kernels(rows, slot):
+        args = (sigma[rows, slot],) if eta is None else (sigma[rows, slot], eta[rows])
+        own, radius = make(*args)
+        if radius == big:
+            return own
+        weights = np.zeros((len(own), 2 * big + 1), dtype=np.float64)
+        weights[:, big - radius : big + radius + 1] = own
+        return weights
+
+    return kernels, big
+
+
+def _scatter_sparse(out, positions, effective, kernels, big, chunk_rows) -> None:
     """Narrow kernels: one flat-index scatter per peak slot into a float64 buffer; only the
     touched points are copied to `out` (zeroed first) and re-zeroed in the buffer."""
     rows, n_points = out.shape
@@ -163,7 +188,7 @@ def _scatter_sparse(out, positions, effective, weights, big, chunk_rows) -> None
             if live.size == 0:
                 continue
             cols = positions[start + live, slot][:, None] + offsets[None, :]
-            vals = h[live, None] * weights[start + live]
+            vals = h[live, None] * kernels(start + live, slot)
             index = row_base[live] + cols
             inside = (cols >= 0) & (cols < n_points)
             if not inside.all():
@@ -177,7 +202,7 @@ def _scatter_sparse(out, positions, effective, weights, big, chunk_rows) -> None
             buf[index] = 0.0
 
 
-def _scatter_dense(out, positions, effective, weights, big, chunk_rows) -> None:
+def _scatter_dense(out, positions, effective, kernels, big, chunk_rows) -> None:
     """Wide kernels (e.g. Lorentzian tails): every peak adds its kernel to a kernel-wide window
     of a float64 buffer whose rows are padded by the kernel radius (a contiguous copy per row and
     peak, no per-point index); each chunk is then copied to `out` whole."""
@@ -191,8 +216,8 @@ def _scatter_dense(out, positions, effective, weights, big, chunk_rows) -> None:
             h = effective[start:stop, slot]
             live = np.flatnonzero(h)
             if live.size:  # one peak per row and slot: the windows of one scatter are disjoint
-                windows[live, positions[start + live, slot]] += (
-                    h[live, None] * weights[start + live]
+                windows[live, positions[start + live, slot]] += h[live, None] * kernels(
+                    start + live, slot
                 )
         out[start:stop] = buf[: stop - start, big : big + n_points]
         buf[: stop - start] = 0.0

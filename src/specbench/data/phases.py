@@ -175,6 +175,7 @@ def structure_classes(
         "names": names,
         "axis": {"unit": "2theta", "start": start, "stop": stop},
         "wavelength": wavelength,
+        "wavelength_angstrom": float(calculator.wavelength),
     }
     return classes
 

@@ -29,7 +29,7 @@ from specbench.core import schema
 from specbench.data import splits
 from specbench.data.artifacts import Artifacts, apply_artifacts, draw_artifacts, settings_of
 from specbench.data.classes import ClassSet, load_classes
-from specbench.data.xrd import vary_xrd
+from specbench.data.xrd import broaden_test, vary_xrd
 from specbench.data.peaks import (  # noqa: F401 (gaussian_kernels, profile_kernels: public here too)
     gaussian_kernels,
     profile_kernels,
@@ -69,6 +69,8 @@ class SplitPlan:
     sigma: np.ndarray  # float32 [rows]
     variant: list[str]
     artifacts: Artifacts | None = None  # per-row shape/noise/background; None: Gaussian, clean
+    # float32 [rows, max_peaks]: every peak's own width (X-ray size broadening); None: sigma's
+    peak_sigma: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -81,7 +83,7 @@ class SplitPlan:
         spectra = render_peaks(
             self.positions[rows],
             self.heights[rows],
-            self.sigma[rows],
+            self.sigma[rows] if self.peak_sigma is None else self.peak_sigma[rows],
             self.n_points,
             counts=self.counts[rows],
             out=out,
@@ -95,6 +97,13 @@ class SplitPlan:
         pos = [self.positions[r, : self.counts[r]] for r in range(start, stop)]
         hgt = [self.heights[r, : self.counts[r]] for r in range(start, stop)]
         return pos, hgt
+
+    def peak_widths(self, start: int = 0, stop: int | None = None):
+        """Every peak's own width of rows start:stop as a list of 1-D arrays (None without)."""
+        if self.peak_sigma is None:
+            return None
+        stop = len(self) if stop is None else stop
+        return [self.peak_sigma[r, : self.counts[r]] for r in range(start, stop)]
 
 
 # ------------------------------------------------------------------ splits
@@ -278,7 +287,7 @@ def plan_test(classes: ClassSet, render: dict) -> SplitPlan:
     what a dataset's test spectra are, without drawing the training and validation splits."""
     params = fill_defaults(render)
     t = params["test"]
-    return test_split(
+    plan = test_split(
         classes,
         sigma=float(t["sigma"]),
         shift=int(t["shift"]),
@@ -287,6 +296,8 @@ def plan_test(classes: ClassSet, render: dict) -> SplitPlan:
         artifacts=settings_of(t),
         seed=params["seed"],
     )
+    # X-ray crystallite-size broadening of your own phases (specbench.data.xrd)
+    return broaden_test(plan, classes, params["render"].get("xrd") or {})
 
 
 def plan_from_split(split: splits.Split) -> SplitPlan:
@@ -295,9 +306,12 @@ def plan_from_split(split: splits.Split) -> SplitPlan:
     slots = int(counts.max()) if len(counts) else 0
     positions = np.zeros((len(split), slots), dtype=np.int32)
     heights = np.zeros((len(split), slots), dtype=np.float32)
+    widths = None if split.peak_sigma is None else np.ones((len(split), slots), np.float32)
     for r, (p, h) in enumerate(zip(split.peak_positions, split.peak_heights)):
         positions[r, : len(p)] = p
         heights[r, : len(h)] = h
+        if widths is not None:
+            widths[r, : len(p)] = split.peak_sigma[r]
     return SplitPlan(
         split.n_points,
         split.labels,
@@ -307,6 +321,7 @@ def plan_from_split(split: splits.Split) -> SplitPlan:
         split.sigma,
         list(split.variant),
         split.artifacts,
+        widths,
     )
 
 
@@ -319,7 +334,11 @@ def write_plan(
     """Render a split block by block (one reused buffer) and stream it to a Parquet file."""
     buffer = np.empty((min(block_rows, max(len(plan), 1)), plan.n_points), dtype=np.float32)
     with splits.SplitWriter(
-        path, plan.n_points, metadata=metadata, artifacts=plan.artifacts is not None
+        path,
+        plan.n_points,
+        metadata=metadata,
+        artifacts=plan.artifacts is not None,
+        peak_sigma=plan.peak_sigma is not None,
     ) as writer:
         for start in range(0, len(plan), block_rows):
             stop = min(start + block_rows, len(plan))
@@ -333,6 +352,7 @@ def write_plan(
                 sigma=plan.sigma[start:stop],
                 variant=plan.variant[start:stop],
                 artifacts=None if plan.artifacts is None else plan.artifacts[start:stop],
+                peak_sigma=plan.peak_widths(start, stop),
             )
 
 

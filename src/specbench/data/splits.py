@@ -7,6 +7,9 @@
 File metadata: ``dataset``, ``config_hash``, ``specbench_version``, ``split``, ``n_points``
 (strings). Splits rendered with measurement artifacts (specbench.data.artifacts) have ARTIFACTS'
 columns after BASE's, from which every row is re-rendered (data.render.plan_from_split); others not.
+Splits whose peaks have their own widths (X-ray crystallite-size broadening, specbench.data.xrd)
+have the PEAK_WIDTHS column last: every peak's Gaussian width, ``sigma`` then the row's instrument
+width that they include.
 
 Writer settings (WRITE_OPTIONS), measured with ``benchmarks/render.py --writers`` on the
 paper-scale set (34,500 x 5000 points = 690 MB of float32, mostly zeros between peaks): LZ4 makes
@@ -27,7 +30,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +38,14 @@ import pyarrow.parquet as pq
 
 from specbench import __version__
 from specbench.data.artifacts import Artifacts
+from specbench.data.columns import (  # noqa: F401 (SplitError: public here too)
+    Column,
+    SplitError,
+    accepts,
+    arrow_array,
+    arrow_type,
+    read_values,
+)
 from specbench.core.atomic import atomic_path
 
 ROW_GROUP_ROWS = 2048
@@ -43,18 +54,6 @@ WRITE_OPTIONS = {
     "use_dictionary": ["variant"],
     "write_statistics": ["label", "sigma"],
 }
-
-
-class Column(NamedTuple):
-    """One column of a split: its name, its kind (an Arrow type as written: ``int32``,
-    ``float32``, ``int64``, ``string``, ``list<int32>``, ``list<float32>``,
-    ``fixed_size_list<float32>``) and the name of its values in :meth:`SplitWriter.write` and
-    :class:`Split` (base columns) or :class:`specbench.data.artifacts.Artifacts` (artifact columns).
-    """
-
-    name: str
-    kind: str
-    attr: str
 
 
 #: Every split has these columns, in this order.
@@ -79,58 +78,22 @@ ARTIFACTS = (
     Column("exp_amplitude", "float32", "exp_amplitude"),
     Column("exp_decay", "float32", "exp_decay"),
 )
-COLUMNS = {column.name: column for column in (*BASE, *ARTIFACTS)}
+#: A split whose every peak has its own width has this column last (widths in points, one per
+#: entry of peak_positions).
+PEAK_WIDTHS = (Column("peak_sigma", "list<float32>", "peak_sigma"),)
+COLUMNS = {column.name: column for column in (*BASE, *ARTIFACTS, *PEAK_WIDTHS)}
 BASE_COLUMNS = tuple(column.name for column in BASE)
 ARTIFACT_COLUMNS = tuple(column.name for column in ARTIFACTS)
-
-_SCALARS = {  # kind -> (Arrow type, numpy dtype); a list kind has its element's
-    "int32": (pa.int32(), np.int32),
-    "int64": (pa.int64(), np.int64),
-    "float32": (pa.float32(), np.float32),
-}
+PEAK_WIDTH_COLUMNS = tuple(column.name for column in PEAK_WIDTHS)
 
 
-def _element(kind: str) -> str:
-    return kind[kind.index("<") + 1 : -1]
-
-
-class SplitError(ValueError):
-    """A split file that is missing, truncated or not in the specbench schema (names the file)."""
-
-
-def _arrow_type(kind: str, n_points: int) -> pa.DataType:
-    """The Arrow type written for `kind`. List elements are non-nullable (named ``element`` as
-    Parquet's LIST convention does), which spares the reader a definition level per point."""
-    if kind == "string":
-        return pa.string()
-    if kind in _SCALARS:
-        return _SCALARS[kind][0]
-    element = pa.field("element", _SCALARS[_element(kind)][0], nullable=False)
-    if kind.startswith("fixed_size_list<"):
-        return pa.list_(element, n_points)
-    return pa.list_(element)
-
-
-def schema(n_points: int, artifacts: bool = False) -> pa.Schema:
-    """The Arrow schema of a split with spectra of n_points points (+ ARTIFACT_COLUMNS)."""
-    columns = (*BASE, *ARTIFACTS) if artifacts else BASE
+def schema(n_points: int, artifacts: bool = False, peak_sigma: bool = False) -> pa.Schema:
+    """The Arrow schema of a split with spectra of n_points points (+ ARTIFACT_COLUMNS, +
+    PEAK_WIDTH_COLUMNS)."""
+    columns = (*BASE, *(ARTIFACTS if artifacts else ()), *(PEAK_WIDTHS if peak_sigma else ()))
     return pa.schema(
-        [pa.field(c.name, _arrow_type(c.kind, n_points), nullable=False) for c in columns]
+        [pa.field(c.name, arrow_type(c.kind, n_points), nullable=False) for c in columns]
     )
-
-
-def _accepts(kind: str, actual: pa.DataType) -> bool:
-    """Whether a reader takes a column of type `actual` as `kind` (large/compliant variants of
-    the types too)."""
-    if kind == "string":
-        return pa.types.is_string(actual) or pa.types.is_large_string(actual)
-    if kind in _SCALARS:
-        return actual == _SCALARS[kind][0]
-    value = _SCALARS[_element(kind)][0]
-    if kind.startswith("fixed_size_list<"):
-        return pa.types.is_fixed_size_list(actual) and actual.value_type == value
-    is_list = pa.types.is_list(actual) or pa.types.is_large_list(actual)
-    return is_list and actual.value_type == value
 
 
 @dataclass
@@ -145,6 +108,7 @@ class Split:
     peak_heights: list[np.ndarray]
     metadata: dict[str, str] = field(default_factory=dict)
     artifacts: Artifacts | None = None  # per-row artifact parameters, when the file has them
+    peak_sigma: list[np.ndarray] | None = None  # every peak's width, when the file has them
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -154,33 +118,14 @@ class Split:
         return int(self.spectra.shape[1])
 
 
-def _list_array(items: Sequence[np.ndarray], dtype: type, pa_type: pa.DataType) -> pa.Array:
-    lengths = np.fromiter((len(x) for x in items), dtype=np.int64, count=len(items))
-    offsets = np.zeros(len(items) + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    values = (
-        np.concatenate([np.asarray(x, dtype=dtype) for x in items])
-        if len(items)
-        else np.zeros(0, dtype)
-    )
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa_type))
-
-
-def _array(column: Column, values: Any, n_points: int) -> pa.Array:
-    if column.kind == "string":
-        return pa.array(list(values), type=pa.string())
-    if column.kind in _SCALARS:
-        pa_type, dtype = _SCALARS[column.kind]
-        return pa.array(np.asarray(values, dtype=dtype), type=pa_type)
-    pa_type, dtype = _SCALARS[_element(column.kind)]
-    if column.kind.startswith("fixed_size_list<"):
-        flat = pa.array(np.asarray(values, dtype=dtype).reshape(-1), type=pa_type)
-        return pa.FixedSizeListArray.from_arrays(flat, n_points)
-    return _list_array(list(values), dtype, pa_type)
-
-
-def _table(values: Mapping[str, Any], arrow_schema: pa.Schema, artifacts: Artifacts | None = None):
-    """The rows of `values` (BASE attr -> values) and `artifacts` as a table of `arrow_schema`."""
+def _table(
+    values: Mapping[str, Any],
+    arrow_schema: pa.Schema,
+    artifacts: Artifacts | None = None,
+    peak_sigma: Sequence[np.ndarray] | None = None,
+):
+    """The rows of `values` (BASE attr -> values), `artifacts` and `peak_sigma` as a table of
+    `arrow_schema`."""
     spectra = np.ascontiguousarray(values["spectra"], dtype=np.float32)
     if spectra.ndim != 2:
         raise ValueError(f"spectra must be 2-D [rows, points], got shape {spectra.shape}")
@@ -188,6 +133,8 @@ def _table(values: Mapping[str, Any], arrow_schema: pa.Schema, artifacts: Artifa
     lengths = {c.attr: len(values[c.attr]) for c in BASE if c.attr != "spectra"}
     if artifacts is not None:
         lengths["artifacts"] = len(artifacts)
+    if peak_sigma is not None:
+        lengths["peak_sigma"] = len(peak_sigma)
     for key, length in lengths.items():
         if length != n_rows:
             raise ValueError(f"{key} has {length} rows but spectra has {n_rows}")
@@ -196,10 +143,14 @@ def _table(values: Mapping[str, Any], arrow_schema: pa.Schema, artifacts: Artifa
         raise ValueError(
             "artifacts must be given exactly when the writer was opened with artifacts=True"
         )
+    if (PEAK_WIDTHS[0].name in arrow_schema.names) != (peak_sigma is not None):
+        raise ValueError("peak_sigma must be given exactly when the writer has peak_sigma=True")
     values = {**values, "spectra": spectra}
-    arrays = [_array(c, values[c.attr], n_points) for c in BASE]
+    arrays = [arrow_array(c, values[c.attr], n_points) for c in BASE]
     if artifacts is not None:
-        arrays += [_array(c, getattr(artifacts, c.attr), n_points) for c in ARTIFACTS]
+        arrays += [arrow_array(c, getattr(artifacts, c.attr), n_points) for c in ARTIFACTS]
+    if peak_sigma is not None:
+        arrays.append(arrow_array(PEAK_WIDTHS[0], peak_sigma, n_points))
     return pa.Table.from_arrays(arrays, schema=arrow_schema)
 
 
@@ -210,7 +161,8 @@ class SplitWriter:
     failed job leaves no truncated split behind. `metadata` values become strings (JSON unless
     they are strings already); specbench_version and n_points are added. write_options override
     WRITE_OPTIONS (pyarrow.parquet.ParquetWriter keywords). With artifacts=True the file has
-    ARTIFACT_COLUMNS and every write() must pass `artifacts`.
+    ARTIFACT_COLUMNS and every write() must pass `artifacts`; with peak_sigma=True likewise
+    PEAK_WIDTH_COLUMNS and `peak_sigma`.
     """
 
     def __init__(
@@ -219,6 +171,7 @@ class SplitWriter:
         n_points: int,
         metadata: Mapping[str, object] | None = None,
         artifacts: bool = False,
+        peak_sigma: bool = False,
         **write_options,
     ) -> None:
         self.path = Path(path)
@@ -226,7 +179,7 @@ class SplitWriter:
         meta = {"specbench_version": __version__, "n_points": str(self.n_points)}
         for key, value in (metadata or {}).items():
             meta[str(key)] = value if isinstance(value, str) else json.dumps(value)
-        self.schema = schema(self.n_points, artifacts=artifacts).with_metadata(meta)
+        self.schema = schema(self.n_points, artifacts, peak_sigma).with_metadata(meta)
         self.options = {**WRITE_OPTIONS, **write_options}
         if artifacts and isinstance(self.options.get("use_dictionary"), list):
             self.options["use_dictionary"] = [*self.options["use_dictionary"], "shape", "noise"]
@@ -252,6 +205,7 @@ class SplitWriter:
         sigma: np.ndarray,
         variant: Sequence[str],
         artifacts: Artifacts | None = None,
+        peak_sigma: Sequence[np.ndarray] | None = None,
     ) -> None:
         """Append rows (one keyword per BASE column, its ``attr``; see the module docstring)."""
         if self._writer is None:
@@ -262,7 +216,7 @@ class SplitWriter:
             )
         values = dict(spectra=spectra, labels=labels, peak_positions=peak_positions)
         values.update(peak_heights=peak_heights, sigma=sigma, variant=variant)
-        table = _table(values, self.schema, artifacts)
+        table = _table(values, self.schema, artifacts, peak_sigma)
         self._writer.write_table(table, row_group_size=self.row_group_size)
         self.rows += len(table)
 
@@ -285,6 +239,7 @@ def write_split(
     *,
     metadata: Mapping[str, object] | None = None,
     artifacts: Artifacts | None = None,
+    peak_sigma: Sequence[np.ndarray] | None = None,
     **columns_and_options,
 ) -> None:
     """Write one whole split: one keyword per BASE column (its ``attr``: spectra, labels,
@@ -293,9 +248,14 @@ def write_split(
     spectra = values["spectra"]
     n_points = np.shape(spectra)[1] if np.ndim(spectra) == 2 else 0
     with SplitWriter(
-        path, n_points, metadata=metadata, artifacts=artifacts is not None, **columns_and_options
+        path,
+        n_points,
+        metadata=metadata,
+        artifacts=artifacts is not None,
+        peak_sigma=peak_sigma is not None,
+        **columns_and_options,
     ) as writer:
-        writer.write(**values, artifacts=artifacts)
+        writer.write(**values, artifacts=artifacts, peak_sigma=peak_sigma)
 
 
 def _open(path: str | os.PathLike) -> pq.ParquetFile:
@@ -317,7 +277,7 @@ def _check_schema(path: str | os.PathLike, actual: pa.Schema, columns: Sequence[
         if name not in actual.names:
             raise SplitError(f"{path}: wrong schema: missing column {name!r} ({want})")
         got = actual.field(name).type
-        if not _accepts(want, got):
+        if not accepts(want, got):
             raise SplitError(f"{path}: wrong schema: column {name!r} is {got}, expected {want}")
 
 
@@ -330,12 +290,14 @@ def _checked_schema(path: str | os.PathLike) -> tuple[pq.ParquetFile, pa.Schema]
 
 
 def _read_table(
-    path: str | os.PathLike, columns: Sequence[str], optional: Sequence[str] = ()
+    path: str | os.PathLike, columns: Sequence[str], optional: Sequence[Sequence[str]] = ()
 ) -> tuple[pa.Table, dict]:
-    """Read `columns`, and `optional` too when the file has any of them (then all of them)."""
+    """Read `columns`, and each group of `optional` too when the file has any of its columns
+    (then all of them)."""
     pf, arrow_schema = _checked_schema(path)
-    if any(name in arrow_schema.names for name in optional):
-        columns = [*columns, *optional]
+    for group in optional:
+        if any(name in arrow_schema.names for name in group):
+            columns = [*columns, *group]
     _check_schema(path, arrow_schema, columns)
     try:
         table = pf.read(columns=list(columns), use_threads=True)
@@ -363,50 +325,6 @@ def _metadata(arrow_schema: pa.Schema) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in raw.items() if k not in (b"ARROW:schema", b"pandas")}
 
 
-def _spectra(table: pa.Table) -> np.ndarray:
-    """The spectrum column as a writable float32 [rows, points] array, without a copy when the
-    column is one chunk in mutable memory (what ParquetFile.read returns)."""
-    column = table.column("spectrum")
-    n_points = column.type.list_size
-    rows = len(column)
-    if column.null_count:
-        raise SplitError("null spectra")
-    if column.num_chunks == 1:
-        values = column.chunk(0).flatten()
-        data = values.buffers()[1]
-        if data is not None and data.is_mutable and values.null_count == 0:
-            flat = np.frombuffer(
-                data, dtype=np.float32, count=len(values), offset=values.offset * 4
-            )
-            return flat.reshape(rows, n_points)
-    out = np.empty((rows, n_points), dtype=np.float32)
-    row = 0
-    for chunk in column.chunks:
-        values = chunk.flatten().to_numpy(zero_copy_only=False)
-        out[row : row + len(chunk)] = values.reshape(len(chunk), n_points)
-        row += len(chunk)
-    return out
-
-
-def _list_column(table: pa.Table, name: str, dtype: type) -> list[np.ndarray]:
-    column = table.column(name).combine_chunks()
-    offsets = column.offsets.to_numpy()
-    values = column.values.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
-    return [values[offsets[i] : offsets[i + 1]] for i in range(len(column))]
-
-
-def _values(table: pa.Table, column: Column) -> Any:
-    """One column read back: numpy for scalars, object arrays of str, lists of numpy arrays."""
-    if column.kind == "string":
-        return np.array(table.column(column.name).to_pylist(), dtype=object)
-    if column.kind in _SCALARS:
-        dtype = _SCALARS[column.kind][1]
-        return table.column(column.name).to_numpy().astype(dtype, copy=False)
-    if column.kind.startswith("fixed_size_list<"):
-        return _spectra(table)
-    return _list_column(table, column.name, _SCALARS[_element(column.kind)][1])
-
-
 def read_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """(spectra float32 [n, points], labels int32 [n]) of a split: the fast path for training.
 
@@ -414,25 +332,28 @@ def read_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """
     table, _ = _read_table(path, ["label", "spectrum"])
     try:
-        spectra = _spectra(table)
+        spectra = read_values(table, COLUMNS["spectrum"])
     except SplitError as exc:
         raise SplitError(f"{path}: {exc}") from None
-    return spectra, _values(table, COLUMNS["label"])
+    return spectra, read_values(table, COLUMNS["label"])
 
 
 def read_split(path: str | os.PathLike) -> Split:
     """Every column of a split (see Split); SplitError on a missing/truncated/wrong file."""
-    table, metadata = _read_table(path, BASE_COLUMNS, optional=ARTIFACT_COLUMNS)
+    optional = (ARTIFACT_COLUMNS, PEAK_WIDTH_COLUMNS)
+    table, metadata = _read_table(path, BASE_COLUMNS, optional=optional)
     try:
-        values = {c.attr: _values(table, c) for c in BASE}
+        values = {c.attr: read_values(table, c) for c in BASE}
         artifacts = _artifacts(table) if ARTIFACTS[0].name in table.column_names else None
+        if PEAK_WIDTHS[0].name in table.column_names:
+            values["peak_sigma"] = read_values(table, PEAK_WIDTHS[0])
     except SplitError as exc:
         raise SplitError(f"{path}: {exc}") from None
     return Split(**values, metadata=metadata, artifacts=artifacts)
 
 
 def _artifacts(table: pa.Table) -> Artifacts:
-    values = {c.attr: _values(table, c) for c in ARTIFACTS}
+    values = {c.attr: read_values(table, c) for c in ARTIFACTS}
     background = values["background"]
     degree = {len(row) for row in background}
     if len(degree) > 1:

@@ -58,9 +58,10 @@ def write_predictions(
     labels: np.ndarray,
     probabilities: np.ndarray,
     variant,
+    class_names=None,
 ) -> None:
     """predictions.parquet (specbench.evaluation.predictions): the two most probable classes per row and
-    the probability given to the true class."""
+    the probability given to the true class; `class_names` (class order) kept with them."""
     classes, probs = top_k(probabilities, 2)
     labels = np.asarray(labels)
     values = {
@@ -73,7 +74,7 @@ def write_predictions(
         "label_probability": np.asarray(probabilities)[np.arange(len(labels)), labels],
         "variant": variant,
     }
-    predictions.write_predictions(path, values)
+    predictions.write_predictions(path, values, class_names=class_names)
 
 
 def evaluate_model(
@@ -134,6 +135,7 @@ def evaluate_model(
             labels=split.labels,
             probabilities=probabilities,
             variant=split.variant,
+            class_names=run.class_names,
         )
 
     history = pd.read_csv(history_path)

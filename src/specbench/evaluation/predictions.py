@@ -8,6 +8,7 @@ Imports numpy and pyarrow only (the results environment reads it without the tra
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -35,8 +36,12 @@ class PredictionsError(ValueError):
     """A predictions file that is missing, unreadable or lacks a column (names the file)."""
 
 
-def write_predictions(path: str | os.PathLike, values: Mapping[str, Any]) -> None:
-    """predictions.parquet with one array per column of :data:`COLUMNS`, written atomically."""
+def write_predictions(
+    path: str | os.PathLike, values: Mapping[str, Any], class_names: Sequence[str] | None = None
+) -> None:
+    """predictions.parquet with one array per column of :data:`COLUMNS`, written atomically;
+    the class names of a run on your own phases (class order) in the file metadata
+    ``class_names`` (JSON), read back by :func:`class_names`."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -49,6 +54,8 @@ def write_predictions(path: str | os.PathLike, values: Mapping[str, Any]) -> Non
         else:
             arrays.append(pa.array(np.asarray(values[name], dtype=_DTYPES[kind])))
     table = pa.Table.from_arrays(arrays, names=list(COLUMNS))
+    if class_names:
+        table = table.replace_schema_metadata({"class_names": json.dumps(list(class_names))})
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
 
@@ -75,3 +82,17 @@ def read_predictions(path: str | os.PathLike, columns: Sequence[str] | None = No
         if not ok:
             raise PredictionsError(f"{path}: column {name!r} is {got}, expected {want}")
     return table
+
+
+def class_names(path: str | os.PathLike) -> list[str] | None:
+    """The class names (class order) a predictions file was written with, else None (classes
+    without names, or a file written before they were kept); PredictionsError if unreadable."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise PredictionsError(f"{path}: not a readable predictions file ({exc})") from None
+    raw = metadata.get(b"class_names")
+    return None if raw is None else [str(name) for name in json.loads(raw)]

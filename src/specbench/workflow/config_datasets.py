@@ -135,6 +135,9 @@ def _check_own_phases(name: str, ds: dict) -> None:
         raise ConfigError(f"{key}.xrd is only used with source 'structures'")
     if (ds["render"].get("xrd") or ds.get("test", {}).get("xrd")) and source != "structures":
         raise ConfigError(f"{key}.render.xrd (XRD variation) needs source 'structures'")
+    low, high = (ds["render"].get("xrd") or {}).get("size") or (1, 1)
+    if low > high:
+        raise ConfigError(f"{key}.render.xrd.size=[{low}, {high}]: smallest is larger than largest")
     from specbench.data.classes import ClassesError
     from specbench.data.phases import own_classes
 

@@ -17,6 +17,7 @@ import pandas as pd  # noqa: E402
 
 from specbench.data.classes import ClassesError, ClassSet, load_classes  # noqa: E402
 from specbench.data.xrd import grid_step  # noqa: E402
+from specbench.results.figures.spectra import class_label  # noqa: E402
 from specbench.results.figures.layout import (  # noqa: E402
     fit_title,
     legend_below,
@@ -102,9 +103,7 @@ def plot_class_variation(
         start = 0.0 if axis is None else float(axis["start"])
         unit = "position (point)" if axis is None else str(axis["unit"])
         names = definitions.metadata.get("names")
-        name = (
-            f"class {class_index}" if not names else f"{names[class_index]} (class {class_index})"
-        )
+        name = class_label(class_index, names)
         x = start + step * np.arange(len(reference["spectrum"]))
         left.plot(
             x,

@@ -17,9 +17,11 @@ import pandas as pd  # noqa: E402
 
 from specbench.results.figures.layout import placeholder, save_figure, tight  # noqa: E402
 from specbench.results.figures.spectra import (  # noqa: E402
+    class_label,
     read_predictions_columns,
     read_split_columns,
     reference_row,
+    split_axis,
     variant_code,
 )
 from specbench.results.figures.style import FigureInputError, palette, styled  # noqa: E402
@@ -103,7 +105,8 @@ def plot_confused_pair(
         )
     mistakes = mistakes.sort_values(["probability", "seed", "row"], ascending=[False, True, True])
     worst = mistakes.iloc[0]
-    test = read_split_columns(_test_split(tests, dataset), ["label", "spectrum", "variant"])
+    test_path = _test_split(tests, dataset)
+    test = read_split_columns(test_path, ["label", "spectrum", "variant"])
     if int(worst["row"]) >= len(test):
         raise FigureInputError(
             f"test split of {dataset} has {len(test)} rows; predictions name row {worst['row']}"
@@ -111,7 +114,11 @@ def plot_confused_pair(
     refs = {c: reference_row(test[test["label"] == c], variants) for c in (a, b)}
     spectrum = np.asarray(test.iloc[int(worst["row"])]["spectrum"])
     lo, hi = _window(refs[a]["spectrum"], refs[b]["spectrum"], spectrum)
-    x = np.arange(len(spectrum))
+    # your own phases: their axis (e.g. 2theta) and names instead of points and indices
+    x, unit, names = split_axis(test_path, len(spectrum))
+    name = {c: class_label(c, names) for c in (a, b)}
+    short = {c: names[c] if names else str(c) for c in (a, b)}
+    pair = f"{names[a]} and {names[b]}" if names else f"classes {a} and {b}"
     with styled(style) as s:
         fig, (top_ax, bottom_ax) = plt.subplots(
             2, 1, figsize=(s["width"], 2 * s["height"]), sharex=True
@@ -123,12 +130,12 @@ def plot_confused_pair(
                 refs[c]["spectrum"],
                 color=colors[c],
                 lw=1.5,
-                label=f"class {c} (test variant {variant_code(refs[c]['variant'], variants)})",
+                label=f"{name[c]}, test variant {variant_code(refs[c]['variant'], variants)}",
             )
         top_ax.set_title(
-            f"{model} on {dataset}: classes {a} and {b} confused {int(top['count'])}x over "
-            f"{int(top['n_seeds'])} seed(s)\n({a}->{b}: {int(top['a_as_b'])}, "
-            f"{b}->{a}: {int(top['b_as_a'])})",
+            f"{model} on {dataset}: {pair} confused {int(top['count'])}x over "
+            f"{int(top['n_seeds'])} seed(s)\n({short[a]}->{short[b]}: {int(top['a_as_b'])}, "
+            f"{short[b]}->{short[a]}: {int(top['b_as_a'])})",
             fontsize="medium",
         )
         top_ax.set_ylabel("intensity")
@@ -140,7 +147,7 @@ def plot_confused_pair(
             color="black",
             lw=2,
             alpha=0.8,
-            label=f"test spectrum {int(worst['row'])} (class {true}, "
+            label=f"test spectrum {int(worst['row'])} ({class_label(true, names)}, "
             f"variant {variant_code(worst['variant'], variants)})",
         )
         for c in (a, b):
@@ -150,17 +157,18 @@ def plot_confused_pair(
                 color=colors[c],
                 lw=1.2,
                 ls="--",
-                label=f"class {c} reference",
+                label=f"{name[c]} reference",
             )
         bottom_ax.set_title(
-            f"seed {int(worst['seed'])}: true {true}, predicted {predicted} "
-            f"(p = {worst['probability']:.2f}), runner-up {int(worst['runner_up'])} "
+            f"seed {int(worst['seed'])}: true {short[true]}, predicted {short[predicted]} "
+            f"(p = {worst['probability']:.2f}), runner-up "
+            f"{names[int(worst['runner_up'])] if names else int(worst['runner_up'])} "
             f"(p = {worst['runner_up_probability']:.2f})",
             fontsize="medium",
         )
-        bottom_ax.set_xlabel("position (point)")
+        bottom_ax.set_xlabel(unit)
         bottom_ax.set_ylabel("intensity")
-        bottom_ax.set_xlim(lo, hi)
+        bottom_ax.set_xlim(x[lo], x[hi])
         bottom_ax.legend(fontsize="small", loc="upper right")
         tight(fig)
         save_figure(fig, png, svg, s["dpi"])

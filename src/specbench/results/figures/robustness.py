@@ -18,6 +18,7 @@ import pandas as pd
 
 from specbench.data import splits
 from specbench.results.figures.layout import legend_below, placeholder, save_figure
+from specbench.results.figures.spectra import class_label, split_axis
 from specbench.results.figures.style import palette, styled
 
 
@@ -143,11 +144,13 @@ def plot_level_spectra(
             rows = np.flatnonzero(split.labels == label)
             unvaried = [r for r in rows if split.variant[r] == "shift=0,height=0"]
             r = unvaried[0] if unvaried else rows[0]
-            ax.plot(split.spectra[r], lw=0.8, color="C0")
+            x, unit, names = split_axis(path, split.n_points)
+            ax.plot(x, split.spectra[r], lw=0.8, color="C0")
             ax.set_ylabel(level, rotation=0, ha="right", va="center")
             ax.set_yticks([])
-        axes[0, 0].set_title(f"class {label}, test spectrum ({split.variant[r]}) per level")
-        axes[-1, 0].set_xlabel("point")
+        title = f"{class_label(label, names)}, test spectrum ({split.variant[r]}) per level"
+        axes[0, 0].set_title(title)
+        axes[-1, 0].set_xlabel(unit)
         fig.tight_layout()
         save_figure(fig, png, svg, st["dpi"])
         plt.close(fig)

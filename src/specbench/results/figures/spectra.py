@@ -3,6 +3,7 @@ package readers), and test variants by their codes."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -10,6 +11,28 @@ import numpy as np
 import pandas as pd
 
 from specbench.results.figures.style import FigureInputError
+
+
+def split_axis(path: str | Path, n_points: int) -> tuple[np.ndarray, str, list[str] | None]:
+    """(x of every point, the axis label, the class names) of a split: your own phases' axis
+    and names (the split's metadata ``axis``, ``names``), else points and None."""
+    from specbench.data.splits import SplitError, read_metadata
+    from specbench.data.xrd import axis_grid
+
+    try:
+        meta = read_metadata(path)
+    except SplitError as exc:
+        raise FigureInputError(str(exc)) from None
+    names = json.loads(meta["names"]) if "names" in meta else None
+    if "axis" not in meta:
+        return np.arange(n_points, dtype=np.float64), "position (point)", names
+    axis = json.loads(meta["axis"])
+    return axis_grid(axis["start"], axis["stop"], n_points), str(axis["unit"]), names
+
+
+def class_label(index: int, names: Sequence[str] | None) -> str:
+    """How a figure names class `index`: ``class 3``, or ``anatase (class 3)`` with names."""
+    return f"class {index}" if not names else f"{names[index]} (class {index})"
 
 
 def read_split_columns(path: str | Path, columns: Sequence[str], labels=None) -> pd.DataFrame:

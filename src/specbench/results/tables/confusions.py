@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from specbench.core import schema
-from specbench.evaluation.predictions import PredictionsError, read_predictions
+from specbench.evaluation.predictions import PredictionsError, class_names, read_predictions
 from specbench.results.tables.common import (
     TableInputError,
     experiment_order,
@@ -30,6 +30,8 @@ CONFUSIONS_COLUMNS = [
     "rank",
     "class_a",
     "class_b",
+    "name_a",  # the classes' names (your own phases), empty for classes without names
+    "name_b",
     "count",
     "a_as_b",
     "b_as_a",
@@ -42,6 +44,13 @@ CONFUSIONS_COLUMNS = [
 def _read_predictions(path: str | Path) -> pd.DataFrame:
     try:
         return read_predictions(path, ["row", "label", "predicted"]).to_pandas()
+    except PredictionsError as exc:
+        raise TableInputError(str(exc)) from None
+
+
+def _class_names(path: str | Path) -> list[str] | None:
+    try:
+        return class_names(path)
     except PredictionsError as exc:
         raise TableInputError(str(exc)) from None
 
@@ -114,12 +123,13 @@ def confusions_table(runs: Sequence[Mapping[str, Any]], top: int) -> pd.DataFram
         order = {name: i for i, name in enumerate(model_order(frame))}
     rows = []
     for (dataset, model), job in sorted(jobs.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])):
-        frames, missing, n_test = [], [], set()
+        frames, missing, n_test, names = [], [], set(), None
         for seed, path in sorted(job["seeds"].items()):
             if not Path(path).exists():
                 missing.append(seed)
                 continue
             predictions = _read_predictions(path)
+            names = names or _class_names(path)
             n_test.add(len(predictions))
             frames.append(predictions)
         if missing:
@@ -142,6 +152,8 @@ def confusions_table(runs: Sequence[Mapping[str, Any]], top: int) -> pd.DataFram
                     "rank": rank,
                     "class_a": pair.class_a,
                     "class_b": pair.class_b,
+                    "name_a": names[pair.class_a] if names else "",
+                    "name_b": names[pair.class_b] if names else "",
                     "count": pair.count,
                     "a_as_b": pair.a_as_b,
                     "b_as_a": pair.b_as_a,
@@ -152,7 +164,8 @@ def confusions_table(runs: Sequence[Mapping[str, Any]], top: int) -> pd.DataFram
             )
     table = pd.DataFrame(rows, columns=CONFUSIONS_COLUMNS)
     for col in CONFUSIONS_COLUMNS[CONFUSIONS_COLUMNS.index("rank") :]:  # the counts
-        table[col] = table[col].astype("int64")
+        if not col.startswith("name_"):
+            table[col] = table[col].astype("int64")
     return table
 
 
@@ -179,7 +192,11 @@ def confusions_markdown(table: pd.DataFrame) -> pd.DataFrame:
             "dataset": r["dataset"],
             "model": r["model"],
             "rank": r["rank"],
-            "classes": f"{r['class_a']} / {r['class_b']}",
+            "classes": (
+                f"{r['name_a']} / {r['name_b']}"
+                if r["name_a"]
+                else f"{r['class_a']} / {r['class_b']}"
+            ),
             "confused": r["count"],
             "a as b": r["a_as_b"],
             "b as a": r["b_as_a"],

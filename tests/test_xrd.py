@@ -1,0 +1,177 @@
+"""Position-aware X-ray variation (specbench.data.xrd) against its formulas: lattice strain
+(Δ2θ = −2ε tan θ), sample displacement (Δ2θ = −2s cos θ / R) and Scherrer crystallite-size
+broadening (β = Kλ / (L cos θ)), at low and high 2θ, measured on rendered spectra; identity when
+off; per-peak widths kept in the split file and rendered back the same. numpy only."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from specbench.core import schema
+from specbench.data import fingerprint, render, splits, xrd
+from specbench.data.classes import ClassSet
+
+START, STOP, N = 10.0, 90.0, 8001  # 0.01° per point
+STEP = (STOP - START) / (N - 1)
+LOW, HIGH = 1000, 7000  # points: 2θ = 20° and 80°
+CU_KA = 1.54184  # Å
+
+
+def two_peak_classes() -> ClassSet:
+    """Two classes with peaks at 2θ = 20° and 80° (heights differ), on a 0.01° grid."""
+    classes = ClassSet(N, [np.array([LOW, HIGH]), np.array([LOW, HIGH])],
+                       [np.array([1.0, 0.8]), np.array([0.8, 1.0])], [None, None])  # fmt: skip
+    classes.metadata = {
+        "axis": {"unit": "2theta", "start": START, "stop": STOP},
+        "wavelength_angstrom": CU_KA,
+    }
+    return classes
+
+
+def xrd_settings(**given) -> dict:
+    """render.xrd with the schema's defaults filled in (goniometer_radius, shape_factor)."""
+    return schema.fill(given, "datasets", "*", "render", "xrd", name="xrd")
+
+
+def still_plan(classes: ClassSet, sigma: float = 0.5, per_class: int = 6):
+    """Training spectra without the uniform jitter: only the XRD variation moves the peaks."""
+    return render.random_split(classes, per_class=per_class, seed=3, split="train", shift=0,
+                               height_shift=0.0, sigma=(sigma, sigma))  # fmt: skip
+
+
+def fwhm_degrees(spectrum: np.ndarray, centre: int, half_window: int = 400) -> float:
+    """The full width at half maximum (degrees) of the peak near point `centre`, interpolated."""
+    lo = max(centre - half_window, 0)
+    y = spectrum[lo : centre + half_window].astype(np.float64)
+    top = int(np.argmax(y))
+    half = y[top] / 2
+    left = np.flatnonzero(y[:top] < half)[-1]
+    right = top + np.flatnonzero(y[top:] < half)[0]
+    x_left = left + (half - y[left]) / (y[left + 1] - y[left])
+    x_right = right - 1 + (y[right - 1] - half) / (y[right - 1] - y[right])
+    return (x_right - x_left) * STEP
+
+
+def test_strain_moves_peaks_by_minus_two_eps_tan_theta():
+    """Δ2θ = −2ε tan θ: at 2θ = 20° and 80° for ε = ±0.002 (to the nearest point); ε = 0: identity."""
+    grid = xrd.axis_grid(START, STOP, N)
+    positions = np.array([[LOW, HIGH]])
+    for eps in (0.002, -0.002):
+        moved = xrd.strain_shift(positions, np.array([eps]), start=START, stop=STOP, n_points=N)
+        for before, after in zip(grid[positions[0]], grid[moved[0]]):
+            expected = -2 * eps * math.tan(math.radians(before / 2))
+            assert abs((after - before) - math.degrees(expected)) <= STEP / 2 + 1e-9
+    moved = xrd.strain_shift(positions, np.array([0.002]), start=START, stop=STOP, n_points=N)
+    shifts = np.abs(grid[moved[0]] - grid[positions[0]])
+    assert shifts[1] > 3 * shifts[0]  # tan θ: high angles move far more (tan 40° / tan 10° = 4.8)
+    same = xrd.strain_shift(positions, np.array([0.0]), start=START, stop=STOP, n_points=N)
+    assert (same == positions).all()
+
+
+def test_displacement_moves_peaks_by_minus_two_s_cos_theta_over_r():
+    """Δ2θ = −2 s cos θ / R for the displacement drawn per spectrum (the documented order of the
+    draws: strain, then displacement): low angles move further, every peak the same way."""
+    classes = two_peak_classes()
+    plan = still_plan(classes)
+    settings = xrd_settings(displacement=0.5, goniometer_radius=200.0)
+    moved = xrd.vary_xrd(plan, classes, settings, seed=3, split_code=0)
+    grid = xrd.axis_grid(START, STOP, N)
+    for k in range(len(classes)):
+        rows = np.flatnonzero(plan.labels == k)
+        rng = np.random.default_rng([k, 3, 0, xrd.XRD_STREAM])
+        rng.uniform(0.0, 0.0, size=len(rows))  # the strain draws (off)
+        s = rng.uniform(-0.5, 0.5, size=len(rows))
+        for row, disp in zip(rows, s):
+            before = grid[plan.positions[row, :2]]
+            after = grid[moved.positions[row, :2]]
+            expected = np.degrees(-2 * disp * np.cos(np.radians(before / 2)) / 200.0)
+            assert np.all(np.abs((after - before) - expected) <= STEP / 2 + 1e-9)
+    shift = np.abs(moved.positions[:, :2] - plan.positions[:, :2]).sum(axis=0)
+    assert shift[0] > shift[1]  # cos 10° / cos 40° = 1.29: low angles move further
+    assert (np.sign(moved.positions[:, 0] - LOW) * np.sign(moved.positions[:, 1] - HIGH) >= 0).all()
+
+
+def test_size_broadening_follows_scherrer_in_the_rendered_spectra():
+    """Crystallites of L = 20 nm, Cu Kα, K = 0.9: every peak's width is σ² + (β/2.355/step)² with
+    β = Kλ/(L cos θ), and the rendered peaks' FWHM at 20° and 80° are Scherrer's (2 %)."""
+    classes = two_peak_classes()
+    plan = still_plan(classes, sigma=0.5)
+    settings = xrd_settings(size=[20, 20])
+    broad = xrd.vary_xrd(plan, classes, settings, seed=3, split_code=0)
+    assert (broad.positions == plan.positions).all() and broad.sigma is plan.sigma
+    spectra = broad.render()
+    for slot, point in enumerate((LOW, HIGH)):
+        theta = math.radians((START + point * STEP) / 2)
+        beta = math.degrees(0.9 * CU_KA / (200.0 * math.cos(theta)))  # FWHM, degrees of 2θ
+        sigma = math.sqrt(0.5**2 + (beta / xrd.FWHM_PER_SIGMA / STEP) ** 2)
+        assert broad.peak_sigma[:, slot] == pytest.approx(sigma, rel=1e-6)
+        measured = [fwhm_degrees(spectrum, point) for spectrum in spectra]
+        total = sigma * xrd.FWHM_PER_SIGMA * STEP
+        assert measured == pytest.approx([total] * len(spectra), rel=0.02)
+    ratio = broad.peak_sigma[0, 1] / broad.peak_sigma[0, 0]
+    assert ratio == pytest.approx(math.cos(math.radians(10)) / math.cos(math.radians(40)), rel=0.01)
+
+
+def test_sizes_drawn_in_the_range_and_the_test_at_the_harmonic_mean():
+    classes = two_peak_classes()
+    settings = xrd_settings(size=[10, 40])
+    broad = xrd.vary_xrd(still_plan(classes, per_class=50), classes, settings, seed=3, split_code=0)
+    widths = broad.peak_sigma[:, 0]
+    narrowest, widest = (
+        math.degrees(0.9 * CU_KA / (10 * size * math.cos(math.radians(10))))
+        / xrd.FWHM_PER_SIGMA / STEP
+        for size in (40, 10)
+    )  # fmt: skip
+    assert widths.min() >= narrowest and widths.max() <= widest * 1.001
+    assert widths.max() - widths.min() > 0.5 * (widest - narrowest)  # drawn, not one size
+    params = {"seed": 3, "render": {"train_per_class": 2, "val_per_class": 1, "xrd": settings},
+              "test": {"sigma": 0.5, "shift": 0, "variants": ["0"]}}  # fmt: skip
+    test = render.plan_test(classes, params)
+    harmonic = 2 / (1 / 10 + 1 / 40)  # 16 nm
+    beta = math.degrees(0.9 * CU_KA / (10 * harmonic * math.cos(math.radians(10))))
+    expected = math.sqrt(0.25 + (beta / xrd.FWHM_PER_SIGMA / STEP) ** 2)
+    assert test.peak_sigma[:, 0] == pytest.approx(expected, rel=1e-6)
+    assert (test.positions[:, :2] == [LOW, HIGH]).all()  # no strain, no displacement in the test
+
+
+def test_off_is_identity_and_each_variation_keeps_the_others_draws():
+    classes = two_peak_classes()
+    plan = still_plan(classes)
+    assert xrd.vary_xrd(plan, classes, xrd_settings(), seed=3, split_code=0) is plan
+    assert xrd.broaden_test(plan, classes, xrd_settings(strain=0.01)) is plan
+    strained = xrd.vary_xrd(plan, classes, xrd_settings(strain=0.01), seed=3, split_code=0)
+    both = xrd.vary_xrd(plan, classes, xrd_settings(strain=0.01, size=[10, 40]),
+                        seed=3, split_code=0)  # fmt: skip
+    assert strained.peak_sigma is None and (strained.positions != plan.positions).any()
+    assert (both.positions == strained.positions).all() and both.peak_sigma is not None
+    params = {"seed": 3, "render": {"train_per_class": 2, "val_per_class": 1}, "test": {}}
+    assert render.plan_test(classes, params).peak_sigma is None
+    no_wavelength = dataclasses.replace(classes)
+    no_wavelength.metadata = {"axis": classes.metadata["axis"]}
+    with pytest.raises(ValueError, match="needs the classes' wavelength"):
+        xrd.vary_xrd(plan, no_wavelength, xrd_settings(size=[10, 40]), seed=3, split_code=0)
+
+
+def test_peak_widths_are_kept_in_the_split_and_rendered_back_the_same(tmp_path):
+    """A split with every peak's own width: the column peak_sigma; plan_from_split re-renders its
+    spectra exactly; the fingerprint of the file equals the plan's and differs from the
+    unbroadened split's; a split without it has no such column."""
+    classes = two_peak_classes()
+    plan = still_plan(classes)
+    broad = xrd.vary_xrd(plan, classes, xrd_settings(size=[10, 40]), seed=3, split_code=0)
+    render.write_plan(broad, tmp_path / "broad.parquet")
+    render.write_plan(plan, tmp_path / "plain.parquet")
+    split = splits.read_split(tmp_path / "broad.parquet")
+    assert [len(w) for w in split.peak_sigma] == [2] * len(plan)
+    assert np.array_equal(render.plan_from_split(split).render(), split.spectra)
+    assert np.array_equal(split.spectra, broad.render())
+    assert splits.read_split(tmp_path / "plain.parquet").peak_sigma is None
+    assert "peak_sigma" not in splits.read_metadata(tmp_path / "plain.parquet")
+    of_file = fingerprint.of_split(tmp_path / "broad.parquet")
+    assert of_file["parameters_sha256"] == fingerprint.of_plan(broad)["parameters_sha256"]
+    plain = fingerprint.of_split(tmp_path / "plain.parquet")
+    assert plain["parameters_sha256"] != of_file["parameters_sha256"]
