@@ -83,6 +83,21 @@ def test_peaks_on_one_point_are_added_and_weak_ones_left_out():
         phases.to_grid([55.0], [1.0], start=10, stop=50, n_points=41)
 
 
+def test_reflections_are_the_symmetry_equivalents_of_each_peak(tmp_path):
+    """NaCl: the (111), (200) and (220) peaks are made of their families' 8, 6 and 12 members
+    (all sign changes and permutations), the reciprocal lattice is 1/a: what preferred
+    orientation averages over."""
+    classes = phases.structure_classes([nacl_cif(tmp_path)], n_points=801, two_theta=(20, 100),
+                                       wavelength="CuKa1", min_intensity=0.01)  # fmt: skip
+    reflections = classes.metadata["reflections"][0]
+    assert np.allclose(reflections["reciprocal"], np.eye(3) / NACL_A)
+    for peak, family in zip(reflections["peaks"], [(1, 1, 1), (2, 0, 0), (2, 2, 0)]):
+        members = {tuple(sorted(abs(v) for v in m[:3])) for m in peak}
+        assert members == {tuple(sorted(family))}
+        signed = {tuple(m[:3]) for m in peak}
+        assert len(signed) == {(1, 1, 1): 8, (2, 0, 0): 6, (2, 2, 0): 12}[family]
+
+
 def test_a_peak_list_gives_named_classes(tmp_path):
     table = tmp_path / "peaks.csv"
     table.write_text(
@@ -105,7 +120,8 @@ def tiny_phases(folder: Path, source: str) -> dict:
         "n_points": 200,
         "seed": 3,
         "render": {"train_per_class": 8, "val_per_class": 4, "shift": 2, "sigma": [0.5, 1.0],
-                   "xrd": {"strain": 0.002, "displacement": 0.1, "size": [20, 80]}},
+                   "xrd": {"strain": 0.002, "displacement": 0.1, "size": [20, 80],
+                           "preferred_orientation": {"direction": [1, 1, 1], "r": [0.7, 1.0]}}},
         "test": {"sigma": 0.8, "shift": 1},
     }  # fmt: skip
     if source == "structures":
@@ -189,6 +205,12 @@ BAD = {
         "class 'B': peak at 70 outside the axis range [20, 60]",
     ),
     "no structures": (lambda d, w: d.update(structures="nowhere"), "nowhere: no such file"),
+    "no texture direction": (
+        lambda d, w: d["render"]["xrd"].update(
+            preferred_orientation={"direction": [0, 0, 0], "r": [0.7, 1]}
+        ),
+        "the direction must not be [0, 0, 0]",
+    ),
     "size range reversed": (
         lambda d, w: d["render"]["xrd"].update(size=[50, 10]),
         "render.xrd.size=[50, 10]: smallest is larger than largest",

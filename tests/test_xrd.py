@@ -175,3 +175,60 @@ def test_peak_widths_are_kept_in_the_split_and_rendered_back_the_same(tmp_path):
     assert of_file["parameters_sha256"] == fingerprint.of_plan(broad)["parameters_sha256"]
     plain = fingerprint.of_split(tmp_path / "plain.parquet")
     assert plain["parameters_sha256"] != of_file["parameters_sha256"]
+
+
+def cubic_reflections(a: float = 5.64) -> dict:
+    """NaCl-like: a peak of the (111) family (8 members) and one of (200) (6 members)."""
+    signs = [(i, j, k) for i in (-1, 1) for j in (-1, 1) for k in (-1, 1)]
+    h111 = [[*s, 1.0] for s in signs]
+    h200 = [[2 * s if n == m else 0 for n in range(3)] + [1.0] for m in range(3) for s in (-1, 1)]
+    return {"reciprocal": (np.eye(3) / a).tolist(), "peaks": [h111, h200]}
+
+
+def test_march_dollase_factors_follow_the_formula():
+    """(r² cos²α + sin²α / r)^(−3/2), averaged over a family: along [001] with r = 0.5, (200)
+    (cos²α = 1 for 2 of its 6 members, 0 for 4) and (111) (cos²α = 1/3 for all 8); r = 1: none."""
+    assert xrd.march_dollase(np.array([0.0, 0.3, 1.0]), 1.0) == pytest.approx([1, 1, 1])
+
+    def p200(r):
+        return (2 * (r * r) ** -1.5 + 4 * (1 / r) ** -1.5) / 6
+
+    def p111(r):
+        return (r * r / 3 + (2 / 3) / r) ** -1.5
+
+    factors = xrd.texture_factors(cubic_reflections(), [0, 0, 1], np.array([0.5, 1.0, 2.0]))
+    assert factors[0] == pytest.approx([p111(0.5), p200(0.5)])  # (200) 4.9x relative to (111)
+    assert factors[1] == pytest.approx([1.0, 1.0])
+    assert factors[2] == pytest.approx([p111(2.0), p200(2.0)])
+    # [111]: the (111) family's two members along it grow with platelets
+    along = xrd.texture_factors(cubic_reflections(), [1, 1, 1], np.array([0.5]))
+    assert along[0, 0] > along[0, 1]
+
+
+def test_preferred_orientation_scales_the_rendered_heights():
+    """In a plan: every spectrum's (200)/(111) height ratio is the class's times P200/P111 of its
+    own r, the tallest peak keeps its height; the test split is untextured; r = [1, 1]: identity."""
+    classes = two_peak_classes()
+    classes.metadata["reflections"] = [cubic_reflections(), cubic_reflections()]
+    plan = still_plan(classes, per_class=20)
+    texture = {"direction": [0, 0, 1], "r": [0.5, 0.9]}
+    textured = xrd.vary_xrd(plan, classes, xrd_settings(preferred_orientation=texture),
+                            seed=3, split_code=0)  # fmt: skip
+    ratio = textured.heights[:, 1] / textured.heights[:, 0]
+    base = plan.heights[:, 1] / plan.heights[:, 0]
+    low, high = (xrd.texture_factors(cubic_reflections(), [0, 0, 1], np.array([r]))[0]
+                 for r in (0.9, 0.5))  # fmt: skip
+    assert (ratio / base >= low[1] / low[0] - 1e-5).all()
+    assert (ratio / base <= high[1] / high[0] + 1e-5).all()
+    assert np.ptp(ratio / base) > 1.0  # drawn per spectrum, not one r
+    assert textured.heights.max(axis=1) == pytest.approx(plan.heights.max(axis=1))
+    assert (textured.positions == plan.positions).all()
+    flat = {"direction": [0, 0, 1], "r": [1.0, 1.0]}
+    same = xrd.vary_xrd(plan, classes, xrd_settings(preferred_orientation=flat),
+                        seed=3, split_code=0)  # fmt: skip
+    assert np.allclose(same.heights, plan.heights, rtol=1e-6)
+    params = {"seed": 3, "render": {"train_per_class": 2, "val_per_class": 1,
+                                    "xrd": xrd_settings(preferred_orientation=texture)},
+              "test": {"sigma": 0.5, "shift": 0, "variants": ["0"]}}  # fmt: skip
+    test = render.plan_test(classes, params)
+    assert (test.heights[:, :2] == np.array([[1.0, 0.8], [0.8, 1.0]], np.float32)).all()

@@ -159,7 +159,7 @@ def structure_classes(
     _, calculator_type = _pymatgen()
     start, stop = float(two_theta[0]), float(two_theta[1])
     calculator = calculator_type(wavelength=wavelength)
-    positions, heights = [], []
+    positions, heights, reflections = [], [], []
     for path, structure in zip(files, read_structures(files)):
         pattern = calculator.get_pattern(structure, two_theta_range=(start, stop))
         pos, hgt = to_grid(
@@ -168,6 +168,7 @@ def structure_classes(
         )  # fmt: skip
         positions.append(pos)
         heights.append(hgt)
+        reflections.append(_reflections(structure, pattern, pos, grid=(start, stop, n_points)))
     names = [path.stem for path in files]
     classes = ClassSet(n_points, positions, heights, [None] * len(files))
     _check_distinct(classes, names)
@@ -176,8 +177,38 @@ def structure_classes(
         "axis": {"unit": "2theta", "start": start, "stop": stop},
         "wavelength": wavelength,
         "wavelength_angstrom": float(calculator.wavelength),
+        "reflections": reflections,
     }
     return classes
+
+
+def _reflections(structure, pattern, pos: np.ndarray, *, grid: tuple) -> dict:
+    """The reflections behind each grid peak of a structure's pattern, for preferred orientation
+    (specbench.data.xrd.texture_factors): ``peaks``, per grid peak a list of [h, k, l, weight],
+    every member of every hkl family of the pattern peaks mapped onto that point (the family's
+    symmetry equivalents under the structure's point group; hexagonal (h k i l) as (h k l)),
+    weighing the pattern peak's intensity divided by its number of members; ``reciprocal``, the
+    reciprocal lattice (rows b1, b2, b3 in 1/Å, without 2π) that turns them into directions."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    ops = SpacegroupAnalyzer(structure).get_point_group_operations(cartesian=False)
+    rotations = [np.asarray(op.rotation_matrix) for op in ops]
+    start, stop, n_points = grid
+    points = np.rint((np.asarray(pattern.x) - start) / grid_step(start, stop, n_points))
+    slot = {int(p): j for j, p in enumerate(pos)}
+    peaks: list[list[list[float]]] = [[] for _ in pos]
+    for point, intensity, families in zip(points.astype(int), pattern.y, pattern.hkls):
+        if int(point) not in slot:
+            continue  # left out (below min_intensity)
+        members = set()
+        for family in families:
+            hkl = np.array([family["hkl"][0], family["hkl"][1], family["hkl"][-1]])
+            # a reciprocal vector h maps to h W^-1 under x -> W x; the group holds W^-1 too
+            members.update(tuple(int(v) for v in np.rint(hkl @ w)) for w in rotations)
+        weight = round(float(intensity) / len(members), 6)
+        peaks[slot[int(point)]].extend([*m, weight] for m in sorted(members))
+    reciprocal = structure.lattice.reciprocal_lattice_crystallographic.matrix
+    return {"reciprocal": np.round(reciprocal, 8).tolist(), "peaks": peaks}
 
 
 def peak_list_classes(

@@ -13,10 +13,17 @@ configured range (θ = 2θ / 2; angles in radians inside the formulas, 2θ in de
 - **crystallite size** L ~ U(size) (nm) broadens every peak by Scherrer's equation,
   β = K λ / (L cos θ) (FWHM in radians of 2θ; K the shape factor, λ the wavelength): wider at high
   angles. The peak's Gaussian width combines it with the spectrum's instrument width σ (points)
-  in quadrature: σ_peak² = σ² + (β / (2√(2 ln 2)) / step)².
+  in quadrature: σ_peak² = σ² + (β / (2√(2 ln 2)) / step)²;
+- **preferred orientation** r ~ U(r) along the plane normal [h k l] ``direction`` scales every
+  peak's intensity by the March–Dollase factor averaged over the reflections behind it,
+  P = Σ_j w_j (r² cos²α_j + sin²α_j / r)^(−3/2) / Σ_j w_j, α_j the angle between reflection j's
+  normal and the direction (all symmetry equivalents of each hkl family: specbench.data.phases
+  keeps them with the classes, ``reflections``). r < 1: platelets lying flat on the holder (the
+  direction's reflections grow), r > 1: needles, r = 1: none. The tallest peak of a spectrum keeps
+  its height, the others follow it.
 
 Both shifts are added and rounded once to the nearest grid point. The test split is the classes'
-reference patterns (no strain, no displacement), broadened by crystallites of the harmonic mean
+reference patterns (no strain, no displacement, no texture), broadened by crystallites of the harmonic mean
 of the size range (the middle of the training's Scherrer widths). numpy only: no pymatgen here;
 the wavelength (Å) comes with the classes (metadata ``wavelength_angstrom``).
 """
@@ -37,9 +44,11 @@ __all__ = [
     "broaden_test",
     "displacement_delta",
     "grid_step",
+    "march_dollase",
     "scherrer_fwhm",
     "strain_delta",
     "strain_shift",
+    "texture_factors",
     "to_points",
     "two_theta",
     "vary_xrd",
@@ -97,6 +106,32 @@ def scherrer_fwhm(
     return np.degrees(float(shape_factor) * float(wavelength) / (length * np.cos(theta)))
 
 
+def march_dollase(cos2: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """The March–Dollase factor (r² cos²α + sin²α / r)^(−3/2) (broadcasting `cos2` = cos²α and
+    `r`); 1 at r = 1 for every α."""
+    cos2 = np.asarray(cos2, dtype=np.float64)
+    r = np.asarray(r, dtype=np.float64)
+    return (r * r * cos2 + (1.0 - cos2) / r) ** -1.5
+
+
+def texture_factors(reflections: dict, direction, r: np.ndarray) -> np.ndarray:
+    """Every peak's preferred-orientation factor [len(r), peaks] for a class's ``reflections``
+    ({reciprocal, peaks: per peak [[h, k, l, weight], ...]}, specbench.data.phases) along the
+    plane normal `direction` [h, k, l], for each March–Dollase r: the weighted mean of
+    :func:`march_dollase` over the peak's reflections."""
+    reciprocal = np.asarray(reflections["reciprocal"], dtype=np.float64)
+    rows = [(j, m) for j, members in enumerate(reflections["peaks"]) for m in members]
+    peak = np.array([j for j, _ in rows], dtype=np.int64)
+    members = np.array([m for _, m in rows], dtype=np.float64).reshape(-1, 4)
+    normals = members[:, :3] @ reciprocal
+    axis = np.asarray(direction, dtype=np.float64) @ reciprocal
+    cos = normals @ axis / (np.linalg.norm(normals, axis=1) * np.linalg.norm(axis))
+    assign = np.zeros((len(members), len(reflections["peaks"])))
+    assign[np.arange(len(members)), peak] = members[:, 3]
+    factors = march_dollase(cos[None, :] ** 2, np.asarray(r, np.float64)[:, None]) @ assign
+    return factors / assign.sum(axis=0)
+
+
 def strain_shift(
     positions: np.ndarray, strain: np.ndarray, *, start: float, stop: float, n_points: int
 ) -> np.ndarray:
@@ -128,6 +163,28 @@ def _grid(classes: ClassSet, plan) -> dict | None:
     return {"start": float(axis["start"]), "stop": float(axis["stop"]), "n_points": plan.n_points}
 
 
+#: The options of ``render.xrd`` that vary the training and validation spectra.
+VARIATIONS = ("strain", "displacement", "size", "preferred_orientation")
+
+
+def _textured(heights, rows, plan, classes: ClassSet, k: int, texture: dict, ratio) -> np.ndarray:
+    """`heights` (a copy on the first call) with class k's `rows` scaled by their preferred-
+    orientation factors, each row rescaled so that its tallest peak keeps its height."""
+    reflections = (classes.metadata.get("reflections") or [None] * len(classes))[k]
+    if reflections is None:
+        raise ValueError("render.xrd.preferred_orientation needs the classes' reflections "
+                         "(source 'structures')")  # fmt: skip
+    heights = heights.copy() if heights is plan.heights else heights
+    n = len(reflections["peaks"])
+    before = heights[rows, :n].astype(np.float64)
+    after = before * texture_factors(reflections, texture["direction"], ratio)
+    tallest = after.max(axis=1, keepdims=True)
+    scale = np.divide(before.max(axis=1, keepdims=True), tallest, where=tallest > 0,
+                      out=np.ones_like(tallest))  # fmt: skip
+    heights[rows, :n] = (after * scale).astype(np.float32)
+    return heights
+
+
 #: The stream of the XRD variation draws (default_rng([class, seed, split, STREAM])), apart from
 #: the shift, height and width draws of specbench.data.render.random_split.
 XRD_STREAM = 7
@@ -136,20 +193,25 @@ XRD_STREAM = 7
 def vary_xrd(plan, classes: ClassSet, xrd: dict, *, seed: int, split_code: int):
     """A training/validation plan with the XRD variation of ``render.xrd`` (schema defaults
     filled) applied (module docstring). Class k's draws, in this order whatever is on (so turning
-    one on leaves the draws of the others): strain, displacement, size, from
+    one on leaves the draws of the others): strain, displacement, size, March–Dollase r, from
     default_rng([k, seed, split_code, XRD_STREAM])."""
     grid = _grid(classes, plan)
-    if grid is None or not any(xrd.get(key) for key in ("strain", "displacement", "size")):
+    if grid is None or not any(xrd.get(key) for key in VARIATIONS):
         return plan
-    strain, displacement, size = (np.zeros(len(plan), dtype=np.float64) for _ in range(3))
+    strain, displacement, size, ratio = (np.ones(len(plan), dtype=np.float64) for _ in range(4))
     e, s = float(xrd.get("strain") or 0.0), float(xrd.get("displacement") or 0.0)
+    texture = xrd.get("preferred_orientation")
+    heights = plan.heights
     for k in range(len(classes)):
         rows = np.flatnonzero(plan.labels == k)
         rng = np.random.default_rng([k, seed, split_code, XRD_STREAM])
         strain[rows] = rng.uniform(-e, e, size=len(rows))
         displacement[rows] = rng.uniform(-s, s, size=len(rows))
-        if xrd.get("size"):
-            size[rows] = rng.uniform(*xrd["size"], size=len(rows))
+        size[rows] = rng.uniform(*(xrd.get("size") or (1.0, 1.0)), size=len(rows))
+        ratio[rows] = rng.uniform(*(texture["r"] if texture else (1.0, 1.0)), size=len(rows))
+        if texture:
+            heights = _textured(heights, rows, plan, classes, k, texture, ratio[rows])
+    plan = dataclasses.replace(plan, heights=heights)
     base = two_theta(plan.positions, **grid)
     angles = base + strain_delta(base, strain)
     if s:  # both shifts at the reference angle, added

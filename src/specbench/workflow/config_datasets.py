@@ -135,9 +135,16 @@ def _check_own_phases(name: str, ds: dict) -> None:
         raise ConfigError(f"{key}.xrd is only used with source 'structures'")
     if (ds["render"].get("xrd") or ds.get("test", {}).get("xrd")) and source != "structures":
         raise ConfigError(f"{key}.render.xrd (XRD variation) needs source 'structures'")
-    low, high = (ds["render"].get("xrd") or {}).get("size") or (1, 1)
+    variation = ds["render"].get("xrd") or {}
+    low, high = variation.get("size") or (1, 1)
     if low > high:
         raise ConfigError(f"{key}.render.xrd.size=[{low}, {high}]: smallest is larger than largest")
+    texture = variation.get("preferred_orientation") or {"direction": [0, 0, 1], "r": [1, 1]}
+    if not any(texture["direction"]) or texture["r"][0] > texture["r"][1]:
+        raise ConfigError(
+            f"{key}.render.xrd.preferred_orientation={texture}: the direction must not be "
+            "[0, 0, 0] and r is [low, high]"
+        )
     from specbench.data.classes import ClassesError
     from specbench.data.phases import own_classes
 
