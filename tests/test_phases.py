@@ -98,6 +98,26 @@ def test_reflections_are_the_symmetry_equivalents_of_each_peak(tmp_path):
         assert len(signed) == {(1, 1, 1): 8, (2, 0, 0): 6, (2, 2, 0): 12}[family]
 
 
+def test_every_stored_reflection_of_the_example_lies_on_its_peak():
+    """The example's eight phases (cubic, tetragonal, orthorhombic, trigonal and hexagonal cells;
+    pymatgen's four-index hkl of the hexagonal ones): every symmetry-equivalent member stored for
+    a peak diffracts, by Bragg's law from its reciprocal vector, at that peak's 2θ within half a
+    grid step, so preferred orientation averages over the right reflections."""
+    cfg = yaml.safe_load((REPO / "examples" / "phases.yaml").read_text())
+    dataset = cfg["datasets"]["phases"]
+    dataset["structures"] = str(REPO / dataset["structures"])
+    classes = phases.own_classes(dataset, name="phases")
+    start, stop = dataset["axis"]["range"]
+    step = xrd.grid_step(start, stop, dataset["n_points"])
+    wavelength = classes.metadata["wavelength_angstrom"]
+    for k, reflections in enumerate(classes.metadata["reflections"]):
+        reciprocal = np.asarray(reflections["reciprocal"])
+        for point, members in zip(classes.positions[k], reflections["peaks"]):
+            g = np.linalg.norm(np.asarray(members)[:, :3] @ reciprocal, axis=1)
+            bragg = 2 * np.degrees(np.arcsin(wavelength * g / 2))
+            assert np.abs(bragg - (start + point * step)).max() <= step / 2 + 1e-6
+
+
 def test_a_peak_list_gives_named_classes(tmp_path):
     table = tmp_path / "peaks.csv"
     table.write_text(
@@ -166,6 +186,8 @@ def test_a_real_run_from_your_own_phases(tmp_path, source):
     assert class_names(run / "predictions.parquet") == names
     confusions = pd.read_csv(results / "tables" / "confusions.csv", keep_default_na=False)
     assert set(confusions["name_a"]) | set(confusions["name_b"]) <= set(names)
+    ambiguous = pd.read_csv(results / "datasets" / "mine" / "ambiguous_pairs.csv")
+    assert {"name_a", "name_b"} <= set(ambiguous.columns)
     test = read_split(results / "datasets" / "mine" / "test.parquet")
     train = read_split(results / "datasets" / "mine" / "train.parquet")
     # crystallite-size broadening: every peak its own width, in the test split too

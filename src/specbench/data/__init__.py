@@ -4,7 +4,9 @@
 - :mod:`.variants`: test variants (shift, height, width); :mod:`.peaks`: peak shapes;
   :mod:`.artifacts`: measurement artifacts (noise, baseline, ...);
 - :mod:`.render`: the training, validation and test spectra of a dataset (rule render_spectra);
-- :mod:`.splits`: the Parquet split format, its writer and readers;
+- :mod:`.splits`: the Parquet split format, its writer and readers (:mod:`.columns`: the column
+  kinds, Arrow to numpy);
+- :mod:`.phases`, :mod:`.xrd`: your own phases (CIF files, peak lists) and their X-ray variation;
 - :mod:`.preprocess`: a split as the models see it (each spectrum divided by its maximum).
 
 May import: specbench.core.

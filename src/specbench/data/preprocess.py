@@ -40,7 +40,8 @@ def load_split(path: str | os.PathLike, *, metadata: bool = False):
     - metadata (``metadata=True``): a pandas DataFrame, one row per spectrum in the same order,
       with every other column of the file: ``peak_positions``, ``peak_heights``, ``sigma``,
       ``variant`` (test variants, e.g. ``shift=-30,height=+0.04``) and, for splits rendered with
-      measurement artifacts, their columns (:data:`specbench.data.splits.COLUMNS`).
+      measurement artifacts or X-ray size broadening, their columns (``peak_sigma``: every
+      peak's width; :data:`specbench.data.splits.COLUMNS`).
 
     Raises SplitError for a missing/truncated/wrong-schema file and DataError naming the file
     for non-finite spectra or negative labels. The raw, unnormalised spectra and every column:

@@ -422,7 +422,7 @@ def render_dataset(
             time.perf_counter() - t0,
         )
     pairs = ambiguous_pairs(classes, params)
-    write_ambiguous_pairs(pairs, ambiguous_path)
+    write_ambiguous_pairs(pairs, ambiguous_path, names=classes.metadata.get("names"))
     log_ambiguous_pairs(pairs, name)
     log.info("dataset %s: %d ambiguous (class, variant, class) rows", name, len(pairs))
     return {split: len(plan) for split, plan in plans.items()}

@@ -252,14 +252,18 @@ def find_ambiguous_pairs(
     return rows
 
 
-def write_ambiguous_pairs(rows: list[dict], path) -> None:
-    """Write the rows of find_ambiguous_pairs as CSV (header only when there are none)."""
+def write_ambiguous_pairs(rows: list[dict], path, names: list[str] | None = None) -> None:
+    """Write the rows of find_ambiguous_pairs as CSV (header only when there are none); with the
+    class names of your own phases, two more columns name_a, name_b."""
     import csv
 
+    extra = ("name_a", "name_b") if names else ()
     with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(AMBIGUOUS_COLUMNS))
+        writer = csv.DictWriter(fh, fieldnames=[*AMBIGUOUS_COLUMNS, *extra])
         writer.writeheader()
         for row in rows:
+            if names:
+                row = {**row, "name_a": names[row["class_a"]], "name_b": names[row["class_b"]]}
             writer.writerow(row)
 
 

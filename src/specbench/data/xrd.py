@@ -198,7 +198,8 @@ def vary_xrd(plan, classes: ClassSet, xrd: dict, *, seed: int, split_code: int):
     grid = _grid(classes, plan)
     if grid is None or not any(xrd.get(key) for key in VARIATIONS):
         return plan
-    strain, displacement, size, ratio = (np.ones(len(plan), dtype=np.float64) for _ in range(4))
+    strain, displacement = np.zeros(len(plan)), np.zeros(len(plan))
+    size, ratio = np.ones(len(plan)), np.ones(len(plan))  # nm, March-Dollase r
     e, s = float(xrd.get("strain") or 0.0), float(xrd.get("displacement") or 0.0)
     texture = xrd.get("preferred_orientation")
     heights = plan.heights
