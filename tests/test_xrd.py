@@ -57,19 +57,25 @@ def fwhm_degrees(spectrum: np.ndarray, centre: int, half_window: int = 400) -> f
 
 
 def test_strain_moves_peaks_by_minus_two_eps_tan_theta():
-    """Δ2θ = −2ε tan θ: at 2θ = 20° and 80° for ε = ±0.002 (to the nearest point); ε = 0: identity."""
+    """Δ2θ = −2ε tan θ for the strain drawn per spectrum (the first of the documented draws), at
+    2θ = 20° and 80° (to the nearest point): high angles move further, every peak the same way;
+    strain 0: the plan unchanged."""
+    classes = two_peak_classes()
+    plan = still_plan(classes)
+    moved = xrd.vary_xrd(plan, classes, xrd_settings(strain=0.004), seed=3, split_code=0)
     grid = xrd.axis_grid(START, STOP, N)
-    positions = np.array([[LOW, HIGH]])
-    for eps in (0.002, -0.002):
-        moved = xrd.strain_shift(positions, np.array([eps]), start=START, stop=STOP, n_points=N)
-        for before, after in zip(grid[positions[0]], grid[moved[0]]):
-            expected = -2 * eps * math.tan(math.radians(before / 2))
-            assert abs((after - before) - math.degrees(expected)) <= STEP / 2 + 1e-9
-    moved = xrd.strain_shift(positions, np.array([0.002]), start=START, stop=STOP, n_points=N)
-    shifts = np.abs(grid[moved[0]] - grid[positions[0]])
-    assert shifts[1] > 3 * shifts[0]  # tan θ: high angles move far more (tan 40° / tan 10° = 4.8)
-    same = xrd.strain_shift(positions, np.array([0.0]), start=START, stop=STOP, n_points=N)
-    assert (same == positions).all()
+    for k in range(len(classes)):
+        rows = np.flatnonzero(plan.labels == k)
+        eps = np.random.default_rng([k, 3, 0, xrd.XRD_STREAM]).uniform(-0.004, 0.004, len(rows))
+        for row, e in zip(rows, eps):
+            before = grid[plan.positions[row, :2]]
+            after = grid[moved.positions[row, :2]]
+            expected = np.degrees(-2 * e * np.tan(np.radians(before / 2)))
+            assert np.all(np.abs((after - before) - expected) <= STEP / 2 + 1e-9)
+    shift = np.abs(moved.positions[:, :2] - plan.positions[:, :2]).sum(axis=0)
+    assert shift[1] > 3 * shift[0]  # tan 40° / tan 10° = 4.8: high angles move far more
+    assert (np.sign(moved.positions[:, 0] - LOW) * np.sign(moved.positions[:, 1] - HIGH) >= 0).all()
+    assert xrd.vary_xrd(plan, classes, xrd_settings(strain=0.0), seed=3, split_code=0) is plan
 
 
 def test_displacement_moves_peaks_by_minus_two_s_cos_theta_over_r():

@@ -23,8 +23,8 @@ configured range (θ = 2θ / 2; angles in radians inside the formulas, 2θ in de
   its height, the others follow it.
 
 Both shifts are added and rounded once to the nearest grid point. The test split is the classes'
-reference patterns (no strain, no displacement, no texture), broadened by crystallites of the harmonic mean
-of the size range (the middle of the training's Scherrer widths). numpy only: no pymatgen here;
+reference patterns (no strain, no displacement, no texture), broadened by crystallites of the
+harmonic mean of the size range (the middle of the training's Scherrer widths). numpy only: no pymatgen here;
 the wavelength (Å) comes with the classes (metadata ``wavelength_angstrom``).
 """
 
@@ -47,7 +47,6 @@ __all__ = [
     "march_dollase",
     "scherrer_fwhm",
     "strain_delta",
-    "strain_shift",
     "texture_factors",
     "to_points",
     "two_theta",
@@ -130,16 +129,6 @@ def texture_factors(reflections: dict, direction, r: np.ndarray) -> np.ndarray:
     assign[np.arange(len(members)), peak] = members[:, 3]
     factors = march_dollase(cos[None, :] ** 2, np.asarray(r, np.float64)[:, None]) @ assign
     return factors / assign.sum(axis=0)
-
-
-def strain_shift(
-    positions: np.ndarray, strain: np.ndarray, *, start: float, stop: float, n_points: int
-) -> np.ndarray:
-    """Positions (grid points, [rows, peaks]) moved by lattice strain ε per row (``strain``
-    [rows]): Δ2θ = −2ε·tan θ at each peak, to the nearest point."""
-    grid = {"start": start, "stop": stop, "n_points": n_points}
-    angles = two_theta(positions, **grid)
-    return to_points(angles + strain_delta(angles, strain), **grid)
 
 
 def _peak_sigma(plan, angles, size, classes: ClassSet, xrd: dict, grid: dict) -> np.ndarray:
