@@ -56,6 +56,28 @@ def fwhm_degrees(spectrum: np.ndarray, centre: int, half_window: int = 400) -> f
     return (x_right - x_left) * STEP
 
 
+def drawn(plan, classes: ClassSet, index: int, bound: float) -> np.ndarray:
+    """Every row's `index`-th XRD draw ~ U(−bound, bound) (0: strain, 1: displacement; the
+    documented order), replayed from its class's stream as vary_xrd draws them (seed 3, split 0)."""
+    values = np.zeros(len(plan))
+    for k in range(len(classes)):
+        rows = np.flatnonzero(plan.labels == k)
+        rng = np.random.default_rng([k, 3, 0, xrd.XRD_STREAM])
+        draws = [rng.uniform(-b, b, size=len(rows)) for b in (0.0,) * index + (bound,)]
+        values[rows] = draws[-1]
+    return values
+
+
+def assert_moved_by(plan, moved, expected_delta) -> None:
+    """Each row's first two peaks moved by expected_delta(row, 2θ before) degrees, to the nearest
+    point."""
+    grid = xrd.axis_grid(START, STOP, N)
+    for row in range(len(plan)):
+        before = grid[plan.positions[row, :2]]
+        after = grid[moved.positions[row, :2]]
+        assert np.all(np.abs((after - before) - expected_delta(row, before)) <= STEP / 2 + 1e-9)
+
+
 def test_strain_moves_peaks_by_minus_two_eps_tan_theta():
     """Δ2θ = −2ε tan θ for the strain drawn per spectrum (the first of the documented draws), at
     2θ = 20° and 80° (to the nearest point): high angles move further, every peak the same way;
@@ -63,15 +85,10 @@ def test_strain_moves_peaks_by_minus_two_eps_tan_theta():
     classes = two_peak_classes()
     plan = still_plan(classes)
     moved = xrd.vary_xrd(plan, classes, xrd_settings(strain=0.004), seed=3, split_code=0)
-    grid = xrd.axis_grid(START, STOP, N)
-    for k in range(len(classes)):
-        rows = np.flatnonzero(plan.labels == k)
-        eps = np.random.default_rng([k, 3, 0, xrd.XRD_STREAM]).uniform(-0.004, 0.004, len(rows))
-        for row, e in zip(rows, eps):
-            before = grid[plan.positions[row, :2]]
-            after = grid[moved.positions[row, :2]]
-            expected = np.degrees(-2 * e * np.tan(np.radians(before / 2)))
-            assert np.all(np.abs((after - before) - expected) <= STEP / 2 + 1e-9)
+    eps = drawn(plan, classes, 0, 0.004)
+    assert_moved_by(
+        plan, moved, lambda row, at: np.degrees(-2 * eps[row] * np.tan(np.radians(at / 2)))
+    )
     shift = np.abs(moved.positions[:, :2] - plan.positions[:, :2]).sum(axis=0)
     assert shift[1] > 3 * shift[0]  # tan 40° / tan 10° = 4.8: high angles move far more
     assert (np.sign(moved.positions[:, 0] - LOW) * np.sign(moved.positions[:, 1] - HIGH) >= 0).all()
@@ -85,17 +102,10 @@ def test_displacement_moves_peaks_by_minus_two_s_cos_theta_over_r():
     plan = still_plan(classes)
     settings = xrd_settings(displacement=0.5, goniometer_radius=200.0)
     moved = xrd.vary_xrd(plan, classes, settings, seed=3, split_code=0)
-    grid = xrd.axis_grid(START, STOP, N)
-    for k in range(len(classes)):
-        rows = np.flatnonzero(plan.labels == k)
-        rng = np.random.default_rng([k, 3, 0, xrd.XRD_STREAM])
-        rng.uniform(0.0, 0.0, size=len(rows))  # the strain draws (off)
-        s = rng.uniform(-0.5, 0.5, size=len(rows))
-        for row, disp in zip(rows, s):
-            before = grid[plan.positions[row, :2]]
-            after = grid[moved.positions[row, :2]]
-            expected = np.degrees(-2 * disp * np.cos(np.radians(before / 2)) / 200.0)
-            assert np.all(np.abs((after - before) - expected) <= STEP / 2 + 1e-9)
+    s = drawn(plan, classes, 1, 0.5)
+    assert_moved_by(
+        plan, moved, lambda row, at: np.degrees(-2 * s[row] * np.cos(np.radians(at / 2)) / 200.0)
+    )
     shift = np.abs(moved.positions[:, :2] - plan.positions[:, :2]).sum(axis=0)
     assert shift[0] > shift[1]  # cos 10° / cos 40° = 1.29: low angles move further
     assert (np.sign(moved.positions[:, 0] - LOW) * np.sign(moved.positions[:, 1] - HIGH) >= 0).all()

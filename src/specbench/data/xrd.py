@@ -24,8 +24,8 @@ configured range (θ = 2θ / 2; angles in radians inside the formulas, 2θ in de
 
 Both shifts are added and rounded once to the nearest grid point. The test split is the classes'
 reference patterns (no strain, no displacement, no texture), broadened by crystallites of the
-harmonic mean of the size range (the middle of the training's Scherrer widths). numpy only: no pymatgen here;
-the wavelength (Å) comes with the classes (metadata ``wavelength_angstrom``).
+harmonic mean of the size range (the middle of the training's Scherrer widths). numpy only: no
+pymatgen here; the wavelength (Å) comes with the classes (metadata ``wavelength_angstrom``).
 """
 
 from __future__ import annotations
