@@ -9,9 +9,11 @@ import math
 import types
 
 import pytest
+import yaml
 
 from conftest import REPO
-from specbench.workflow import projection
+from specbench.results import bundles
+from specbench.workflow import projection, validation
 from specbench.results.tables.reference import load_reference
 
 
@@ -104,21 +106,37 @@ def test_gpu_plan_takes_candidates_in_priority_order_within_the_budget(tmp_path,
     assert out.splitlines() == ["bench cnn2", "chal cnn2_relu"]  # the last one no longer fits
 
 
+def shipped_bundle(folder, datasets, runs):
+    """A result bundle's bundle.json (specbench.results.bundles) with `datasets`' definitions and
+    `runs` (experiment, dataset, model, seed); no run files (read unverified, as the plan does)."""
+    folder.mkdir()
+    records = [dict(zip(("experiment", "dataset", "model", "seed"), run)) for run in runs]
+    bundle = {
+        "format": bundles.FORMAT,
+        "version": bundles.VERSION,
+        "datasets": {name: {"definition": definition} for name, definition in datasets.items()},
+        "runs": records,
+    }
+    (folder / bundles.BUNDLE_FILE).write_text(json.dumps(bundle))
+    return folder
+
+
 def test_gpu_plan_skips_shipped_runs_and_prints_targets(tmp_path, capsys):
-    """A second GPU session continues the campaign: the runs a shipped runs.csv holds (status ok)
-    are not planned again; --targets names the remaining runs' metrics.json; --cheapest-first
-    orders a group by estimated cost."""
+    """A second GPU session continues the campaign: the runs a shipped bundle holds are not planned
+    again, where the config defines their dataset as the bundle does; --targets names the
+    remaining runs' metrics.json; --cheapest-first orders a group by estimated cost."""
     throughput = tmp_path / "throughput.json"
     rows = [{"arch": "cnn2", "project": 1000.0}, {"arch": "cnn6", "project": 100.0}]
     throughput.write_text(json.dumps({"rows": rows}))
-    shipped = tmp_path / "runs.csv"
-    shipped.write_text(
-        "experiment,dataset,model,seed,status\n"
-        "activation,challenge,cnn2,0,ok\n"
-        "activation,challenge,cnn2,1,failed\n"
-        "activation,challenge,cnn6,0,ok\n"
-        "activation,challenge,cnn6,1,ok\n"
-    )
+    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    validation.prepare_config(config, basedir=str(REPO))
+    challenge = json.loads(json.dumps(config["datasets"]["challenge"]))  # as bundle.json holds it
+    runs = [
+        ("activation", "challenge", "cnn2", 0),
+        ("activation", "challenge", "cnn6", 0),
+        ("activation", "challenge", "cnn6", 1),
+    ]
+    shipped = shipped_bundle(tmp_path / "shipped", {"challenge": challenge}, runs)
     common = [str(throughput), "--config", str(REPO / "config" / "paper.yaml")]
     common += ["--epoch-spectra", "chal=1350+270", "--budget", "1e9"]
     group = ["--group", "chal:activation:0-1:cnn6,cnn2"]
@@ -129,3 +147,30 @@ def test_gpu_plan_skips_shipped_runs_and_prints_targets(tmp_path, capsys):
     load_gpu_plan().main([*common, *group, "--cheapest-first"])
     out, _ = capsys.readouterr()
     assert out.splitlines() == ["chal cnn2,cnn6"]  # cnn2 is ten times faster
+
+    # the same runs on a challenge set rendered otherwise (another seed) are not this plan's
+    other = shipped_bundle(tmp_path / "other", {"challenge": {**challenge, "seed": 7}}, runs)
+    load_gpu_plan().main([*common, *group, "--skip-shipped", str(other), "--targets"])
+    out, err = capsys.readouterr()
+    planned = out.split()[1:]
+    assert len(planned) == 4 and "results/runs/challenge/cnn6/seed0/metrics.json" in planned
+    assert "other: its dataset challenge is not this config's" in err
+
+
+def test_gpu_plan_trains_shipped_models_on_a_rehearsals_datasets(capsys):
+    """The tiny rehearsal (tools/gpu-measure.sh SCALE=tiny) trains its challenge models although
+    the H200 challenge bundle ships the same experiment, model and seed names: its dataset is
+    another one."""
+    shipped = REPO / "reference-results" / "gpu-h200-challenge"
+    shipped_names = {
+        (r["experiment"], r["model"], r["seed"])
+        for r in bundles.read_bundle(shipped, verify=False).runs
+    }
+    assert ("activation", "cnn2", 0) in shipped_names
+    argv = [str(REPO / "no-throughput.json"), "--config", str(REPO / "tests/configs/tiny.yaml")]
+    argv += ["--budget", "inf", "--epoch-spectra", "chal=36+18", "--targets"]
+    argv += ["--group", "chal:activation+modifications:0:cnn2,cnn2_relu,vgg,vgg_k20_relu"]
+    load_gpu_plan().main([*argv, "--skip-shipped", str(shipped)])
+    out, err = capsys.readouterr()
+    assert len(out.split()[1:]) == 4, out
+    assert "gpu-h200-challenge: its dataset challenge is not this config's" in err

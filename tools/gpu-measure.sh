@@ -12,8 +12,8 @@
 #      (skipped where reference-results/gpu-<gpu>-throughput/packing-*.json exists; MEASURE=1).
 # The tables and figures are made afterwards on any CPU from what comes back, merged with the runs
 # of earlier sessions: tools/gpu-aggregate.sh.
-# Runs an earlier session shipped (reference-results/gpu-*-challenge|benchmark/runs.csv) are not
-# trained again. Everything comes back in $OUT as at most three files: run.log (every timing),
+# Runs an earlier session shipped (the bundles reference-results/gpu-*-challenge|benchmark/) are not
+# trained again (at SCALE=tiny they are: its datasets are other ones). Everything comes back in $OUT as at most three files: run.log (every timing),
 # campaign.tar.gz (per run metrics.json, training.json, history.csv and predictions.parquet, no
 # models; the jobs' logs and benchmark timings, measurements, versions) and,
 # only if the run was cut off before its end, partial.tar.gz (refreshed every PARTIAL_S seconds).
@@ -133,9 +133,9 @@ done
 wait "${PIDS[@]}"
 stamp "datasets rendered"
 
-SHIPPED=()
-for f in "$REPO"/reference-results/gpu-*-challenge/runs.csv "$REPO"/reference-results/gpu-*-benchmark/runs.csv; do
-  [ -f "$f" ] && SHIPPED+=(--skip-shipped "$f")
+SHIPPED=() # result bundles; their runs are skipped where the config defines their dataset alike
+for d in "$REPO"/reference-results/gpu-*-challenge "$REPO"/reference-results/gpu-*-benchmark; do
+  [ -f "$d/bundle.json" ] && SHIPPED+=(--skip-shipped "$d")
 done
 plan() { # plan NAME EXPERIMENTS SEEDS MODELS BUDGET [flags]: the metrics.json targets
   "$PY" "$REPO/tools/gpu_plan.py" "$THROUGHPUT" --config "$REPO/$CONFIG" --budget "$5" \

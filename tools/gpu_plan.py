@@ -19,8 +19,10 @@ A group is NAME:EXPERIMENTS:SEEDS:MODELS (experiments joined by "+", seeds "0-4"
 is looked up in the first of its experiments that has it); groups are interleaved by priority:
 the first model of every group, then the second, ... ``--epoch-spectra`` gives each group's
 training and validation spectra per epoch. ``--cheapest-first`` orders each group's models by
-their estimated cost instead; ``--skip-shipped RUNS_CSV`` leaves out the runs an earlier session
-shipped (so a second GPU session continues the campaign); ``--targets`` prints each group's
+their estimated cost instead; ``--skip-shipped FOLDER`` leaves out the runs an earlier session
+shipped (a result bundle, reference-results/<set>/: so a second GPU session continues the
+campaign), those of a dataset that this config defines as the bundle records it (another
+dataset of the same name, e.g. a rehearsal's at the tiny scale, is trained); ``--targets`` prints each group's
 planned runs as their metrics.json paths (Snakemake targets) instead of model names. Only the
 seeds an experiment lists in the config are planned.
 """
@@ -28,6 +30,7 @@ seeds an experiment lists in the config are planned.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from pathlib import Path
@@ -38,6 +41,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from specbench.core import formats
+from specbench.core.canonical import canonical_json
+from specbench.results.bundles import read_bundle
+from specbench.workflow import validation
 from specbench.workflow import projection
 from specbench.core import schema  # noqa: E402
 from specbench.workflow.config import resolve_model  # noqa: E402
@@ -61,15 +67,29 @@ def epoch_spectra(items: list[str]) -> dict[str, tuple[int, int]]:
     return sizes
 
 
-def shipped_runs(paths: list[str]) -> set[tuple[str, str, int]]:
-    """(experiment, model, seed) of the finished runs (status ok) of shipped runs.csv files."""
-    import pandas as pd
-
+def shipped_runs(folders: list[str], datasets: dict) -> set[tuple[str, str, str, int]]:
+    """(experiment, dataset, model, seed) of the runs of shipped result bundles (`folders`) whose
+    dataset `datasets` (the config's definitions, defaults filled) defines as the bundle records
+    it; a bundle's dataset defined otherwise here is named on stderr and its runs are not
+    shipped ones of this plan."""
     done = set()
-    for path in paths:
-        runs = pd.read_csv(path)
-        for row in runs[runs["status"] == "ok"].itertuples():
-            done.add((row.experiment, row.model, int(row.seed)))
+    for folder in folders:
+        bundle = read_bundle(folder, verify=False)
+        same = set()
+        for name, info in bundle.datasets.items():
+            if name in datasets and canonical_json(info.get("definition")) == canonical_json(
+                datasets[name]
+            ):
+                same.add(name)
+            else:
+                print(
+                    f"# {bundle.name}: its dataset {name} is not this config's (absent or "
+                    "defined otherwise): its runs are not skipped",
+                    file=sys.stderr,
+                )
+        for run in bundle.runs:
+            if run["dataset"] in same:
+                done.add((run["experiment"], run["dataset"], run["model"], int(run["seed"])))
     return done
 
 
@@ -98,9 +118,10 @@ def main(argv=None) -> int:
         "--skip-shipped",
         action="append",
         default=[],
-        metavar="RUNS_CSV",
-        help="a shipped runs.csv (reference-results/<set>/runs.csv): its finished runs "
-        "(experiment, model, seed) are not planned again (repeatable)",
+        metavar="FOLDER",
+        help="a shipped result bundle (reference-results/<set>/): its runs (experiment, "
+        "dataset, model, seed) are not planned again where this config defines the dataset as "
+        "the bundle does (repeatable)",
     )
     parser.add_argument(
         "--targets",
@@ -115,10 +136,12 @@ def main(argv=None) -> int:
     if not sps:  # no throughput measured: take all, in priority order
         print("# no throughput measured: every candidate is taken", file=sys.stderr)
     cfg = yaml.safe_load(Path(args.config).read_text())
+    datasets = copy.deepcopy(cfg)
+    validation.prepare_config(datasets, basedir=str(REPO))  # as tools/reference_results.py ships
     reference = load_reference(REFERENCE)
     best_epochs = projection.published_best_epochs(reference)
     sizes = epoch_spectra(args.epoch_spectra)
-    done = shipped_runs(args.skip_shipped)
+    done = shipped_runs(args.skip_shipped, datasets["datasets"])
 
     def estimate(name, experiments, seeds, model):
         """(experiment, spec, remaining seeds, GPU seconds or None) of one candidate."""
@@ -127,7 +150,8 @@ def main(argv=None) -> int:
         )
         spec = resolve_model(cfg, cfg["experiments"][experiment], model)
         configured = {int(seed) for seed in cfg["experiments"][experiment]["seeds"]}
-        left = [s for s in seeds if s in configured and (experiment, model, s) not in done]
+        dataset = cfg["experiments"][experiment]["dataset"]
+        left = [s for s in seeds if s in configured and (experiment, dataset, model, s) not in done]
         arch, training = spec["architecture"], schema.fill(spec["training"], "training")
         if not sps or arch not in sps:
             return experiment, spec, left, None, ""
