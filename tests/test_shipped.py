@@ -36,8 +36,10 @@ def test_ship_and_regenerate_readme_section(tiny_run, tmp_path):
         assert {f"{folder}/{name}" for name in shipped.RUN_FILES} <= names
         shipped_predictions = pd.read_parquet(dest / folder / "predictions.parquet")
         assert shipped_predictions.equals(pd.read_parquet(results / folder / "predictions.parquet"))
-        for rule in ("train_model", "evaluate_model"):  # and their jobs' timings
+        for rule in ("train_model", "evaluate_model"):  # and their jobs' timings and logs
             assert f"benchmarks/{rule}/{row.dataset}/{row.model}/seed{row.seed}.tsv" in names
+            log = f"logs/{rule}/{row.dataset}/{row.model}/seed{row.seed}.log"
+            assert (dest / log).read_text() == (results / log).read_text()
     assert not [n for n in names if n.endswith(".keras")]
     assert json.loads((dest / "provenance.json").read_text())["hardware"] == "test CPU"
 

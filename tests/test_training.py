@@ -30,6 +30,7 @@ from specbench.training.train import (
     TrainingDivergedError,
     TrainingError,
     protocol,
+    save_trained,
     train_model,
 )
 
@@ -226,6 +227,48 @@ def test_training_writes_history_info_and_model(data, tmp_path):
     model = keras.saving.load_model(tmp_path / "model.keras")
     assert model.count_params() == saved["parameters"]
     assert model.output_shape == (None, 5)
+    assert not model.compiled  # the trained network alone (save_trained)
+
+
+def weight_groups(path: Path) -> list[str]:
+    """The top-level groups of a .keras archive's weights file ("layers", "optimizer", ...)."""
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as weights:
+        with h5py.File(weights, "r") as store:
+            return sorted(store.keys())
+
+
+def test_the_saved_model_is_the_trained_network_without_the_optimizer(data, tmp_path):
+    """model.keras: architecture and weights; not Adam's moments (two thirds of a full save)
+    nor the compile settings. It predicts what the trained model predicts; the model in memory
+    keeps its optimizer and compile state."""
+    import keras
+
+    from specbench.data.preprocess import load_split
+    from specbench.models import registry
+    from specbench.training.train import compile_model
+
+    x, y = load_split(data["train"])
+    keras.utils.set_random_seed(0)
+    model = registry.construct("cnn2", x.shape[1], 5, registry.check("cnn2", TINY_HP))
+    compile_model(model, 1e-3)
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    moments = len(model.optimizer.variables)
+
+    save_trained(model, tmp_path / "trained.keras")
+    model.save(tmp_path / "full.keras")  # Keras' own save, with the training state
+    assert "optimizer" in weight_groups(tmp_path / "full.keras")
+    assert "optimizer" not in weight_groups(tmp_path / "trained.keras")
+    trained, full = ((tmp_path / f"{n}.keras").stat().st_size for n in ("trained", "full"))
+    assert trained < 0.4 * full  # weights only: Adam keeps two more values per weight
+    assert model.compiled and len(model.optimizer.variables) == moments
+
+    loaded = keras.saving.load_model(tmp_path / "trained.keras")
+    assert not loaded.compiled
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
 def test_epoch_feeder_serves_the_given_order_in_batches():

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tables and figures of GPU campaign runs, on any CPU, without their models: the runs of one or
 # more campaign archives (tools/gpu-measure.sh's campaign.tar.gz or partial.tar.gz) and of shipped
-# folders (reference-results/gpu-*-challenge|benchmark: runs/ and benchmarks/) are put together
+# folders (reference-results/gpu-*-challenge|benchmark: runs/, benchmarks/ and logs/) are put together
 # in a fresh copy of the workflow, the datasets are rendered again from the config (the same
 # spectra on every machine), and every rule except training and evaluation runs
 # (snakemake --allowed-rules: the runs' metrics.json, history.csv and predictions.parquet are
@@ -31,10 +31,12 @@ rm -rf "$WORKDIR" && mkdir -p "$WORKDIR/results"
 for part in Snakefile rules scripts config envs report src; do cp -r "$REPO/$part" "$WORKDIR/"; done
 cp "$CONFIG" "$WORKDIR/run.yaml"
 for source in "$@"; do
-  if [ -d "$source" ]; then # a shipped folder: runs/ and benchmarks/
+  if [ -d "$source" ]; then # a shipped folder: runs/, benchmarks/, logs/
     [ -d "$source/runs" ] || { echo "gpu-aggregate.sh: $source has no runs/" >&2; exit 1; }
     cp -r "$source/runs" "$WORKDIR/results/"
-    [ -d "$source/benchmarks" ] && cp -r "$source/benchmarks" "$WORKDIR/results/"
+    for d in benchmarks logs; do
+      [ -d "$source/$d" ] && cp -r "$source/$d" "$WORKDIR/results/"
+    done
   elif [ -f "$source" ]; then # a campaign archive
     tmp=$(mktemp -d)
     tar xzf "$source" -C "$tmp"

@@ -22,9 +22,9 @@ training and validation spectra per epoch. ``--cheapest-first`` orders each grou
 their estimated cost instead; ``--skip-shipped FOLDER`` leaves out the runs an earlier session
 shipped (a result bundle, reference-results/<set>/: so a second GPU session continues the
 campaign), those of a dataset that this config defines as the bundle records it (another
-dataset of the same name, e.g. a rehearsal's at the tiny scale, is trained); ``--targets`` prints each group's
-planned runs as their metrics.json paths (Snakemake targets) instead of model names. Only the
-seeds an experiment lists in the config are planned.
+dataset, e.g. the tiny rehearsal's, is trained); ``--targets`` prints each group's planned runs
+as their metrics.json paths (Snakemake targets) instead of model names. Only the seeds an
+experiment lists in the config are planned.
 """
 
 from __future__ import annotations

@@ -5,11 +5,12 @@ finished (possibly partial, ``select``-ed) workflow run produced into a small fo
 (runs, summary, confusions, runtimes as CSV; summary as Markdown), the figures (PNG), every
 finished run's folder without its model (``runs/<dataset>/<model>/seed<k>/``: metrics.json,
 training.json, history.csv and the per-spectrum predictions.parquet, what lets a later run be
-paired with it spectrum by spectrum) and ``provenance.json`` (config used, command, package versions, CPU or GPU model, threads, date,
-total wall time, commit). Every file stays under 1 MB. :func:`readme_section` renders all shipped
-folders as the README's "Results at the published scale" (our numbers beside the paper's), and
-:func:`update_readme` rewrites that section between its two marker lines; run
-``python tools/reference_results.py readme`` after shipping a folder.
+paired with it spectrum by spectrum), its jobs' benchmark files and logs, and ``provenance.json``
+(config used, command, package versions, CPU or GPU model, threads, date, total wall time, commit).
+Every file stays under 1 MB. :func:`readme_section` renders all shipped folders as the README's
+"Results at the published scale" (our numbers beside the paper's), and :func:`update_readme`
+rewrites that section between its two marker lines; run ``python tools/reference_results.py
+readme`` after shipping a folder.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def ship(
                 shutil.copy2(tables / f"{name}{suffix}", dest / f"{name}{suffix}")
     for png in sorted((results / "figures").glob("*.png")):
         shutil.copy2(png, dest / "figures" / png.name)
-    copy_runs(results / Path(formats.RUNS_ROOT).name, dest / "runs", results / "benchmarks")
+    copy_runs(results / Path(formats.RUNS_ROOT).name, dest / "runs", results)
     info = dict(provenance)
     if config_file is not None:
         shutil.copy2(config_file, dest / "config.yaml")
@@ -88,17 +89,26 @@ def ship(
     return dest
 
 
-def copy_runs(runs: str | Path, dest: str | Path, benchmarks: str | Path | None = None) -> int:
+#: What a run's jobs leave beside its folder, ``results/<kind>/<rule>/<dataset>/<model>/seed<k>``
+#: + suffix: Snakemake's benchmark files (wall and CPU time, memory) and the jobs' logs (phase
+#: timestamps, device, warnings), shipped beside the runs.
+JOB_RECORDS = (("benchmarks", ".tsv"), ("logs", ".log"))
+
+
+def copy_runs(runs: str | Path, dest: str | Path, results: str | Path | None = None) -> int:
     """Copy every finished run folder under `runs` (one with a metrics.json) to the same place
     under `dest`, without its model (:data:`RUN_FILES`); returns the number of runs. `dest` is
-    emptied first (a shipped folder holds the runs of one shipping). With `benchmarks` (a
-    workflow's results/benchmarks), the Snakemake benchmark files of those runs' jobs
-    (``<rule>/<dataset>/<model>/seed<k>.tsv``: wall and CPU time, memory) go to
-    ``dest/../benchmarks/`` the same way, so that shipped runs keep their timings when they are
-    aggregated again with later ones (tools/gpu-aggregate.sh)."""
+    emptied first (a shipped folder holds the runs of one shipping). With `results` (the
+    workflow's results folder), the records of those runs' jobs (:data:`JOB_RECORDS`) go to
+    ``dest/../benchmarks/`` and ``dest/../logs/`` the same way, so that shipped runs keep their
+    timings and logs when they are aggregated again with later ones (tools/gpu-aggregate.sh)."""
     runs, dest = Path(runs), Path(dest)
-    timings = dest.parent / "benchmarks"
-    for folder in (dest, timings) if benchmarks is not None else (dest,):
+    records = (
+        []
+        if results is None
+        else [(Path(results) / kind, suffix, dest.parent / kind) for kind, suffix in JOB_RECORDS]
+    )
+    for folder in [dest, *(out for _, _, out in records)]:
         if folder.exists():
             shutil.rmtree(folder)
     count = 0
@@ -108,11 +118,11 @@ def copy_runs(runs: str | Path, dest: str | Path, benchmarks: str | Path | None 
         for name in RUN_FILES:
             if (metrics.parent / name).exists():
                 shutil.copy2(metrics.parent / name, dest / run / name)
-        if benchmarks is not None:
-            for tsv in sorted(Path(benchmarks).glob(f"*/{run.as_posix()}.tsv")):
-                out = timings / tsv.relative_to(benchmarks)
+        for source, suffix, out_root in records:
+            for path in sorted(source.glob(f"*/{run.as_posix()}{suffix}")):
+                out = out_root / path.relative_to(source)
                 out.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(tsv, out)
+                shutil.copy2(path, out)
         count += 1
     return count
 

@@ -196,6 +196,20 @@ def fit(
     return result
 
 
+def save_trained(model, path: str | os.PathLike) -> None:
+    """Save `model` as the trained network alone: architecture and weights, without the
+    optimizer's state (Adam's two moments per weight: two thirds of a compiled model's file) and
+    without its compile settings; the model is unchanged afterwards. The file loads uncompiled
+    (``keras.saving.load_model``), predicts exactly what `model` predicts, and is compiled again
+    to train further; resuming an interrupted training uses the backup, not this file."""
+    optimizer, compiled = model.optimizer, model.compiled
+    model.optimizer, model.compiled = None, False
+    try:
+        model.save(path)
+    finally:
+        model.optimizer, model.compiled = optimizer, compiled
+
+
 # ------------------------------------------------------------------------------ the job
 
 
@@ -398,7 +412,7 @@ def _train(
         info_tmp = stack.enter_context(atomic_path(info_path))
         history_tmp = stack.enter_context(atomic_path(history_path))
         model_tmp = stack.enter_context(atomic_path(model_path))
-        model.save(model_tmp)
+        save_trained(model, model_tmp)
         write_history(history_tmp, result.history)
         info_tmp.write_text(json.dumps(info, indent=2) + "\n")
     logger.info(
