@@ -3,9 +3,8 @@
 For each architecture (paper scale by default: 5000 points; 27 classes, the challenge set's),
 a model is built, compiled as training compiles it (Adam) and fitted for one epoch on a few random
 spectra (so that the optimizer holds its state), then saved twice: with
-``specbench.training.train.save_trained`` (what rule train_model writes: architecture and weights)
-and with ``model.save`` (the baseline: also Adam's two moments per weight and the compile
-settings). Each file is then loaded as the evaluation loads it
+``specbench.training.train.save_trained`` (what rule train_model writes: architecture, weights and
+compile settings) and with ``model.save`` (the baseline: also Adam's two moments per weight). Each file is then loaded as the evaluation loads it
 (``keras.saving.load_model(compile=False)``) and its predictions are compared with the model's.
 Printed per architecture: file sizes, save and load seconds of both, and their ratios (the
 workflow's / the baseline's). Each architecture runs in the same process, one after the other
@@ -72,7 +71,7 @@ def main(argv=None) -> int:
 
     print(
         f"# model file: {args.points} points, {args.classes} classes, backend {args.backend}; "
-        "workflow = save_trained (architecture and weights), full = model.save (with Adam's state)"
+        "workflow = save_trained (no optimizer state), full = model.save (with Adam's state)"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for arch in args.architectures:

@@ -107,6 +107,15 @@ def test_train_only_your_model_against_the_shipped_baseline(bundle, tiny_run, tm
     )
     assert report.returncode == 0 and (workdir / "report.html").stat().st_size > 0
 
+    # this run set ships as a bundle in turn: its own run, not the baseline's it joined
+    config = user_config(tiny_run, bundle)
+    validation.prepare_config(config, basedir=str(workdir))
+    mine_bundle = shipped.ship(
+        workdir / "results", tmp_path / "mine-bundle", {"title": "mine"},
+        datasets=config["datasets"],
+    )  # fmt: skip
+    assert [r["model"] for r in bundles.read_bundle(mine_bundle).runs] == ["tiny_net"]
+
 
 def refusal(workdir: Path, cfg: dict) -> str:
     (workdir / "bad.yaml").write_text(yaml.safe_dump(cfg))

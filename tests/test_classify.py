@@ -211,8 +211,8 @@ def test_mixed_precision_run_predicts_as_its_evaluation(tmp_path):
 @pytest.mark.slow
 def test_every_format_gives_the_same_predictions(trained, tmp_path):
     """Rows CSV (with and without header), .npy (2-D and 1-D), x,y CSV, and text exports (.xy,
-    .tsv, .txt, .dat with comment lines, headers, whitespace, tabs, semicolons): the same
-    classes and numbers as the split itself."""
+    .tsv, .txt, .dat with comment lines, headers, whitespace, tabs, semicolons; Windows-1252 and
+    UTF-8 with a byte-order mark): the same classes and numbers as the split itself."""
     from specbench.cli.classify import classify
 
     test, run = trained
@@ -234,14 +234,15 @@ def test_every_format_gives_the_same_predictions(trained, tmp_path):
     # tab-separated .tsv, semicolons in a .txt, a .dat of rows whose first line is data
     pairs = np.column_stack([np.arange(N_POINTS), spectra[33]])
     text = "\n".join(f"{x:.0f}   {y:.9g}" for x, y in pairs)
-    (tmp_path / "scan.xy").write_text(f"'Id: scan 1\n; step 1\n\n2theta   counts\n{text}\n")
+    settings = "'Id: scan 1\n; step 1 (0-127 °2Th)\n\n2theta   counts\n"  # a Windows export
+    (tmp_path / "scan.xy").write_bytes(f"{settings}{text}\n".encode("cp1252"))
     text = "\n".join(f"{x:.0f}\t{y:.9g}" for x, y in pairs)
     (tmp_path / "scan.tsv").write_text(f"x\ty\n{text}\n")
     (tmp_path / "rows.txt").write_text(
         "% two spectra\n" + "\n".join(";".join(f"{v:.9g}" for v in row) for row in spectra[34:36])
     )
-    (tmp_path / "rows.dat").write_text(
-        "\n".join(" ".join(f"{v:.9g}" for v in row) for row in spectra[36:38])
+    (tmp_path / "rows.dat").write_bytes(  # UTF-8 with a byte-order mark before the first row
+        ("\ufeff" + "\n".join(" ".join(f"{v:.9g}" for v in row) for row in spectra[36:38])).encode()
     )
     exports = [tmp_path / n for n in ("scan.xy", "scan.tsv", "rows.txt", "rows.dat")]
     files += exports
@@ -292,6 +293,28 @@ def test_resample_is_exact_for_linear_data():
         resample(x, y, np.linspace(-1, 5, 4), source="s.csv")
     with pytest.raises(ClassifyError, match="not strictly increasing"):
         resample(np.array([0.0, 1.0, 1.0, 2.0]), np.ones((1, 4)), positions, source="s.csv")
+
+
+def test_a_run_on_your_own_axis_needs_to_know_what_values_alone_span(tmp_path):
+    """A run on your own phases (an axis, 2θ 10..80): an x,y scan in 2θ is resampled onto it
+    without --grid; values without x of another length are refused (what they span is unknown:
+    a scan from 5 to 90° is not the model's 10..80) until --grid says it."""
+    from specbench.evaluation.runs import Run
+    from specbench.cli.spectra_files import Block
+
+    info = {"n_points": 71, "n_classes": 2, "axis": {"unit": "2theta", "start": 10, "stop": 80}}
+    run = Run(model_path=tmp_path / "model.keras", info_path=tmp_path / "training.json", info=info)
+    x = np.linspace(5, 90, 171)
+    y = np.exp(-0.5 * ((x - 30) / 0.8) ** 2)[None, :]
+    scan = prepare(run, [Block(y=y, x=x, source="scan.xy")])
+    assert int(np.argmax(scan.x[0])) == 20  # 30° on the model's 10..80 grid of 1° steps
+    with pytest.raises(
+        ClassifyError,
+        match=r"scan.npy: spectra have 171 points, the model takes 71; give their x values",
+    ):
+        prepare(run, [Block(y=y, source="scan.npy")])
+    spans = prepare(run, [Block(y=y, source="scan.npy")], grid=(5, 90))  # --grid: they span 5..90
+    assert spans.x.shape == (1, 71)
 
 
 @pytest.mark.slow
@@ -584,7 +607,8 @@ def test_python_m_specbench(trained, tmp_path):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == (
         f"specbench: error: {tmp_path / 'short.npy'}: spectra have 7 points, the model takes "
-        "128; give --grid START,STOP (the x range they span) to resample them"
+        "128; give their x values (an x,y file) or --grid START,STOP (the x range they span) to "
+        "resample them"
     )
     proc = subprocess.run([*command, "--version"], capture_output=True, text=True, env=env)
     assert proc.returncode == 0 and proc.stdout.strip() == f"specbench {__version__}"

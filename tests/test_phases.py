@@ -118,6 +118,89 @@ def test_every_stored_reflection_of_the_example_lies_on_its_peak():
             assert np.abs(bragg - (start + point * step)).max() <= step / 2 + 1e-6
 
 
+def scheelite_cif(folder: Path) -> Path:
+    """CaWO4 (I4_1/a, Laue class 4/m): (h k l) and (k h l) diffract at one angle without being
+    symmetry-equivalent."""
+    from pymatgen.core import Lattice, Structure
+    from pymatgen.io.cif import CifWriter
+
+    structure = Structure.from_spacegroup(
+        "I4_1/a", Lattice.tetragonal(5.243, 11.376), ["Ca", "W", "O"],
+        [[0, 0.25, 0.625], [0, 0.25, 0.125], [0.2415, 0.1504, 0.0861]],
+    )  # fmt: skip
+    path = folder / "scheelite.cif"
+    CifWriter(structure).write_file(str(path))
+    return path
+
+
+#: Reflections a lattice centering leaves (the first letter of the space group symbol).
+CENTERING = {
+    "P": lambda h, k, l: True,
+    "I": lambda h, k, l: (h + k + l) % 2 == 0,
+    "F": lambda h, k, l: h % 2 == k % 2 == l % 2,
+    "R": lambda h, k, l: (-h + k + l) % 3 == 0,  # hexagonal axes, obverse
+    "C": lambda h, k, l: (h + k) % 2 == 0,
+    "A": lambda h, k, l: (k + l) % 2 == 0,
+}
+
+
+def lattice_points_at(structure, d: float) -> set[tuple[int, int, int]]:
+    """Every reciprocal lattice point (h k l) at spacing d, by brute force."""
+    reciprocal = structure.lattice.reciprocal_lattice_crystallographic.matrix
+    bound = [int(np.ceil(length / d)) for length in structure.lattice.abc]
+    grid = np.array(np.meshgrid(*[np.arange(-b, b + 1) for b in bound])).reshape(3, -1).T
+    same = np.isclose(np.linalg.norm(grid @ reciprocal, axis=1), 1 / d, rtol=1e-6)
+    return {tuple(int(v) for v in row) for row in grid[same]}
+
+
+@pytest.mark.parametrize("phase", ["scheelite", "example"])
+def test_each_peak_holds_its_reflections_weighted_by_their_intensity(tmp_path, phase):
+    """Preferred orientation averages over the right reflections: a grid peak stores the
+    reflections at its d-spacing (all of them: pymatgen's multiplicities count the same set) less
+    those the lattice centering extinguishes, with equal weights within a symmetry orbit and
+    weights that add up to the pattern's intensity. In 4/m scheelite (h k l) and (k h l) share a
+    peak, both stored, not symmetry-related, with their own weights."""
+    from pymatgen.analysis.diffraction.xrd import XRDCalculator
+    from pymatgen.core import Structure
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    if phase == "scheelite":
+        files, (start, stop), n, wavelength = [scheelite_cif(tmp_path)], (10.0, 80.0), 1751, "CuKa"
+    else:
+        dataset = yaml.safe_load((REPO / "examples" / "phases.yaml").read_text())
+        dataset = dataset["datasets"]["phases"]
+        files = phases.structure_files(REPO / dataset["structures"])
+        (start, stop), n = dataset["axis"]["range"], dataset["n_points"]
+        wavelength = dataset["xrd"]["wavelength"]
+    classes = phases.structure_classes(
+        files, n_points=n, two_theta=(start, stop), wavelength=wavelength, min_intensity=0.01
+    )
+    step = xrd.grid_step(start, stop, n)
+    unequal_same_peak = 0
+    for path, positions, reflections in zip(
+        files, classes.positions, classes.metadata["reflections"]
+    ):
+        structure = Structure.from_file(str(path))
+        allowed = CENTERING[SpacegroupAnalyzer(structure).get_space_group_symbol()[0]]
+        ops = SpacegroupAnalyzer(structure).get_point_group_operations(cartesian=False)
+        pattern = XRDCalculator(wavelength).get_pattern(structure, (start, stop))
+        on_point = np.rint((np.asarray(pattern.x) - start) / step).astype(int)
+        for point, members in zip(positions, reflections["peaks"]):
+            on = np.flatnonzero(on_point == point)
+            at_d = set().union(*(lattice_points_at(structure, pattern.d_hkls[i]) for i in on))
+            assert len(at_d) == sum(f["multiplicity"] for i in on for f in pattern.hkls[i])
+            weight = {tuple(m[:3]): m[3] for m in members}
+            assert len(weight) == len(members) and set(weight) <= at_d, (path, point)
+            assert {v for v in at_d if allowed(*v)} >= set(weight)
+            assert sum(weight.values()) == pytest.approx(pattern.y[on].sum(), rel=1e-4)
+            for hkl, w in weight.items():  # one weight per symmetry orbit
+                for op in ops:
+                    image = tuple(int(v) for v in np.rint(np.array(hkl) @ op.rotation_matrix))
+                    assert weight[image] == pytest.approx(w, abs=2e-6), (path, hkl, image)
+            unequal_same_peak += len(set(np.round(list(weight.values()), 4))) > 1
+    assert phase != "scheelite" or unequal_same_peak > 0
+
+
 def test_a_peak_list_gives_named_classes(tmp_path):
     table = tmp_path / "peaks.csv"
     table.write_text(
@@ -129,6 +212,27 @@ def test_a_peak_list_gives_named_classes(tmp_path):
     assert classes.metadata["axis"]["unit"] == "cm-1"
     assert classes.positions[0].tolist() == [44, 539] and classes.heights[0].tolist() == [1.0, 0.2]
     assert classes.positions[1].tolist() == [44, 347, 512]
+
+
+def test_a_peak_list_saved_with_a_byte_order_mark_reads_the_same(tmp_path):
+    """Excel's "CSV UTF-8" starts the file with a byte-order mark: with or without the header
+    row, the classes are the file's names, not a name with an invisible character."""
+    rows = "TiO2-anatase,144,100\r\nTiO2-anatase,639,20\r\nTiO2-rutile,447,100\r\n"
+    for header in ("class,position,height\r\n", ""):
+        table = tmp_path / f"peaks{len(header)}.csv"
+        table.write_bytes(("\ufeff" + header + rows).encode("utf-8"))
+        classes = phases.peak_list_classes(
+            table, n_points=1001, axis_range=(100, 1100), unit="cm-1"
+        )
+        assert classes.metadata["names"] == ["TiO2-anatase", "TiO2-rutile"], header
+        assert classes.positions[0].tolist() == [44, 539]
+
+
+def test_a_folder_of_structures_takes_upper_case_cif_files(tmp_path):
+    nacl_cif(tmp_path, "halite")
+    nacl_cif(tmp_path, "sylvite", a=6.29).rename(tmp_path / "sylvite.CIF")
+    (tmp_path / "notes.txt").write_text("not a structure")
+    assert [f.name for f in phases.structure_files(tmp_path)] == ["halite.cif", "sylvite.CIF"]
 
 
 def tiny_phases(folder: Path, source: str) -> dict:
@@ -236,6 +340,15 @@ BAD = {
     "size range reversed": (
         lambda d, w: d["render"]["xrd"].update(size=[50, 10]),
         "render.xrd.size=[50, 10]: smallest is larger than largest",
+    ),
+    # the rendering checks every dataset gets, your own phases' too
+    "width range reversed": (
+        lambda d, w: d["render"].update(sigma=[1.0, 0.5]),
+        "datasets.mine.render.sigma=[1.0, 0.5]: low is larger than high",
+    ),
+    "pseudo-Voigt without eta": (
+        lambda d, w: d["render"].update(peak_shape={"shape": "pseudo_voigt"}),
+        "datasets.mine.render.peak_shape.eta is required",
     ),
 }
 

@@ -146,3 +146,14 @@ def test_paired_tests_and_verdicts_from_real_prediction_files(tmp_path):
     assert verdict(2.0, False, +1) == "same sign, within noise"
     assert verdict(-2.0, False, +1) == "opposite sign, within noise"
     assert verdict(0.0, False, +1) == "no difference"
+
+    # a third seed, the other way round, shipped without predictions: its pair has no
+    # per-spectrum test, so "every seed beyond noise" cannot be claimed; the interval decides
+    third = [
+        {"experiment": "activation", "model": model, "seed": 2, "data_seed": 1, "status": "ok",
+         "test_accuracy": accuracy, "metrics": str(tmp_path / "nowhere" / model / "metrics.json")}
+        for model, accuracy in (("relu", 14 / 40), ("lin", 30 / 40))
+    ]  # fmt: skip
+    partial = paired_test(pd.concat([runs, pd.DataFrame(third)]), "activation", "relu", "lin")
+    assert partial["n"] == 3 and len(partial["mcnemar"]) == 2 and partial["low"] < 0
+    assert partial["significant"] is False

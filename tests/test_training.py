@@ -227,7 +227,7 @@ def test_training_writes_history_info_and_model(data, tmp_path):
     model = keras.saving.load_model(tmp_path / "model.keras")
     assert model.count_params() == saved["parameters"]
     assert model.output_shape == (None, 5)
-    assert not model.compiled  # the trained network alone (save_trained)
+    assert model.compiled  # the training's compile settings, a fresh optimizer (save_trained)
 
 
 def weight_groups(path: Path) -> list[str]:
@@ -242,9 +242,9 @@ def weight_groups(path: Path) -> list[str]:
 
 
 def test_the_saved_model_is_the_trained_network_without_the_optimizer(data, tmp_path):
-    """model.keras: architecture and weights; not Adam's moments (two thirds of a full save)
-    nor the compile settings. It predicts what the trained model predicts; the model in memory
-    keeps its optimizer and compile state."""
+    """model.keras: architecture, weights and compile settings, not Adam's moments (two thirds of
+    a full save). It predicts what the trained model predicts and evaluates once loaded; the
+    model in memory keeps its optimizer."""
     import keras
 
     from specbench.data.preprocess import load_split
@@ -266,9 +266,11 @@ def test_the_saved_model_is_the_trained_network_without_the_optimizer(data, tmp_
     assert trained < 0.4 * full  # weights only: Adam keeps two more values per weight
     assert model.compiled and len(model.optimizer.variables) == moments
 
-    loaded = keras.saving.load_model(tmp_path / "trained.keras")
-    assert not loaded.compiled
+    loaded = keras.saving.load_model(tmp_path / "trained.keras", compile=False)  # as evaluated
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.warns(UserWarning, match="Skipping variable loading for optimizer"):
+        compiled = keras.saving.load_model(tmp_path / "trained.keras")  # Keras' default
+    assert compiled.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0))
 
 
 def test_epoch_feeder_serves_the_given_order_in_batches():

@@ -85,7 +85,7 @@ def prepare(
     from specbench.data.preprocess import normalise
 
     n_points = run.n_points
-    grid_given = grid is not None or run.axis is not None  # a run's axis is a grid given
+    span_given = grid is not None  # what values without x span: only --grid says
     grid = check_grid(grid, "grid") if grid is not None else run.grid
     positions = model_positions(n_points, grid)
     parts, sources, rows, notes = [], [], [], []
@@ -94,10 +94,11 @@ def prepare(
         if block.x is not None:
             y = resample(block.x, block.y, positions, source=block.source)
         elif y.shape[1] != n_points:
-            if not grid_given:
+            if not span_given:  # a run's axis is the model's grid, not the range they span
                 raise RunError(
                     f"{block.source}: spectra have {y.shape[1]} points, the model takes "
-                    f"{n_points}; give --grid START,STOP (the x range they span) to resample them"
+                    f"{n_points}; give their x values (an x,y file) or --grid START,STOP (the x "
+                    "range they span) to resample them"
                 )
             own = np.linspace(grid[0], grid[1], y.shape[1])
             y = resample(own, block.y, positions, source=block.source)

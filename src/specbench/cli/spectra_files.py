@@ -79,11 +79,14 @@ def _read_text(path: Path, delimiter: str | None = "sniff") -> Block:
     one header line (the first other line, when none of its fields is a number), then rows of
     numbers with one count of fields. A numeric first line is data, never a header; a line
     that is neither is refused in one line naming the file and the line."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.readlines()
-    except UnicodeDecodeError:
-        raise RunError(f"{path}: not a text file") from None
+    data = path.read_bytes()
+    if b"\0" in data:
+        raise RunError(f"{path}: not a text file")
+    try:  # utf-8-sig: a byte-order mark is not part of the first line
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:  # an instrument's Windows export (° in a comment or header)
+        text = data.decode("latin-1")
+    lines = text.splitlines()
     rows: list[list[float]] = []
     header_seen = False
     for number, line in enumerate(lines, start=1):

@@ -25,6 +25,7 @@ spectrum by Δ2θ = −2ε·tan θ (specbench.data.xrd, the rendering option ``r
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import os
 from collections.abc import Sequence
@@ -84,12 +85,13 @@ def to_grid(
 
 
 def structure_files(source: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
-    """The CIF files of a ``structures`` setting: a folder (its ``*.cif``, by name) or files."""
+    """The CIF files of a ``structures`` setting: a folder (its ``*.cif`` and ``*.CIF``, by
+    name) or files."""
     items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     files: list[Path] = []
     for item in map(Path, items):
         if item.is_dir():
-            found = sorted(item.glob("*.cif"))
+            found = sorted(f for f in item.iterdir() if f.suffix.lower() == ".cif" and f.is_file())
             if not found:
                 raise ClassesError(f"{item}: no .cif files in this folder")
             files += found
@@ -185,30 +187,70 @@ def structure_classes(
 def _reflections(structure, pattern, pos: np.ndarray, *, grid: tuple) -> dict:
     """The reflections behind each grid peak of a structure's pattern, for preferred orientation
     (specbench.data.xrd.texture_factors): ``peaks``, per grid peak a list of [h, k, l, weight],
-    every member of every hkl family of the pattern peaks mapped onto that point (the family's
-    symmetry equivalents under the structure's point group; hexagonal (h k i l) as (h k l)),
-    weighing the pattern peak's intensity divided by its number of members; ``reciprocal``, the
-    reciprocal lattice (rows b1, b2, b3 in 1/Å, without 2π) that turns them into directions."""
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+    every reflection of the pattern peaks mapped onto that point with its share of the pattern
+    peak's intensity; ``reciprocal``, the reciprocal lattice (rows b1, b2, b3 in 1/Å, without
+    2π) that turns them into directions.
 
-    ops = SpacegroupAnalyzer(structure).get_point_group_operations(cartesian=False)
-    rotations = [np.asarray(op.rotation_matrix) for op in ops]
+    A pattern peak's reflections are the reciprocal lattice points pymatgen summed into it: the
+    signed permutations of its families' (h k l) at the peak's d-spacing (hexagonal (h k i l)
+    permuted as four indices, stored as (h k l)), so that (h k l) and (k h l) are both there where
+    they diffract at one angle without being related by symmetry (Laue classes 4/m, m-3, 6/m,
+    -3). Each weighs in proportion to its own squared structure factor |F|², computed as pymatgen
+    computes it (its atomic scattering factors at the peak's sin θ/λ, the sites' occupancies; one
+    angle, so the Lorentz-polarization factor is common): reflections extinct by the lattice's
+    centering or a glide (|F|² = 0, counted in pymatgen's multiplicities) are left out, and
+    reflections of one peak that are not symmetry-equivalent keep their own intensities."""
     start, stop, n_points = grid
+    reciprocal = np.asarray(structure.lattice.reciprocal_lattice_crystallographic.matrix)
     points = np.rint((np.asarray(pattern.x) - start) / grid_step(start, stop, n_points))
     slot = {int(p): j for j, p in enumerate(pos)}
     peaks: list[list[list[float]]] = [[] for _ in pos]
     for point, intensity, families in zip(points.astype(int), pattern.y, pattern.hkls):
         if int(point) not in slot:
             continue  # left out (below min_intensity)
-        members = set()
-        for family in families:
-            hkl = np.array([family["hkl"][0], family["hkl"][1], family["hkl"][-1]])
-            # a reciprocal vector h maps to h W^-1 under x -> W x; the group holds W^-1 too
-            members.update(tuple(int(v) for v in np.rint(hkl @ w)) for w in rotations)
-        weight = round(float(intensity) / len(members), 6)
-        peaks[slot[int(point)]].extend([*m, weight] for m in sorted(members))
-    reciprocal = structure.lattice.reciprocal_lattice_crystallographic.matrix
+        members = np.array(sorted(set().union(*(_same_d(f["hkl"], reciprocal) for f in families))))
+        g = np.linalg.norm(members[0] @ reciprocal)
+        squared = np.abs(_structure_factors(structure, members, (g / 2) ** 2)) ** 2
+        keep = squared > 1e-8 * squared.max()
+        weights = float(intensity) * squared[keep] / squared[keep].sum()
+        peaks[slot[int(point)]].extend(
+            [*map(int, m), round(float(w), 6)] for m, w in zip(members[keep], weights)
+        )
     return {"reciprocal": np.round(reciprocal, 8).tolist(), "peaks": peaks}
+
+
+def _same_d(hkl: Sequence[int], reciprocal: np.ndarray) -> set[tuple[int, int, int]]:
+    """The signed permutations of a pymatgen family's (h k l), or (h k i l) with i = −h−k, that
+    lie at its d-spacing, as (h k l): the reflections pymatgen counts in the family."""
+    hkl = tuple(int(v) for v in hkl)
+    found = set()
+    for order in set(itertools.permutations(hkl)):
+        for signs in itertools.product((1, -1), repeat=len(hkl)):
+            v = [a * b for a, b in zip(order, signs)]
+            if len(v) == 4:
+                if v[2] != -(v[0] + v[1]):
+                    continue
+                v = [v[0], v[1], v[3]]
+            found.add(tuple(v))
+    ref = np.array([hkl[0], hkl[1], hkl[-1]]) @ reciprocal
+    rows = np.array(sorted(found))
+    same = np.isclose(np.linalg.norm(rows @ reciprocal, axis=1), np.linalg.norm(ref), rtol=1e-6)
+    return {tuple(int(x) for x in row) for row in rows[same]}
+
+
+def _structure_factors(structure, hkls: np.ndarray, s2: float) -> np.ndarray:
+    """F(hkl) of `structure` at (sin θ/λ)² = `s2` (one d-spacing), with pymatgen's XRDCalculator
+    atomic scattering factors f = Z − 41.78214 s² Σ a exp(−b s²) and the sites' occupancies."""
+    from pymatgen.analysis.diffraction.xrd import ATOMIC_SCATTERING_PARAMS
+
+    f = np.zeros(len(hkls), dtype=np.complex128)
+    for site in structure:
+        phase = np.exp(2j * np.pi * (np.asarray(hkls, np.float64) @ site.frac_coords))
+        for species, occupancy in site.species.items():
+            coeff = np.asarray(ATOMIC_SCATTERING_PARAMS[species.symbol], np.float64)
+            fs = species.Z - 41.78214 * s2 * np.sum(coeff[:, 0] * np.exp(-coeff[:, 1] * s2))
+            f += occupancy * fs * phase
+    return f
 
 
 def peak_list_classes(
@@ -222,7 +264,8 @@ def peak_list_classes(
     """One class per name of a CSV/TSV of ``class, position, height`` rows (module docstring)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first name
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ClassesError(f"{path}: not a readable text file ({exc})") from None
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]

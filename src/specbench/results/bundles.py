@@ -77,11 +77,13 @@ def write_bundle(
     datasets: Mapping[str, Mapping[str, Any]],
     test_splits: Mapping[str, str | os.PathLike],
 ) -> Path:
-    """Write ``folder/bundle.json`` for the finished runs of `runs` (a runs.csv table) whose folders
-    lie in ``folder/runs``; `datasets` the definitions of their datasets (config entries, defaults
-    filled) and `test_splits` their rendered test split files (fingerprinted here)."""
+    """Write ``folder/bundle.json`` for the finished runs of `runs` (a runs.csv table; not the runs
+    of baselines it joined) whose folders lie in ``folder/runs``; `datasets` the definitions of
+    their datasets (config entries, defaults filled) and `test_splits` their rendered test split
+    files (fingerprinted here)."""
     folder = Path(folder)
-    ok = runs[runs["status"] == "ok"]
+    own = runs["baseline"].fillna("").astype(str) == "" if "baseline" in runs else True
+    ok = runs[(runs["status"] == "ok") & own]  # a baseline's runs stay in their own bundle
     entries, files = [], {}
     for row in ok.itertuples(index=False):
         run_dir = Path(formats.run_dir(row.dataset, row.model, row.seed))

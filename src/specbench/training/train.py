@@ -197,17 +197,18 @@ def fit(
 
 
 def save_trained(model, path: str | os.PathLike) -> None:
-    """Save `model` as the trained network alone: architecture and weights, without the
-    optimizer's state (Adam's two moments per weight: two thirds of a compiled model's file) and
-    without its compile settings; the model is unchanged afterwards. The file loads uncompiled
-    (``keras.saving.load_model``), predicts exactly what `model` predicts, and is compiled again
-    to train further; resuming an interrupted training uses the backup, not this file."""
-    optimizer, compiled = model.optimizer, model.compiled
-    model.optimizer, model.compiled = None, False
+    """Save `model` as the trained network: architecture, weights and compile settings, without
+    the optimizer's state (Adam's two moments per weight: two thirds of a full ``model.save``);
+    the model is unchanged afterwards. The file predicts exactly what `model` predicts; loaded
+    with Keras' default ``compile=True`` it is compiled as in training with a fresh optimizer
+    (Keras warns that the optimizer's variables are not in the file). Resuming an interrupted
+    training uses the backup, not this file."""
+    optimizer = model.optimizer
+    model.optimizer = None
     try:
         model.save(path)
     finally:
-        model.optimizer, model.compiled = optimizer, compiled
+        model.optimizer = optimizer
 
 
 # ------------------------------------------------------------------------------ the job

@@ -93,10 +93,10 @@ def check_dataset(name: str, ds: dict, basedir: str | Path = ".") -> None:
             )
     if source in ("structures", "peaks"):
         _check_own_phases(name, ds)
-        return
-    for own in ("structures", "peaks_file", "axis", "xrd"):
-        if own in ds:
-            raise ConfigError(f"{key}.{own} is only used with source 'structures' or 'peaks'")
+    else:
+        for own in ("structures", "peaks_file", "axis", "xrd"):
+            if own in ds:
+                raise ConfigError(f"{key}.{own} is only used with source 'structures' or 'peaks'")
     if source != "file" and "classes_file" in ds:
         raise ConfigError(f"{key}.classes_file is only used with source 'file' (got {source!r})")
     if source != "generated" and "generate" in ds:

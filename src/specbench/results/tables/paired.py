@@ -1,12 +1,13 @@
 """Paired differences of test accuracy between a model and its counterpart (same seeds), and the
 per-spectrum test of each pair (McNemar, specbench.results.stats.mcnemar).
 
-Significance of a paired effect (:func:`paired_test`): with one seed, that seed's McNemar
-p < 0.05; over two or more seeds, the 95 % interval of the mean per-seed difference excludes zero,
-or every seed's McNemar p < 0.05 in the direction of the mean (a difference beyond noise in each
-training seed; with two seeds the t-interval has one degree of freedom and is rarely narrow). The
-per-seed McNemar p-values are reported beside the interval either way. :func:`verdict` turns an
-effect and a published sign into the agreement table's words."""
+Significance of a paired effect (:func:`paired_test`): with one seed, that seed's McNemar p < 0.05;
+over two or more seeds, the 95 % interval of the mean per-seed difference excludes zero, or every
+seed's McNemar p < 0.05 in the direction of the mean (a difference beyond noise in each training
+seed; every pair must have its per-spectrum predictions for that; with two seeds the t-interval has
+one degree of freedom and is rarely narrow). The per-seed McNemar p-values are reported beside the
+interval either way. :func:`verdict` turns an effect and a published sign into the agreement
+table's words."""
 
 from __future__ import annotations
 
@@ -135,7 +136,7 @@ def paired_test(runs: pd.DataFrame, experiment: str, model: str, other: str) -> 
     elif out["n"] == 1:
         out["significant"] = bool(tests[0]["p"] < ALPHA) if tests else None
     else:  # the interval across seeds, or every seed's own test in the mean's direction
-        every_seed = bool(tests) and all(
+        every_seed = len(tests) == out["n"] and all(  # each pair tested, not only some
             t["p"] < ALPHA and np.sign(t["b"] - t["c"]) == np.sign(out["mean"]) for t in tests
         )
         out["significant"] = bool(out["low"] > 0 or out["high"] < 0 or every_seed)
