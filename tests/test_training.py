@@ -27,6 +27,7 @@ from specbench.data.splits import SplitError, write_split
 from specbench.models import HyperparameterError
 from specbench.training.train import (
     HISTORY_COLUMNS,
+    TIMINGS,
     TrainingDivergedError,
     TrainingError,
     protocol,
@@ -223,6 +224,13 @@ def test_training_writes_history_info_and_model(data, tmp_path):
     )
     assert not backup.exists()  # removed on success
     assert not list(tmp_path.glob(".*.tmp-*"))  # no temporary file left
+    # the process's steps, every one measured; fit covers its epochs (and little else here)
+    timings = saved["timings"]
+    assert tuple(timings) == TIMINGS
+    assert all(isinstance(t, float) and t >= 0 for t in timings.values()), timings
+    epochs_s = history["epoch_time_s"].sum()
+    assert epochs_s <= timings["fit_s"] < epochs_s + 5
+    assert timings["start_s"] > 0  # this test process started before the training
 
     model = keras.saving.load_model(tmp_path / "model.keras")
     assert model.count_params() == saved["parameters"]

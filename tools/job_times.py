@@ -13,6 +13,12 @@ time into
   predicting the test split).
 The job wall times are Snakemake's benchmark files (runtimes.csv), the epoch times history.csv
 (``epoch_time_s``). Printed: the mean seconds per run of each model and the shares of the total.
+Where the runs' training.json records the job's steps (``timings``, written since 2026-12-05;
+specbench.training.train.TIMINGS), ``outside`` is split further (:data:`OUTSIDE`): ``start``
+(from the process's start to the training: interpreter, Snakemake's script preamble, imports),
+``backend`` (importing Keras and its backend, finding the device), ``read``, ``build``, ``fit_rest`` (inside
+``model.fit`` but outside its epochs), ``save`` (the model file) and ``rest`` (the remainder:
+Snakemake's start and end of the job, writing history and training.json, the process's exit).
 
   python tools/job_times.py reference-results/gpu-h200-challenge
 """
@@ -20,12 +26,44 @@ The job wall times are Snakemake's benchmark files (runtimes.csv), the epoch tim
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from specbench.training.train import TIMINGS
+
 PARTS = ("epochs", "compile", "outside", "evaluation")  # they add up to the job time
+OUTSIDE = (
+    "start",
+    "backend",
+    "read",
+    "build",
+    "fit_rest",
+    "save",
+    "rest",
+)  # they add up to "outside"
+
+
+def outside_steps(run: Path, train_s: float, epochs_s: float) -> dict[str, float]:
+    """The training job's time outside its epochs split by the steps its training.json records
+    ({} for a run without them, or resumed: its fit ran only some of the epochs)."""
+    path = run / "training.json"
+    info = json.loads(path.read_text()) if path.is_file() else {}
+    t = info.get("timings") or {}
+    if info.get("resumed_from_epoch") or any(t.get(k) is None for k in TIMINGS):
+        return {}
+    steps = {
+        "start": t["start_s"],
+        "backend": t["configure_s"],
+        "read": t["read_s"],
+        "build": t["build_s"],
+        "fit_rest": t["fit_s"] - epochs_s,
+        "save": t["save_s"],
+    }
+    steps["rest"] = train_s - epochs_s - sum(steps.values())
+    return steps
 
 
 def runtimes_file(folder: Path) -> Path:
@@ -67,6 +105,7 @@ def job_times(folder: str | Path) -> pd.DataFrame:
                 "compile": float(epoch_s.iloc[0]) - steady,
                 "outside": train_s - float(epoch_s.sum()),
                 "evaluation": wall["evaluate_model"][key],
+                **outside_steps(history.parent, train_s, float(epoch_s.sum())),
             }
         )
     if not rows:
@@ -96,6 +135,15 @@ def main(argv=None) -> int:
     by_seed = times.groupby("seed")[["compile", "outside"]].mean().round(1)
     print("\nmean compile and outside seconds per run, by seed:")
     print(by_seed.to_string())
+    steps = times.dropna(subset=list(OUTSIDE)) if set(OUTSIDE) <= set(times) else times[:0]
+    if len(steps):
+        per_model = steps.groupby("model", sort=False)[["outside", *OUTSIDE]].mean()
+        per_model.insert(0, "runs", steps.groupby("model", sort=False).size())
+        print(f"\nthe training job outside its epochs, mean seconds per run ({len(steps)} runs")
+        print("whose training.json records its steps):")
+        print(per_model.round(1).to_string())
+    else:
+        print("\n(no run records its steps in training.json: outside is not split further)")
     return 0
 
 

@@ -121,6 +121,8 @@ TRAINING_INFO = (
     Field("resumed_from_epoch", "int"),
     Field("train_time_s", "float", "required"),
     Field("train_samples_per_s", "float", "required"),
+    # this process's steps in wall seconds (specbench.training.train.TIMINGS)
+    Field("timings", "dict"),
     Field("versions", "dict"),
 )
 REQUIRED_INFO = tuple(f.name for f in TRAINING_INFO if f.role == "required")

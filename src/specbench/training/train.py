@@ -37,7 +37,9 @@ the end, so a killed job leaves none of them.
 
 Timing: ``epoch_time_s`` is the wall time of one epoch (training and validation);
 ``train_time_s`` is their sum over all epochs (including epochs run before an interruption);
-``train_samples_per_s`` = n_train * epochs_run / train_time_s.
+``train_samples_per_s`` = n_train * epochs_run / train_time_s. ``timings`` (:data:`TIMINGS`)
+splits this job's own process into its steps, so that a job's time outside its epochs can be
+told apart (tools/job_times.py).
 
 This module does not import keras at import time (``backend.configure`` must run first).
 """
@@ -69,6 +71,25 @@ from specbench.training.history import (  # noqa: F401 (HISTORY_COLUMNS, Trainin
 logger = logging.getLogger("specbench.training")
 #: (training.json key, split metadata key) of a dataset of your own phases (specbench.data.phases)
 OWN_METADATA = (("axis", "axis"), ("class_names", "names"))
+#: training.json ``timings``: wall seconds of this training process's steps, in order. ``start_s``:
+#: from the process's start to :func:`train_model` (interpreter, Snakemake's script preamble,
+#: imports; None where the process start cannot be read); ``configure_s``: importing Keras and
+#: its backend, finding the device; ``read_s``: reading the splits; ``build_s``: building and
+#: compiling the model (Keras' compile; XLA compiles in the first epoch); ``fit_s``: ``model.fit``
+#: in this process (its epochs, the first one's tracing and compilation included, and its
+#: callbacks); ``save_s``: writing the model file.
+TIMINGS = ("start_s", "configure_s", "read_s", "build_s", "fit_s", "save_s")
+
+
+def process_age_s() -> float | None:
+    """Seconds since this process started (psutil, which Snakemake brings), None if unknown."""
+    try:
+        import psutil
+
+        return max(0.0, time.time() - psutil.Process().create_time())
+    except Exception:  # noqa: BLE001 (no psutil, or a platform without process times)
+        return None
+
 
 # ------------------------------------------------------------------------------ protocol, data
 
@@ -242,6 +263,8 @@ def train_model(
     for a bad split file, specbench.data.preprocess.DataError for unusable data, TrainingDivergedError
     for a non-finite loss (no outputs are written on any error). Returns the training.json content.
     """
+    timings = {"start_s": process_age_s()}
+    started = time.perf_counter()
     from specbench.training import backend
     from specbench.core.inputs import single_path
     from specbench.models import registry
@@ -268,6 +291,7 @@ def train_model(
         training["deterministic"],
         jobs_per_gpu=jobs_per_gpu,
     )
+    timings["configure_s"] = time.perf_counter() - started
     try:
         return _train(
             keras,
@@ -284,6 +308,7 @@ def train_model(
             dataset=dataset,
             model_name=model_name,
             backup_interval_s=backup_interval_s,
+            timings=timings,
         )
     finally:  # the dtype policy is process-global: do not leak mixed precision
         keras.config.set_dtype_policy("float32")
@@ -305,7 +330,9 @@ def _train(
     dataset,
     model_name,
     backup_interval_s,
+    timings,
 ) -> dict[str, Any]:
+    """The steps of :func:`train_model` after the backend is configured; fills `timings`."""
     from specbench.training import backend
     from specbench.models import registry
     from specbench.data.preprocess import DataError, load_split
@@ -332,7 +359,9 @@ def _train(
         n_classes,
         time.perf_counter() - t0,
     )
+    timings["read_s"] = time.perf_counter() - t0
 
+    t0 = time.perf_counter()
     hyperparameters = registry.scale_kernels(
         architecture, hyperparameters, n_points, training["architecture_scale"]
     )
@@ -348,6 +377,7 @@ def _train(
     model = registry.construct(architecture, n_points, n_classes, hyperparameters)
     compile_model(model, training["learning_rate"])
     logger.info("%s: %s with %d parameters", model_name, architecture, model.count_params())
+    timings["build_s"] = time.perf_counter() - t0
 
     fingerprint = hashlib.blake2b(
         canonical_json(
@@ -362,6 +392,7 @@ def _train(
         ).encode(),
         digest_size=12,
     ).hexdigest()
+    t0 = time.perf_counter()
     result = fit(
         model,
         (x_train, y_train),
@@ -373,6 +404,7 @@ def _train(
         name=model_name,
         backup_interval_s=backup_interval_s,
     )
+    timings["fit_s"] = time.perf_counter() - t0
     best = result.history[result.best_epoch - 1]
     # your own phases' grid and class names travel from the splits to the run
     own = {key: json.loads(metadata[name]) for key, name in OWN_METADATA if name in metadata}
@@ -404,6 +436,7 @@ def _train(
         "resumed_from_epoch": result.resumed_from_epoch,
         "train_time_s": result.train_time_s,
         "train_samples_per_s": len(x_train) * result.epochs_run / result.train_time_s,
+        "timings": timings,  # save_s added below, once the model is written
         "versions": backend.versions(training["backend"]),
     }
     info = training_info(info)  # its spec's keys, in its order (specbench.core.formats)
@@ -413,7 +446,10 @@ def _train(
         info_tmp = stack.enter_context(atomic_path(info_path))
         history_tmp = stack.enter_context(atomic_path(history_path))
         model_tmp = stack.enter_context(atomic_path(model_path))
+        t0 = time.perf_counter()
         save_trained(model, model_tmp)
+        timings["save_s"] = time.perf_counter() - t0
+        info["timings"] = {key: timings.get(key) for key in TIMINGS}
         write_history(history_tmp, result.history)
         info_tmp.write_text(json.dumps(info, indent=2) + "\n")
     logger.info(
