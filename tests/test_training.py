@@ -25,9 +25,9 @@ from specbench.core import schema
 from specbench.data.preprocess import DataError, normalise
 from specbench.data.splits import SplitError, write_split
 from specbench.models import HyperparameterError
+from specbench.training.timings import TIMINGS
 from specbench.training.train import (
     HISTORY_COLUMNS,
-    TIMINGS,
     TrainingDivergedError,
     TrainingError,
     protocol,
@@ -569,3 +569,20 @@ def test_architecture_scale_records_the_kernels_used(data, tmp_path):
     assert info["training"]["architecture_scale"] == "auto"
     model = keras.saving.load_model(tmp_path / "model.keras")
     assert [model.get_layer(f"conv{i}").kernel_size[0] for i in (1, 2)] == expected
+
+
+def test_a_jobs_start_is_counted_from_its_processs_start():
+    # training.json's timings["start_s"]: the time before train_model, from the process's start
+    code = (
+        "import time; time.sleep(1.0)\n"
+        "from specbench.training.timings import process_age_s\n"
+        "print(process_age_s(), process_age_s('/no/such/stat'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
+    age, missing = out.stdout.split()
+    assert 1.0 <= float(age) < 10 and missing == "None", out.stderr

@@ -248,3 +248,38 @@ def test_preferred_orientation_scales_the_rendered_heights():
               "test": {"sigma": 0.5, "shift": 0, "variants": ["0"]}}  # fmt: skip
     test = render.plan_test(classes, params)
     assert (test.heights[:, :2] == np.array([[1.0, 0.8], [0.8, 1.0]], np.float32)).all()
+
+
+def test_no_two_random_streams_of_a_class_coincide(monkeypatch):
+    # Every stream a dataset draws from, for classes 0 and 1 at seed 3: their generation, the
+    # training and validation variation, every artifact kind of every split, the X-ray
+    # variation. NumPy's SeedSequence ignores trailing zero words ([k, seed, 0] is [k, seed]), so
+    # two keys that differ only in trailing zeros are one stream; each purpose needs its own.
+    from specbench.data.classes import generate_classes
+
+    phases, plan = two_peak_classes(), still_plan(two_peak_classes())
+    made = []
+    real = np.random.default_rng
+
+    def recording(seed=None):
+        made.append(seed)
+        return real(seed)
+
+    monkeypatch.setattr(np.random, "default_rng", recording)
+    generated = generate_classes(2, n_points=400, seed=3)
+    everything = {
+        "peak_shape": {"shape": "pseudo_voigt", "eta": [0.2, 0.8]},
+        "noise": {"kind": "gaussian", "snr": [5, 100]},
+        "background": {"polynomial": [[0, 0.2]]},
+    }
+    render.plan_splits(
+        generated,
+        {"seed": 3, "render": {"train_per_class": 2, "val_per_class": 2, **everything},
+         "test": everything},
+    )  # fmt: skip
+    for code in render.SPLIT_CODES.values():
+        xrd.vary_xrd(plan, phases, xrd_settings(strain=0.01), seed=3, split_code=code)
+    keys = [tuple(np.trim_zeros(np.atleast_1d(s), "b").tolist()) for s in made]
+    # per class: generation, train, val, 3 artifact kinds x 3 splits, X-ray train and val
+    assert len(keys) == 2 * (1 + 2 + 3 * 3 + 2)
+    assert len(set(keys)) == len(keys), sorted(keys)

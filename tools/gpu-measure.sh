@@ -185,6 +185,9 @@ cat "$M/packing.txt"
 fi
 stamp "measurements done"
 
+# the compilation cache the jobs shared: one entry per compiled function and shape; a model's
+# later seeds add none where they hit it
+echo "jax compilation cache: $(find "$WORK/jax-cache" -type f 2>/dev/null | wc -l) files, $(du -sh "$WORK/jax-cache" 2>/dev/null | cut -f1)" | tee "$M/jax-cache.txt"
 kill "$PACKER" 2>/dev/null
 wait "$PACKER" 2>/dev/null
 cp "$OUT/run.log" "$M/run.log" 2>/dev/null

@@ -14,7 +14,7 @@ time into
 The job wall times are Snakemake's benchmark files (runtimes.csv), the epoch times history.csv
 (``epoch_time_s``). Printed: the mean seconds per run of each model and the shares of the total.
 Where the runs' training.json records the job's steps (``timings``, written since 2026-12-05;
-specbench.training.train.TIMINGS), ``outside`` is split further (:data:`OUTSIDE`): ``start``
+specbench.training.timings.TIMINGS), ``outside`` is split further (:data:`OUTSIDE`): ``start``
 (from the process's start to the training: interpreter, Snakemake's script preamble, imports),
 ``backend`` (importing Keras and its backend, finding the device), ``read``, ``build``, ``fit_rest`` (inside
 ``model.fit`` but outside its epochs), ``save`` (the model file) and ``rest`` (the remainder:
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from specbench.training.train import TIMINGS
+from specbench.training.timings import TIMINGS
 
 PARTS = ("epochs", "compile", "outside", "evaluation")  # they add up to the job time
 OUTSIDE = (

@@ -301,6 +301,15 @@ def draw_peak_count(rng: np.random.Generator, peak_count: dict) -> int:
     raise ClassesError(f"peak_count.distribution={spec['distribution']!r} is not drawn here")
 
 
+#: The last word of a generated class's stream, default_rng([class, seed, GENERATION_STREAM]).
+#: Not 0: NumPy's SeedSequence ignores trailing zero words, so [class, seed] or [class, seed, 0]
+#: is the stream that renders the class's training spectra (specbench.data.render, split code 0),
+#: whose shifts and heights would then replay the draws that placed the class's peaks (so it was
+#: until 2026-12-05). Apart from the other streams' last words: render's splits 0-1, the
+#: artifacts' kinds 1-3 (specbench.data.artifacts), the X-ray variation's 7 (specbench.data.xrd).
+GENERATION_STREAM = 5
+
+
 def generate_class(
     index: int,
     *,
@@ -310,7 +319,8 @@ def generate_class(
     max_height: int | None = None,
     peak_count: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Peaks (positions, heights) of generated class `index`, from default_rng([index, seed]).
+    """Peaks (positions, heights) of generated class `index`, from
+    ``default_rng([index, seed, GENERATION_STREAM])`` (:data:`GENERATION_STREAM`).
 
     Positions are distinct uniform integers in [boundary, n_points - boundary); heights uniform
     integers 1..max_height divided by their maximum (the tallest peak is 1.0), rounded to 3
@@ -318,7 +328,7 @@ def generate_class(
     Unset settings (None): the schema's defaults (``datasets.*.generate``, the paper's recipe).
     """
     boundary, max_height = _generate_settings(boundary, max_height)
-    rng = np.random.default_rng([index, seed])
+    rng = np.random.default_rng([index, seed, GENERATION_STREAM])
     available = n_points - 2 * boundary
     if available < 1:
         raise ClassesError(f"boundary={boundary} leaves no room for peaks in n_points={n_points}")

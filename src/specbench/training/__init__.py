@@ -5,7 +5,7 @@
 - :mod:`.callbacks`: the callbacks of that fit (per-epoch order, progress log, best weights,
   early stopping and learning-rate bookkeeping, resumable backups); :mod:`.checkpoint`: the
   backup files; :mod:`.feeding`: the training data on the device, every epoch's order;
-  :mod:`.history`: history.csv;
+  :mod:`.history`: history.csv; :mod:`.timings`: the job's steps timed (training.json);
 - :mod:`.backend`: the Keras backend, precision and determinism of a job; :mod:`.devices`: GPUs.
 
 May import: specbench.core, specbench.models, specbench.data.

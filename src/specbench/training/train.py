@@ -61,6 +61,7 @@ import numpy as np
 from specbench.core.atomic import atomic_path
 from specbench.core.canonical import canonical_json
 from specbench.core.formats import training_info
+from specbench.training.timings import TIMINGS, process_age_s
 from specbench.training.history import (  # noqa: F401 (HISTORY_COLUMNS, TrainingDivergedError: public here)
     HISTORY_COLUMNS,
     TrainingDivergedError,
@@ -71,24 +72,6 @@ from specbench.training.history import (  # noqa: F401 (HISTORY_COLUMNS, Trainin
 logger = logging.getLogger("specbench.training")
 #: (training.json key, split metadata key) of a dataset of your own phases (specbench.data.phases)
 OWN_METADATA = (("axis", "axis"), ("class_names", "names"))
-#: training.json ``timings``: wall seconds of this training process's steps, in order. ``start_s``:
-#: from the process's start to :func:`train_model` (interpreter, Snakemake's script preamble,
-#: imports; None where the process start cannot be read); ``configure_s``: importing Keras and
-#: its backend, finding the device; ``read_s``: reading the splits; ``build_s``: building and
-#: compiling the model (Keras' compile; XLA compiles in the first epoch); ``fit_s``: ``model.fit``
-#: in this process (its epochs, the first one's tracing and compilation included, and its
-#: callbacks); ``save_s``: writing the model file.
-TIMINGS = ("start_s", "configure_s", "read_s", "build_s", "fit_s", "save_s")
-
-
-def process_age_s() -> float | None:
-    """Seconds since this process started (psutil, which Snakemake brings), None if unknown."""
-    try:
-        import psutil
-
-        return max(0.0, time.time() - psutil.Process().create_time())
-    except Exception:  # noqa: BLE001 (no psutil, or a platform without process times)
-        return None
 
 
 # ------------------------------------------------------------------------------ protocol, data
