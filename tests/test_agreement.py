@@ -83,6 +83,25 @@ def test_a_benchmark_without_errors_ranks_nothing():
     assert out["signs_total"] == 0  # no pair of the reference is in this run
 
 
+def test_models_without_finished_runs_are_not_ranked():
+    """A partial run set (allow_missing_runs): models whose every seed is missing have no mean.
+    They are not counted as ranked models, and two finished models that differ are not 'all
+    equal': with fewer than three finished models there is no ranking row at all."""
+    from specbench.results.tables.agreement import agreement_table
+
+    nan = float("nan")
+    table = summary(
+        {"cnn6": 1.0, "inc6": 2.0, "cnn2": nan, "vgg": nan},
+        {"cnn6": 0.8, "cnn6_linear": nan, "inc3": 0.7, "cnn2_relu": nan, "cnn2": 0.6},
+    )
+    rows = agreement_table(table, load_differences(DIFFERENCES)).set_index("measure")
+    assert not any("all equal" in ours for ours in rows["ours"])  # cnn6 1.0 %, inc6 2.0 %
+    assert not any(m.startswith("benchmark error ranking") for m in rows.index)
+    assert rows.loc["challenge accuracy ranking of 3 models (Spearman)", "ours"] == "ρ = +1.00"
+    out = agreement(table, load_differences(DIFFERENCES))
+    assert (out["benchmark_models"], out["challenge_models"]) == (2, 3)
+
+
 def test_reference_differences_cover_the_paper_pairs_and_bad_files_are_named(tmp_path):
     table = load_differences(DIFFERENCES)
     assert set(table["experiment"]) <= {"activation", "modifications"}

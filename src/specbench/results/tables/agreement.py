@@ -5,8 +5,8 @@ of config/reference/) and the published signs of the paired differences
 (config/reference/paper_differences.csv), :func:`agreement` computes:
 
 - ``benchmark_rho``: Spearman's rank correlation between our mean benchmark error and the published
-  mean misclassifications of the architectures (NaN, with ``benchmark_ranks: false``, when our
-  errors are all equal: a set every model classifies perfectly ranks nothing);
+  mean misclassifications of the architectures with a finished run (NaN, with ``benchmark_ranks:
+  false``, when our errors are all equal: a set every model classifies perfectly ranks nothing);
 - ``challenge_rho``: the same between our mean challenge accuracy and the published one (the middle
   of the published range) of the activation experiment's models;
 - ``signs_agreed`` / ``signs_total``: paired differences (ReLU - linear; modification - original)
@@ -91,7 +91,9 @@ def agreement(
     paired.verdict` ("agrees, significant", "same sign, within noise", ...)."""
     out: dict = {}
     bench = _experiment(summary, "benchmark")
-    bench = bench[bench["paper_test_error_pct_mean"].notna()]
+    # ranked: the models with a result of ours (allow_missing_runs: some may have none) and a
+    # published one
+    bench = bench[bench["paper_test_error_pct_mean"].notna() & bench["test_error_pct_mean"].notna()]
     out["benchmark_models"] = len(bench)
     out["benchmark_error_pct_min"] = (
         float(bench["test_error_pct_mean"].min()) if len(bench) else np.nan
@@ -109,7 +111,7 @@ def agreement(
 
     chal = _experiment(summary, "activation")
     paper_mid = (chal["paper_test_accuracy_min"] + chal["paper_test_accuracy_max"]) / 2
-    chal = chal.assign(paper_mid=paper_mid)[paper_mid.notna()]
+    chal = chal.assign(paper_mid=paper_mid)[paper_mid.notna() & chal["test_accuracy_mean"].notna()]
     out["challenge_models"] = len(chal)
     out["challenge_rho"] = spearman(chal["test_accuracy_mean"], chal["paper_mid"])
     out["cnn6_rank_challenge"] = rank_of(
