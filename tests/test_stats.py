@@ -157,3 +157,39 @@ def test_paired_tests_and_verdicts_from_real_prediction_files(tmp_path):
     partial = paired_test(pd.concat([runs, pd.DataFrame(third)]), "activation", "relu", "lin")
     assert partial["n"] == 3 and len(partial["mcnemar"]) == 2 and partial["low"] < 0
     assert partial["significant"] is False
+
+
+def test_summary_counts_the_seeds_below_alpha_from_the_exact_p_values(tmp_path):
+    """McNemar p just below 0.05 (42 vs 25 and 81 vs 57 discordant spectra: p = 0.0498) is below
+    the threshold in every seed, so the pair is significant ("*"); summary.md's count of the
+    seeds with p < 0.05 must say so too, not count p-values rounded to "0.05" in summary.csv."""
+    from helpers import write_predictions
+
+    n = 200
+    labels = np.arange(n) % 4
+    runs = runs_frame(
+        {"cnn2": [0.5, 0.5], "cnn2_relu": [0.5, 0.5]},
+        {"cnn2": "{}", "cnn2_relu": '{"dense_activation": "relu"}'},
+    )
+    metrics = []
+    for row in runs.itertuples():
+        b, c = ((42, 25), (81, 57))[row.seed]  # right for cnn2_relu only, for cnn2 only
+        right = np.arange(n) < b if row.model == "cnn2_relu" else (np.arange(n) >= b)
+        right &= np.arange(n) < b + c  # the rest: both wrong
+        folder = tmp_path / row.model / f"seed{row.seed}"
+        predicted = np.where(right, labels, (labels + 1) % 4)
+        write_predictions(
+            folder / "predictions.parquet", labels, predicted, np.full(n, 0.9),
+            np.full(n, 0.05), ["0"] * n,
+        )  # fmt: skip
+        metrics.append(str(folder / "metrics.json"))
+        runs.loc[row.Index, "test_accuracy"] = right.mean()
+    runs["metrics"] = metrics
+    table = summary_table(runs).set_index("model")
+    relu = table.loc["cnn2_relu"]
+    assert relu["paired_n"] == 2 and relu["paired_significant"] is True
+    p_values = [float(p) for p in relu["paired_mcnemar_p"].split()]
+    assert p_values == pytest.approx([0.0498001, 0.0498481], abs=1e-6)
+    md = summary_markdown(table.reset_index()).set_index("model")
+    text = md.loc["cnn2_relu", "paired Δ (pp) [95 % CI]"]
+    assert "p < 0.05 in 2/2 seeds" in text and text.endswith("*")

@@ -14,7 +14,7 @@ import pandas as pd
 from specbench.results import stats as sbstats
 from specbench.models import registry
 from specbench.results.tables.common import subset_title, write_table
-from specbench.results.tables.paired import ALPHA, counterpart, mcnemar_text, paired_test
+from specbench.results.tables.paired import ALPHA, counterpart, paired_test
 from specbench.results.tables.reference import REFERENCE_VALUES, load_reference, match_reference
 from specbench.results.tables.runs import read_runs
 
@@ -75,7 +75,9 @@ def _paired(runs: pd.DataFrame, experiment: str, model: str, group: pd.DataFrame
         paired_diff_pct=diff["mean"],
         paired_ci_low_pct=diff["low"],
         paired_ci_high_pct=diff["high"],
-        paired_mcnemar_p=mcnemar_text(diff["mcnemar"]),
+        # every digit (as the CSV keeps them): summary.md counts the seeds with p < ALPHA from
+        # these, and p-values rounded for people can round up to ALPHA (0.0498 -> "0.05")
+        paired_mcnemar_p=" ".join(repr(float(t["p"])) for t in diff["mcnemar"]),
         paired_significant=pd.NA if diff["significant"] is None else diff["significant"],
     )
     return out
