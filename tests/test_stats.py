@@ -193,3 +193,36 @@ def test_summary_counts_the_seeds_below_alpha_from_the_exact_p_values(tmp_path):
     md = summary_markdown(table.reset_index()).set_index("model")
     text = md.loc["cnn2_relu", "paired Δ (pp) [95 % CI]"]
     assert "p < 0.05 in 2/2 seeds" in text and text.endswith("*")
+
+
+def test_a_zero_width_interval_is_no_evidence_of_a_difference(tmp_path):
+    """Three seeds in each of which one model gets exactly one more of 162 test spectra right
+    (102 vs 101, 101 vs 100, 150 vs 149): the paired differences are equal (+0.6 pp each, up to
+    floating-point rounding), so the t-interval has width 0 and 'excludes' 0, but each seed's
+    exact McNemar p is 1. That is within noise, not a significant difference."""
+    from helpers import write_predictions
+    from specbench.results.tables.paired import paired_test, verdict
+
+    n = 162
+    labels = np.arange(n) % 4
+    rows = []
+    for model, counts in (("relu", (102, 101, 150)), ("lin", (101, 100, 149))):
+        for seed, right_count in enumerate(counts):
+            correct = np.arange(n) < right_count
+            folder = tmp_path / model / f"seed{seed}"
+            predicted = np.where(correct, labels, (labels + 1) % 4)
+            write_predictions(
+                folder / "predictions.parquet", labels, predicted, np.full(n, 0.9),
+                np.full(n, 0.05), ["0"] * n,
+            )  # fmt: skip
+            rows.append(
+                {"experiment": "activation", "model": model, "seed": seed, "data_seed": 1,
+                 "status": "ok", "test_accuracy": correct.mean(),
+                 "metrics": str(folder / "metrics.json")}
+            )  # fmt: skip
+    test = paired_test(pd.DataFrame(rows), "activation", "relu", "lin")
+    assert test["n"] == 3 and test["mean"] == pytest.approx(100 / 162)
+    assert test["high"] - test["low"] < 1e-9  # zero but for rounding
+    assert [t["p"] for t in test["mcnemar"]] == [1.0, 1.0, 1.0]
+    assert test["significant"] is False
+    assert verdict(test["mean"], test["significant"], +1) == "same sign, within noise"

@@ -2,8 +2,9 @@
 per-spectrum test of each pair (McNemar, specbench.results.stats.mcnemar).
 
 Significance of a paired effect (:func:`paired_test`): with one seed, that seed's McNemar p < 0.05;
-over two or more seeds, the 95 % interval of the mean per-seed difference excludes zero, or every
-seed's McNemar p < 0.05 in the direction of the mean (a difference beyond noise in each training
+over two or more seeds, the 95 % interval of the mean per-seed difference excludes zero (an
+interval of width zero, every seed's difference the same, does not count), or every seed's
+McNemar p < 0.05 in the direction of the mean (a difference beyond noise in each training
 seed; every pair must have its per-spectrum predictions for that; with two seeds the t-interval has
 one degree of freedom and is rarely narrow). The per-seed McNemar p-values are reported beside the
 interval either way. :func:`verdict` turns an effect and a published sign into the agreement
@@ -88,6 +89,8 @@ def paired_accuracy(runs: pd.DataFrame, experiment: str, model: str, other: str)
 
 #: Significance level of the per-spectrum test (and 1 - the interval's confidence).
 ALPHA = 0.05
+#: An interval narrower than this (percentage points) has width 0 but for floating-point rounding.
+ZERO_WIDTH = 1e-9
 
 
 def _correct(metrics_path: str) -> pd.Series:
@@ -139,7 +142,10 @@ def paired_test(runs: pd.DataFrame, experiment: str, model: str, other: str) -> 
         every_seed = len(tests) == out["n"] and all(  # each pair tested, not only some
             t["p"] < ALPHA and np.sign(t["b"] - t["c"]) == np.sign(out["mean"]) for t in tests
         )
-        out["significant"] = bool(out["low"] > 0 or out["high"] < 0 or every_seed)
+        # an interval of width 0 (every pair differs alike, sd 0 but for rounding: e.g. one
+        # spectrum in each seed) excludes 0 without any evidence; then only the seeds' own tests
+        interval = out["high"] - out["low"] > ZERO_WIDTH and (out["low"] > 0 or out["high"] < 0)
+        out["significant"] = bool(interval or every_seed)
     return out
 
 
