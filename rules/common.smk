@@ -254,11 +254,15 @@ def get_benchmark_files(wildcards):
 
 def get_variation_dataset(wildcards):
     """The dataset drawn in the class-variation figure: the benchmark experiment's, else the first
-    (of the selected experiments)."""
+    (of the selected experiments); of an experiment with data seeds, the first dataset its runs
+    use (its own dataset, unless its data seeds leave out the dataset's seed: then a derived one,
+    not a dataset rendered for the figure alone)."""
     name = "benchmark" if "benchmark" in EXPERIMENTS else EXPERIMENTS[0]
-    if name in config["experiments"]:
-        return config["experiments"][name]["dataset"]
-    return next(r["base_dataset"] for r in BASELINE_RECORDS if r["experiment"] == name)
+    used = [run.dataset for run in RUNS if run.experiment == name]
+    if used:
+        base = config["experiments"][name]["dataset"]
+        return base if base in used else used[0]
+    return next(r["dataset"] for r in BASELINE_RECORDS if r["experiment"] == name)
 
 
 def variant_codes(datasets):

@@ -312,3 +312,26 @@ def test_select_leaves_out_the_unselected_sweep(tmp_path):
     assert counts["train_model"] == 5 and counts["render_spectra"] == 1, text
     robustness = {"aggregate_robustness", "plot_robustness", "plot_level_spectra", "evaluate_level"}
     assert not robustness & set(counts)
+
+
+def test_the_class_variation_draws_a_dataset_the_runs_use(tmp_path, tiny):
+    """An experiment whose data seeds leave out its dataset's own seed trains on derived datasets
+    only (bench_seed8): the class-variation figure draws one of those, rather than rendering the
+    base dataset (other classes, for generated ones) that no run uses."""
+    workdir = copy_workflow(tmp_path / "wf")
+    tiny["experiments"] = {"benchmark": {**tiny["experiments"]["benchmark"], "data_seeds": [8]}}
+    (workdir / "seeds.yaml").write_text(yaml.safe_dump(tiny))
+    proc = snakemake(workdir, "-n", "--configfile", "seeds.yaml")
+    text = proc.stdout + proc.stderr
+    rendered = set()
+    rule = None
+    for line in text.splitlines():
+        if line.strip().startswith("rule "):
+            rule = line.split()[1].rstrip(":")
+        elif line.strip().startswith("wildcards:") and rule in (
+            "render_spectra",
+            "generate_classes",
+        ):
+            rendered.add(line.split("dataset=")[1].strip())
+    assert "rule plot_class_variation:" in text
+    assert rendered == {"bench_seed8"}, text
