@@ -42,6 +42,11 @@ try:
 except sbconfig.ConfigError as exc:
     raise WorkflowError(f"Invalid config: {exc}") from None
 BASELINE_RECORDS = [record for bundle in BASELINES for record in bundle.records()]
+# A user model's compare_with names a model of its experiment, trained here or shipped.
+try:
+    sbconfig.check_compare_with(config, [(r["experiment"], r["model"]) for r in BASELINE_RECORDS])
+except sbconfig.ConfigError as exc:
+    raise WorkflowError(f"Invalid config: {exc}") from None
 # One results tree per config: a plan that would re-render a dataset that runs were trained on,
 # from another definition of it, stops here (specbench.workflow.trees).
 try:

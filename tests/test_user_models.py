@@ -244,3 +244,33 @@ def test_user_architectures_are_labelled_short_and_marked():
     assert architecture_label("my_models/tiny_net.py:build") == "tiny_net †"
     assert architecture_label("user_nets.net:make") == "user_nets.net:make †"
     assert architecture_order(["my_models/a.py:build", "vgg", "cnn2"])[-1] == "my_models/a.py:build"
+
+
+def test_compare_with_must_name_a_model_of_the_experiment(tmp_path):
+    """A misspelt ``compare_with`` would leave the model without any paired comparison, its
+    paired_* columns empty and no word said: Snakemake stops before any job, naming the key."""
+    workdir = copy_workflow(tmp_path / "wf")
+    shutil.copytree(EXAMPLE, workdir / "my_models", ignore=shutil.ignore_patterns("__pycache__"))
+    cfg = base_config()
+    cfg["experiments"] = {"benchmark": cfg["experiments"]["benchmark"]}
+    cfg["experiments"]["benchmark"]["models"].pop("modnet")
+    cfg["experiments"]["benchmark"]["models"]["tiny_net"]["compare_with"] = "vgg16"
+    (workdir / "user.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(workdir, "-n", "--configfile", "user.yaml", check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert (
+        "experiments.benchmark.models.tiny_net.compare_with='vgg16' is not another model of "
+        "experiment 'benchmark' (its models: vgg)" in output
+    ), output
+    cfg["experiments"]["benchmark"]["models"]["tiny_net"]["compare_with"] = "vgg"
+    (workdir / "user.yaml").write_text(yaml.safe_dump(cfg))
+    snakemake(workdir, "-n", "--configfile", "user.yaml")  # the right name plans
+    # a model a baseline ships counts (docs/baselines.md: tiny_net against the shipped cnn6)
+    from specbench.workflow.config import ConfigError, check_compare_with
+
+    mine = {"architecture": "my_models/tiny_net.py:build", "compare_with": "cnn6"}
+    alone = {"experiments": {"activation": {"models": {"tiny_net": mine}}}}
+    check_compare_with(alone, shipped=[("activation", "cnn6")])
+    with pytest.raises(ConfigError, match="its models: none"):
+        check_compare_with(alone, shipped=[("modifications", "cnn6")])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -376,6 +377,27 @@ def check_config(config: dict, basedir: str | Path = ".") -> None:
                 )
             seen[(exp["dataset"], model)] = (exp_name, fingerprint)
     _check_selection(config)
+
+
+def check_compare_with(config: dict, shipped: Iterable[tuple[str, str]] = ()) -> None:
+    """ConfigError naming the key unless every model's ``compare_with`` (a user model's
+    counterpart in the paired tests, specbench.models.user) names another model of its experiment:
+    one the config defines, or one a baseline ships (`shipped`: its (experiment, model) pairs).
+    A name that is neither would leave the model without any paired comparison, silently."""
+    shipped = set(shipped)
+    for exp_name, exp in config["experiments"].items():
+        for model, entry in exp["models"].items():
+            other = entry.get("compare_with")
+            if other is None:
+                continue
+            if other == model or (other not in exp["models"] and (exp_name, other) not in shipped):
+                known = sorted(
+                    {*exp["models"], *(m for e, m in shipped if e == exp_name)} - {model}
+                )
+                raise ConfigError(
+                    f"experiments.{exp_name}.models.{model}.compare_with={other!r} is not another "
+                    f"model of experiment {exp_name!r} (its models: {', '.join(known) or 'none'})"
+                )
 
 
 def prepare(config: dict, basedir: str | Path = ".") -> dict:
