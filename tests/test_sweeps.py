@@ -276,6 +276,32 @@ def test_robustness_table_and_figures(tmp_path):
     assert (tmp_path / "s.png").stat().st_size > 10_000
 
 
+def test_robustness_table_of_a_swept_experiment_without_finished_runs(tmp_path):
+    """allow_missing_runs and every swept run failed: robustness.md names the swept experiment
+    and says that none of its runs finished, not that the config has no swept experiment."""
+    import pandas as pd
+    from specbench.results.tables.robustness import robustness_table
+
+    levels = sbconfig.swept_experiments(swept())
+    rows = [
+        {"experiment": f"robustness_{lvl}", "dataset": f"bench_{lvl}", "model": "vgg",
+         "seed": 0, "test_accuracy": None, "status": "missing"}
+        for lvl in LEVELS
+    ]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    table = robustness_table(
+        runs=tmp_path / "runs.csv", levels=levels, csv=tmp_path / "r.csv", md=tmp_path / "r.md"
+    )
+    assert table.empty
+    md = (tmp_path / "r.md").read_text()
+    assert "No swept experiment" not in md
+    assert md == "Swept experiment(s) robustness: no finished run, no robustness results.\n"
+    no_levels = robustness_table(
+        runs=tmp_path / "runs.csv", levels=[], csv=tmp_path / "n.csv", md=tmp_path / "n.md"
+    )
+    assert no_levels.empty and (tmp_path / "n.md").read_text().startswith("No swept experiment")
+
+
 @pytest.mark.slow
 def test_models_are_tested_on_every_level_for_real(tmp_path):
     """A real run of a two-level sweep: the robustness table has every (train level, test level)

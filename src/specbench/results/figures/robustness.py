@@ -33,7 +33,9 @@ def plot_robustness(
 
     data = pd.read_csv(table)
     if data.empty:
-        placeholder("no robustness runs (no experiment with sweep: true)", png, svg, style)
+        placeholder(
+            "no finished robustness runs (of an experiment with sweep: true)", png, svg, style
+        )
         return
     panels = list(dict.fromkeys(zip(data["experiment"], data["model"])))
     several = data["experiment"].nunique() > 1

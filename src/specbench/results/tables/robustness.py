@@ -131,7 +131,7 @@ def robustness_table(
     with atomic_path(csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_path(md) as tmp:
-        tmp.write_text(_markdown(table))
+        tmp.write_text(_markdown(table, sorted({row["base"] for row in levels})))
     log.info(
         "robustness: %d (experiment, model, train level, test level) rows written to %s",
         len(table),
@@ -140,9 +140,12 @@ def robustness_table(
     return table
 
 
-def _markdown(table: pd.DataFrame) -> str:
+def _markdown(table: pd.DataFrame, swept: Sequence[str] = ()) -> str:
     """Per experiment: one row per model and train level, one column per test level (mean test
-    accuracy over the seeds; bold: tested at the level trained at)."""
+    accuracy over the seeds; bold: tested at the level trained at). `swept`: the swept
+    experiments (their base names), named when none of their runs has finished."""
+    if table.empty and swept:  # e.g. allow_missing_runs with every swept run failed
+        return f"Swept experiment(s) {', '.join(swept)}: no finished run, no robustness results.\n"
     if table.empty:
         return "No swept experiment (`sweep: true`): no robustness results.\n"
     parts = []
