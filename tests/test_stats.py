@@ -226,3 +226,16 @@ def test_a_zero_width_interval_is_no_evidence_of_a_difference(tmp_path):
     assert [t["p"] for t in test["mcnemar"]] == [1.0, 1.0, 1.0]
     assert test["significant"] is False
     assert verdict(test["mean"], test["significant"], +1) == "same sign, within noise"
+
+
+def test_the_workflow_doc_quotes_the_one_seed_label_of_the_figures():
+    """docs/workflow.md ("Paired differences") says what the activation and modifications figures
+    print above a pair with one seed: in a workflow run every pair has its predictions, so the
+    label gives the seed's McNemar p-value (paired_label of a paired_test result)."""
+    from conftest import REPO
+    from specbench.results.tables.paired import paired_label
+
+    label = paired_label({"n": 1, "mean": 3.0, "mcnemar": [{"p": 0.04}]})
+    assert label == "Δ +3.0 pp (1 seed, McNemar p 0.04)"
+    doc = " ".join((REPO / "docs" / "workflow.md").read_text().split())
+    assert 'with one seed, that seed\'s McNemar p-value instead ("1 seed, McNemar p 0.04"' in doc
