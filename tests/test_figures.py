@@ -453,3 +453,54 @@ def test_activation_labels_stay_apart_beside_a_user_model(tmp_path, caplog):
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert warnings == []
     assert any("wrote" in r.getMessage() for r in caplog.records)  # the log was captured
+
+
+# ---------------------------------------------------------------- the report's text
+
+
+def render_workflow_text(config: dict, drawn: list[str]) -> str:
+    """report/workflow.rst as `snakemake --report` renders it (Jinja with `snakemake.config` and
+    the report's `files`, then its link targets appended, then docutils): the HTML body, with
+    docutils' error messages in it (e.g. 'Unknown target name') where a link has no target."""
+    import io
+    from types import SimpleNamespace
+
+    from docutils.core import publish_parts
+    from jinja2 import Environment
+
+    files = [SimpleNamespace(target=name, path=name) for name in drawn]
+    links = "\n\n" + "\n".join(
+        f".. _{f.target}: javascript:app.showResultInfo('{f.path}')" for f in files
+    )
+    text = (REPO / "report" / "workflow.rst").read_text() + links
+    rendered = (
+        Environment()
+        .from_string(text)
+        .render(snakemake=SimpleNamespace(config=config), categories={}, files=files)
+    )
+    quiet = {"warning_stream": io.StringIO()}  # the messages stay in the HTML, as in the report
+    return publish_parts(rendered, writer="html", settings_overrides=quiet)["html_body"]
+
+
+def test_the_report_links_only_the_figures_it_has():
+    """With `select` leaving out the activation and modifications experiments their figures are
+    not drawn: the report's text must not link them (docutils: 'Unknown target name'); with the
+    figures drawn it links them."""
+    import yaml
+
+    from specbench.workflow import validation
+
+    config = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+    validation.prepare_config(config, basedir=str(REPO))
+    config["select"] = {"experiments": ["benchmark"]}
+    common = ["runs.csv", "summary.csv", "confusions.csv", "runtimes.csv", "loss_curves.png"]
+    common += ["misclassifications.png", "class_variation.png", "confused_pair.png"]
+    subset = render_workflow_text(config, common)
+    assert "Unknown target name" not in subset
+    assert "activation.png" not in subset and "modifications.png" not in subset
+    full = render_workflow_text(config, [*common, "activation.png", "modifications.png"])
+    assert "Unknown target name" not in full
+    assert "activation.png" in full and "modifications.png" in full
+    config["experiments"] = {}  # a config with datasets only: no tables, no figures
+    del config["select"]
+    assert "Unknown target name" not in render_workflow_text(config, [])
