@@ -102,6 +102,23 @@ def test_models_without_finished_runs_are_not_ranked():
     assert (out["benchmark_models"], out["challenge_models"]) == (2, 3)
 
 
+def test_a_model_alone_has_no_rank():
+    """A subset run of cnn6 alone (select: {models: [cnn6]}): first among one is no agreement
+    with the paper's "cnn6 is the best architecture"; the table has no rank rows then."""
+    from specbench.results.tables.agreement import agreement_table
+
+    table = summary({"cnn6": 0.5, "vgg": float("nan")}, {"cnn6": 0.8, "cnn2": float("nan")})
+    rows = agreement_table(table, load_differences(DIFFERENCES))
+    assert not any("rank on the" in measure for measure in rows["measure"]), rows
+    out = agreement(table, load_differences(DIFFERENCES))
+    assert (out["cnn6_rank_benchmark"], out["cnn6_rank_challenge"]) == ("", "")
+    two = agreement(
+        summary({"cnn6": 0.5, "vgg": 0.7}, {"cnn6": 0.8, "cnn2": 0.9}),
+        load_differences(DIFFERENCES),
+    )
+    assert (two["cnn6_rank_benchmark"], two["cnn6_rank_challenge"]) == ("1", "2")
+
+
 def test_reference_differences_cover_the_paper_pairs_and_bad_files_are_named(tmp_path):
     table = load_differences(DIFFERENCES)
     assert set(table["experiment"]) <= {"activation", "modifications"}

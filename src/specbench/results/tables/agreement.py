@@ -15,7 +15,8 @@ of config/reference/) and the published signs of the paired differences
   "agrees, significant", "same sign, within noise", "opposite sign, within noise" or "opposite,
   significant" (specbench.results.tables.paired.verdict), never by its sign alone;
 - ``cnn6_rank_benchmark`` / ``cnn6_rank_challenge``: cnn6's rank (1 = best; ties share the best
-  rank they span, e.g. "1=" when tied first) on each set, where the paper has it first on both.
+  rank they span, e.g. "1=" when tied first) on each set, where the paper has it first on both;
+  "" where no other model has a result to rank it against.
 """
 
 from __future__ import annotations
@@ -105,8 +106,11 @@ def agreement(
     out["benchmark_rho"] = spearman(
         bench["test_error_pct_mean"], bench["paper_test_error_pct_mean"]
     )
-    out["cnn6_rank_benchmark"] = rank_of(
-        bench["test_error_pct_mean"], PAPER_BEST, higher_is_better=False
+    # a rank among the models with a result; alone (a subset run of cnn6) it ranks nothing
+    out["cnn6_rank_benchmark"] = (
+        rank_of(bench["test_error_pct_mean"], PAPER_BEST, higher_is_better=False)
+        if len(bench) >= 2
+        else ""
     )
 
     chal = _experiment(summary, "activation")
@@ -114,8 +118,10 @@ def agreement(
     chal = chal.assign(paper_mid=paper_mid)[paper_mid.notna() & chal["test_accuracy_mean"].notna()]
     out["challenge_models"] = len(chal)
     out["challenge_rho"] = spearman(chal["test_accuracy_mean"], chal["paper_mid"])
-    out["cnn6_rank_challenge"] = rank_of(
-        chal["test_accuracy_mean"], PAPER_BEST, higher_is_better=True
+    out["cnn6_rank_challenge"] = (
+        rank_of(chal["test_accuracy_mean"], PAPER_BEST, higher_is_better=True)
+        if len(chal) >= 2
+        else ""
     )
 
     agreed, total, details, sign_rows = 0, 0, [], []
