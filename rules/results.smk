@@ -92,6 +92,7 @@ rule aggregate_confusions:
     params:
         runs=get_runs_params,
         top=config["aggregate"]["top_confusions"],
+        selection=SELECTION,
     script:
         "../scripts/aggregate_confusions.py"
 
@@ -114,6 +115,7 @@ rule aggregate_runtimes:
         conda_env("results")
     params:
         benchmarks=get_benchmark_params,
+        selection=SELECTION,
     script:
         "../scripts/aggregate_runtimes.py"
 

@@ -10,4 +10,5 @@ with redirect_to_log(snakemake.log[0]):
         top=snakemake.params.top,
         csv=snakemake.output.csv,
         md=snakemake.output.md,
+        selection=snakemake.params.selection,
     )

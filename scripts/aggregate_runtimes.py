@@ -9,4 +9,5 @@ with redirect_to_log(snakemake.log[0]):
         benchmarks=snakemake.params.benchmarks,
         csv=snakemake.output.csv,
         md=snakemake.output.md,
+        selection=snakemake.params.selection,
     )

@@ -451,3 +451,41 @@ def test_markdown_table():
         "| cnn2  |     3 | 0.123 |",  # at most three decimals
         r"| a\|b  |    12 |       |",  # escaped pipe, NaN empty
     ]
+
+
+def test_every_markdown_table_of_a_subset_run_names_the_subset(tmp_path):
+    """docs/workflow.md, "Running part of a config": the Markdown tables' titles name the subset
+    that `select` chose. Every aggregate rule hands its table the selection, and the confusions
+    and runtimes tables put it in their titles as the runs, summary and agreement tables do."""
+    import re
+
+    rules = (REPO / "rules" / "results.smk").read_text()
+    for rule in ("runs", "summary", "agreement", "confusions", "runtimes"):
+        block = re.search(rf"^rule aggregate_{rule}:\n(.*?)(?=^rule |\Z)", rules, re.M | re.S)
+        assert "selection=SELECTION" in block.group(1), f"rule aggregate_{rule}"
+
+    subset = "models cnn2; seeds 0"
+    runs = [write_run(tmp_path, "benchmark", "bench", "cnn2", 0, "cnn2")]
+    aggregate_confusions(runs, 2, tmp_path / "c.csv", tmp_path / "c.md", selection=subset)
+    assert (
+        (tmp_path / "c.md")
+        .read_text()
+        .startswith(
+            "# Most confused class pairs (top 2 per model) (subset: models cnn2; seeds 0)\n"
+        )
+    )
+    records = [
+        benchmark_record(
+            "train_model",
+            write_benchmark(tmp_path / "t.tsv", "4.0\t0:00:04\t1\t1\t1\t1\t1\t1\t1\t1"),
+            "bench",
+            "cnn2",
+            0,
+        )
+    ]
+    aggregate_runtimes(records, tmp_path / "r.csv", tmp_path / "r.md", selection=subset)
+    assert (
+        (tmp_path / "r.md")
+        .read_text()
+        .startswith("# Runtime and peak memory of every job (subset: models cnn2; seeds 0)\n")
+    )

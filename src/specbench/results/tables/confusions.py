@@ -17,6 +17,7 @@ from specbench.results.tables.common import (
     experiment_order,
     hyperparameters_key,
     model_order,
+    subset_title,
     write_table,
 )
 
@@ -170,15 +171,20 @@ def confusions_table(runs: Sequence[Mapping[str, Any]], top: int) -> pd.DataFram
 
 
 def aggregate_confusions(
-    runs: Sequence[Mapping[str, Any]], top: int, csv: str | Path, md: str | Path
+    runs: Sequence[Mapping[str, Any]],
+    top: int,
+    csv: str | Path,
+    md: str | Path,
+    selection: str = "",
 ) -> pd.DataFrame:
-    """Rule aggregate_confusions: :func:`confusions_table` written to `csv` and `md`."""
+    """Rule aggregate_confusions: :func:`confusions_table` written to `csv` and `md`
+    (`selection`: the subset of the config these runs are, named in the Markdown title)."""
     table = confusions_table(runs, int(top))
     write_table(
         table,
         csv,
         md,
-        title=f"Most confused class pairs (top {top} per model)",
+        title=subset_title(f"Most confused class pairs (top {top} per model)", selection),
         md_table=confusions_markdown(table),
     )
     return table

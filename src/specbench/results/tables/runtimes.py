@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from specbench.core.formats import run_label
-from specbench.results.tables.common import TableInputError, write_table
+from specbench.results.tables.common import TableInputError, subset_title, write_table
 
 logger = logging.getLogger("specbench.results.tables")
 
@@ -128,9 +128,10 @@ def runtimes_table(benchmarks: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def aggregate_runtimes(
-    benchmarks: Sequence[Mapping[str, Any]], csv: str | Path, md: str | Path
+    benchmarks: Sequence[Mapping[str, Any]], csv: str | Path, md: str | Path, selection: str = ""
 ) -> pd.DataFrame:
-    """Rule aggregate_runtimes: :func:`runtimes_table` written to `csv` and `md`."""
+    """Rule aggregate_runtimes: :func:`runtimes_table` written to `csv` and `md` (`selection`:
+    the subset of the config whose jobs these are, named in the Markdown title)."""
     table = runtimes_table(list(benchmarks))
     total = table["wall_s"].sum()
     logger.info("%d jobs, %.1f s wall time in total", len(table), total)
@@ -138,7 +139,7 @@ def aggregate_runtimes(
         table,
         csv,
         md,
-        title="Runtime and peak memory of every job",
+        title=subset_title("Runtime and peak memory of every job", selection),
         md_table=runtimes_markdown(table),
     )
     return table
