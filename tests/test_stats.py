@@ -239,3 +239,24 @@ def test_the_workflow_doc_quotes_the_one_seed_label_of_the_figures():
     assert label == "Δ +3.0 pp (1 seed, McNemar p 0.04)"
     doc = " ".join((REPO / "docs" / "workflow.md").read_text().split())
     assert 'with one seed, that seed\'s McNemar p-value instead ("1 seed, McNemar p 0.04"' in doc
+
+
+def test_differences_that_cancel_are_no_difference():
+    """Two seeds whose paired differences cancel (120 vs 119 and 97 vs 98 of 162 spectra right):
+    the mean difference is exactly 0, "no difference" in the agreement table, which agrees with
+    no published sign; floating-point rounding must not make it -0.0 'opposite sign'."""
+    from specbench.results.tables.agreement import agreement, agreement_table, load_differences
+    from specbench.results.tables.paired import paired_accuracy
+
+    hyper = {"cnn2": "{}", "cnn2_relu": '{"dense_activation": "relu"}'}
+    runs = runs_frame({"cnn2_relu": [120 / 162, 97 / 162], "cnn2": [119 / 162, 98 / 162]}, hyper)
+    assert paired_accuracy(runs, "activation", "cnn2_relu", "cnn2")["mean"] == 0.0
+    from conftest import REPO
+
+    differences = load_differences(REPO / "config" / "reference" / "paper_differences.csv")
+    summary = summary_table(runs)
+    rows = agreement_table(summary, differences, runs).set_index("measure")
+    row = rows.loc["cnn2_relu − cnn2 (activation)"]
+    assert row["agrees"] == "no difference" and row["ours"].startswith("+0.0 pp")
+    out = agreement(summary, differences, runs)
+    assert (out["signs_agreed"], out["signs_total"]) == (0, 1)

@@ -73,7 +73,8 @@ def paired_label(diff: Mapping[str, Any], what: str = "Δ") -> str:
 
 def paired_accuracy(runs: pd.DataFrame, experiment: str, model: str, other: str) -> dict:
     """specbench.results.stats.paired_difference of the test accuracy (%) of `model` minus `other` in
-    `experiment`, over the (seed, data seed) runs both finished."""
+    `experiment`, over the (seed, data seed) runs both finished; a mean within rounding of 0
+    (per-seed differences that cancel) is 0."""
     keys = ["seed", "data_seed"]
     if "data_seed" not in runs.columns:
         runs = runs.assign(data_seed=-1)
@@ -81,15 +82,19 @@ def paired_accuracy(runs: pd.DataFrame, experiment: str, model: str, other: str)
     mine = ok[ok["model"] == model][[*keys, "test_accuracy"]]
     theirs = ok[ok["model"] == other][[*keys, "test_accuracy"]]
     both = mine.merge(theirs, on=keys, suffixes=("", "_other"))
-    return sbstats.paired_difference(
+    out = sbstats.paired_difference(
         100.0 * pd.to_numeric(both["test_accuracy"]),
         100.0 * pd.to_numeric(both["test_accuracy_other"]),
     )
+    if abs(out["mean"]) < ZERO_WIDTH:  # differences that cancel: 0, not a rounding error's sign
+        out["mean"] = 0.0
+    return out
 
 
 #: Significance level of the per-spectrum test (and 1 - the interval's confidence).
 ALPHA = 0.05
-#: An interval narrower than this (percentage points) has width 0 but for floating-point rounding.
+#: An interval narrower than this (percentage points) has width 0, a mean difference closer to 0
+#: is 0, but for floating-point rounding.
 ZERO_WIDTH = 1e-9
 
 
