@@ -156,3 +156,34 @@ def test_the_workflow_writes_the_agreement_table(tiny_run):
     table = pd.read_csv(tiny_run / "results" / "tables" / "agreement.csv")
     assert list(table.columns) == ["measure", "ours", "paper", "agrees"]
     assert table["measure"].str.contains("cnn2_relu − cnn2").any()
+
+
+def test_models_with_the_same_mean_error_tie_whatever_the_rounding():
+    """cnn6 misclassifies 0 and 6 of 900 benchmark spectra in its two seeds, vgg 1 and 5: the
+    same mean error (1/3 %), although the two float means differ in the last bit. They tie:
+    cnn6's rank is "1=", which is not the paper's "cnn6 first" (agrees: no)."""
+    from specbench.results.tables.agreement import agreement_table
+    from specbench.results.tables.reference import load_reference
+    from specbench.results.tables.summary import summary_table
+
+    rows = []
+    for model, activation, wrong in (
+        ("cnn6", "relu", (0, 6)), ("vgg", "linear", (1, 5)), ("cnn2", "linear", (9, 11)),
+    ):  # fmt: skip
+        for seed, w in enumerate(wrong):
+            rows.append(
+                {"experiment": "benchmark", "dataset": "bench", "base_dataset": "bench",
+                 "model": model, "seed": seed, "data_seed": 7, "status": "ok",
+                 "architecture": model, "dense_activation": activation, "hyperparameters": "{}",
+                 "n_test": 900, "test_wrong": w, "test_error_pct": 100 * w / 900,
+                 "test_accuracy": 1 - w / 900, "best_epoch": 1, "epochs_run": 1,
+                 "parameters": 1, "macs": 1, "train_time_s": 1.0}
+            )  # fmt: skip
+    summary = summary_table(
+        pd.DataFrame(rows), load_reference(REPO / "config" / "reference" / "paper_benchmark.csv")
+    )
+    table = agreement_table(summary, load_differences(DIFFERENCES)).set_index("measure")
+    assert table.loc["cnn6's rank on the benchmark set"].tolist() == ["1=", "1", "no"]
+    assert agreement(summary, load_differences(DIFFERENCES))["benchmark_rho"] == pytest.approx(
+        spearman(pd.Series([1.0, 1.0, 2.0]), pd.Series([8.4, 21.6, 38.0]))
+    )

@@ -35,6 +35,9 @@ from specbench.results.tables.runs import read_runs
 PAPER_BEST = "cnn6"
 #: A rank correlation at least this high counts as agreeing with the published ranking.
 RHO_AGREES = 0.7
+#: Means are compared at this many decimals: means over seeds of the same total (misclassified
+#: 0 and 6 spectra, or 1 and 5) are equal, though their floats may differ in the last bit.
+DECIMALS = 9
 #: Columns of config/reference/paper_differences.csv.
 DIFFERENCE_COLUMNS = ["experiment", "model", "paired_with", "paper_sign", "source"]
 
@@ -57,10 +60,10 @@ def load_differences(path: str | Path) -> pd.DataFrame:
 
 
 def spearman(ours: pd.Series, paper: pd.Series) -> float:
-    """Spearman's rho of two equally long series (average ranks for ties); NaN if either is
-    constant or fewer than 3 pairs are given."""
-    ours = pd.to_numeric(ours, errors="coerce")
-    paper = pd.to_numeric(paper, errors="coerce")
+    """Spearman's rho of two equally long series (average ranks for ties, equal at
+    :data:`DECIMALS`); NaN if either is constant or fewer than 3 pairs are given."""
+    ours = pd.to_numeric(ours, errors="coerce").round(DECIMALS)
+    paper = pd.to_numeric(paper, errors="coerce").round(DECIMALS)
     keep = ours.notna() & paper.notna()
     ours, paper = ours[keep], paper[keep]
     if len(ours) < 3 or ours.nunique() < 2 or paper.nunique() < 2:
@@ -69,9 +72,11 @@ def spearman(ours: pd.Series, paper: pd.Series) -> float:
 
 
 def rank_of(values: pd.Series, name: str, *, higher_is_better: bool) -> str:
-    """Rank of `name` (index label) in `values`, 1 = best; "k=" when tied with others."""
+    """Rank of `name` (index label) in `values`, 1 = best; "k=" when tied with others (equal
+    at :data:`DECIMALS`)."""
     if name not in values.index or pd.isna(values[name]):
         return ""
+    values = pd.to_numeric(values, errors="coerce").round(DECIMALS)
     mine = values[name]
     better = (values > mine) if higher_is_better else (values < mine)
     tied = int((values == mine).sum()) > 1
@@ -102,7 +107,9 @@ def agreement(
     out["benchmark_error_pct_max"] = (
         float(bench["test_error_pct_mean"].max()) if len(bench) else np.nan
     )
-    out["benchmark_ranks"] = bool(len(bench) and bench["test_error_pct_mean"].nunique() > 1)
+    out["benchmark_ranks"] = bool(
+        len(bench) and bench["test_error_pct_mean"].round(DECIMALS).nunique() > 1
+    )
     out["benchmark_rho"] = spearman(
         bench["test_error_pct_mean"], bench["paper_test_error_pct_mean"]
     )
