@@ -238,6 +238,30 @@ def test_training_writes_history_info_and_model(data, tmp_path):
     assert model.compiled  # the training's compile settings, a fresh optimizer (save_trained)
 
 
+@pytest.mark.slow
+def test_the_backup_outlives_a_failure_while_the_outputs_are_written(data, tmp_path):
+    # e.g. a full disk while model.keras is written (GBs at the published scale), or a kill
+    # then: the rerun resumes from the backup instead of training from the first epoch again
+    backup, out = tmp_path / "backup", tmp_path / "out"
+    blocked = {**outputs(out), "model_path": tmp_path / "not-a-directory" / "model.keras"}
+    (tmp_path / "not-a-directory").write_text("a file where the model's folder should be")
+    args = dict(
+        train=data["train"],
+        val=data["val"],
+        spec=make_spec(),
+        seed=0,
+        backup_dir=backup,
+        backup_interval_s=0,
+    )
+    with pytest.raises(OSError):
+        train_model(**args, **blocked)
+    assert not any(p.exists() for p in outputs(out).values())
+    assert json.loads((backup / "state.json").read_text())["epoch"] == 2
+    info = train_model(**args, **outputs(out))
+    assert info["resumed_from_epoch"] == 2 and info["epochs_run"] == 3
+    assert not backup.exists()  # removed once the outputs are written
+
+
 def weight_groups(path: Path) -> list[str]:
     """The top-level groups of a .keras archive's weights file ("layers", "optimizer", ...)."""
     import zipfile

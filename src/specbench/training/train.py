@@ -32,8 +32,9 @@ because the data order and the dropout randomness of each epoch are restored too
 the layers' seed-generator states; PyTorch: torch's global generator seeded from (seed, epoch) at
 the start of each epoch), the resumed run reproduces the uninterrupted one (bit-for-bit on CPU with
 deterministic ops and the same thread count; tests/test_training.py checks it). The backup
-directory is removed when training succeeds. Outputs are written to temporary files and renamed at
-the end, so a killed job leaves none of them.
+directory is removed once the outputs are written (not before: a job killed, or failing on a full
+disk, while it writes them resumes from the backup). Outputs are written to temporary files and
+renamed at the end, so a killed job leaves none of them.
 
 Timing: ``epoch_time_s`` is the wall time of one epoch (training and validation);
 ``train_time_s`` is their sum over all epochs (including epochs run before an interruption);
@@ -144,6 +145,7 @@ def fit(
     fingerprint: str = "",
     name: str = "model",
     backup_interval_s: float | None = None,
+    remove_backup: bool = True,
 ) -> FitResult:
     """Train a compiled `model` by the protocol `training`; resumes from `backup_dir` if given.
 
@@ -151,8 +153,9 @@ def fit(
     with the callbacks of :func:`specbench.training.callbacks.callbacks` (data order, progress log and
     divergence check, EarlyStopping, ReduceLROnPlateau, best weights, backup). `train`/`val` are
     (normalised float32 spectra, int32 labels). Raises TrainingDivergedError when a loss becomes
-    non-finite. The backup directory is removed on success (not on failure); `backup_interval_s`
-    as in :class:`specbench.training.callbacks.Backup`.
+    non-finite. The backup directory is removed on success (not on failure) unless
+    `remove_backup` is false (:func:`train_model` removes it after writing its outputs);
+    `backup_interval_s` as in :class:`specbench.training.callbacks.Backup`.
     """
     import keras
 
@@ -195,7 +198,7 @@ def fit(
         epoch_wall_s=run.epoch_wall_s,
         epoch_cpu_s=run.epoch_cpu_s,
     )
-    if checkpoint is not None:
+    if checkpoint is not None and remove_backup:
         checkpoint.remove()
     return result
 
@@ -320,6 +323,7 @@ def _train(
     from specbench.models import registry
     from specbench.data.preprocess import DataError, load_split
     from specbench.data.splits import read_metadata
+    from specbench.training.checkpoint import Checkpoint
 
     runtime = backend.runtime()
     t0 = time.perf_counter()
@@ -386,6 +390,7 @@ def _train(
         fingerprint=fingerprint,
         name=model_name,
         backup_interval_s=backup_interval_s,
+        remove_backup=False,  # until the outputs are written
     )
     timings["fit_s"] = time.perf_counter() - t0
     best = result.history[result.best_epoch - 1]
@@ -435,6 +440,8 @@ def _train(
         info["timings"] = {key: timings.get(key) for key in TIMINGS}
         write_history(history_tmp, result.history)
         info_tmp.write_text(json.dumps(info, indent=2) + "\n")
+    if backup_dir is not None:
+        Checkpoint(Path(backup_dir), fingerprint).remove()
     logger.info(
         "%s: %d epochs (best %d, val_accuracy %.4f) in %.1f s; wrote %s",
         model_name,
