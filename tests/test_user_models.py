@@ -149,6 +149,22 @@ def test_check_model_of_a_published_architecture_at_any_geometry():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "hp, message",
+    [
+        ("foo=1", "specbench: error: architecture 'cnn2': unknown hyperparameter 'foo'"),
+        ("kernel_size=-3", "specbench: error: architecture 'cnn2': hyperparameter kernel_size=-3"),
+        ("dense_units=[8,", "specbench: error: --hp 'dense_units=[8,': not a YAML value"),
+    ],
+)
+def test_check_model_refuses_a_bad_hyperparameter_in_one_line(hp, message):
+    out = _cli("check-model", "cnn2", "--points", "500", "--hp", hp)
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith(message)
+
+
+@pytest.mark.slow
 def test_workflow_trains_user_models_beside_published(tmp_path, monkeypatch):
     """A file builder and a module builder trained, evaluated and tabled; editing the file's
     local import reruns exactly that model's jobs and the aggregates."""

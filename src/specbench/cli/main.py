@@ -264,6 +264,7 @@ def _classify(args) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line `argv` (default: sys.argv[1:]); returns the exit status."""
     from specbench.training.backend import BackendError
+    from specbench.models.registry import HyperparameterError
     from specbench.models.user import UserModelError
     from specbench.evaluation.runs import RunError
 
@@ -280,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: no message
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (RunError, BackendError, UserModelError, OSError) as exc:
+    except (RunError, BackendError, UserModelError, HyperparameterError, OSError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 1

@@ -82,5 +82,9 @@ def parse_hp(items: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.isidentifier():
             raise UserModelError(f"--hp {item!r}: expected key=value")
-        out[key] = yaml.safe_load(value)
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            reason = str(exc).splitlines()[0]
+            raise UserModelError(f"--hp {item!r}: not a YAML value ({reason})") from None
     return out
