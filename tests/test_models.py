@@ -474,6 +474,14 @@ def test_scaling_scales_overrides_and_explicit_factors():
     assert registry.scale_kernels("cnn2", check("cnn2"), 10000, "auto")["kernel_size"] == [100, 50]
 
 
+def test_scaling_rounds_exact_halves_up():
+    # 50 * 1450 / 5000 = 14.5 and 25 * 2900 / 5000 = 14.5: round half up gives 15, as documented
+    # (floating point has 1450 / 5000 a little below 0.29: 50 * it + 0.5 fell short of 15)
+    assert registry.scale_kernels("cnn2", check("cnn2"), 1450, "auto")["kernel_size"] == [15, 7]
+    assert registry.scale_kernels("cnn2", check("cnn2"), 2900, "auto")["kernel_size"] == [29, 15]
+    assert registry.scale_kernels("cnn2", check("cnn2"), 500, 0.29)["kernel_size"] == [15, 7]
+
+
 @pytest.mark.parametrize("value", ["big", 0, -0.5, True, None, [0.1]])
 def test_bad_architecture_scale_is_refused_naming_the_value(value):
     with pytest.raises(ValueError, match=re.escape(f"architecture_scale={value!r}")):

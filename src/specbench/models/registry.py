@@ -35,8 +35,10 @@ from __future__ import annotations
 
 import copy
 import importlib
+import math
 import numbers
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -417,7 +419,8 @@ def scale_factor(architecture_scale: Any, n_points: int) -> float:
 
 
 def _scaled_kernel(kernel: int, factor: float) -> int:
-    scaled = int(kernel * factor + 0.5)  # round half up (kernel * factor >= 0)
+    # round half up on the factor as written (in binary, 1450 / 5000 is a little below 0.29)
+    scaled = math.floor(kernel * Fraction(repr(float(factor))) + Fraction(1, 2))
     return max(min(kernel, MIN_KERNEL), scaled)
 
 
