@@ -168,6 +168,14 @@ def test_metadata_keys_are_kept_and_peaks_sorted(tmp_path):
             "peak height 'x' is not a non-negative number",
         ),
         (
+            lambda d: d["spectra"]["0"].update(peak_heights=[100, 40]),
+            "class 0: peak height 100 is above 2 (heights are relative, the tallest peak 1.0",
+        ),
+        (
+            lambda d: d["spectra"]["1"].update(peak_heights=[0, 0.0]),
+            "class 1: no peak height above 0",
+        ),
+        (
             lambda d: d["spectra"]["0"].update(test_variants=["0", "+x"]),
             "class 0: test_variants: invalid test variant '+x'",
         ),

@@ -27,7 +27,7 @@ import numpy as np
 
 from specbench.core import schema
 from specbench.core.atomic import atomic_path
-from specbench.data.variants import VariantError, check_variants
+from specbench.data.variants import MAX_HEIGHT, VariantError, check_variants
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,13 @@ def parse_classes(data: object, where: str = "classes") -> ClassSet:
         for h in hgt:
             if not _is_number(h) or h < 0:
                 raise ClassesError(f"{cwhere}: peak height {h!r} is not a non-negative number")
+            if h > MAX_HEIGHT:  # rendering clips heights to [0, 2]: the class would be lost
+                raise ClassesError(
+                    f"{cwhere}: peak height {h!r} is above {MAX_HEIGHT:g} (heights are relative, "
+                    "the tallest peak 1.0; rendering clips them to [0, 2])"
+                )
+        if not any(h > 0 for h in hgt):
+            raise ClassesError(f"{cwhere}: no peak height above 0 (its spectra would be all zero)")
         var = entry.get("test_variants")
         if var is not None:
             try:
