@@ -262,6 +262,29 @@ def test_the_backup_outlives_a_failure_while_the_outputs_are_written(data, tmp_p
     assert not backup.exists()  # removed once the outputs are written
 
 
+def test_a_backup_never_points_at_the_best_weights_of_an_ignored_one(tmp_path):
+    # run A (interrupted) left a backup; the config changed, so run B ignores it and writes its
+    # own in the same folder; B's best epoch has the number of A's: B's backup must hold B's
+    # best weights, not A's file of the same name
+    import keras
+
+    from specbench.training.checkpoint import Checkpoint
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    state = {"history": [], "learning_rate": 1e-3}
+    weights_a = [np.full_like(w, 1.0) for w in model.get_weights()]
+    weights_b = [np.full_like(w, 2.0) for w in model.get_weights()]
+    Checkpoint(tmp_path, "run A").save(model, 3, state, weights_a, best_epoch=1)
+    b = Checkpoint(tmp_path, "run B")
+    assert b.load() is None  # A's backup: another model, protocol or data
+    b.save(model, 3, state, weights_b, best_epoch=1)
+    resumed = Checkpoint(tmp_path, "run B")
+    best = resumed.restore(model, resumed.load())
+    for got, want in zip(best, weights_b):
+        np.testing.assert_array_equal(got, want)
+
+
 def weight_groups(path: Path) -> list[str]:
     """The top-level groups of a .keras archive's weights file ("layers", "optimizer", ...)."""
     import zipfile

@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,8 @@ class Checkpoint:
 
     directory: Path
     fingerprint: str
+    #: the best-weights file of this run's latest backup (loaded or saved), None before one
+    _best: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         self.directory = Path(self.directory)
@@ -99,6 +101,7 @@ class Checkpoint:
         if not all((self.directory / name).is_file() for name in files):
             logger.warning("ignoring incomplete backup in %s", self.directory)
             return None
+        self._best = state["best"]
         return state
 
     def _write(self, name: str, write) -> None:
@@ -114,12 +117,15 @@ class Checkpoint:
         self._write(weights, model.save_weights)  # model + optimizer variables
         states = {f"seed{i}": np.asarray(v.numpy()) for i, v in enumerate(_seed_variables(model))}
         self._write(seeds, lambda path: _savez(path, states))
-        if best is not None and not (self.directory / best).is_file():
+        # rewritten when the best epoch changed since this run's last backup; a file of that name
+        # left by an ignored backup (another model, protocol or data) holds other weights
+        if best is not None and best != self._best:
             arrays = {f"w{i}": np.asarray(w) for i, w in enumerate(best_weights)}
             self._write(best, lambda path: _savez(path, arrays))
         full = dict(state, format=CHECKPOINT_FORMAT, fingerprint=self.fingerprint, epoch=epoch)
         full.update(weights=weights, seeds=seeds, best=best)
         _atomic_json(self.state_path, full)
+        self._best = best
         for path in self.directory.iterdir():  # files of earlier backups
             if path.name not in (weights, seeds, best, STATE_FILE):
                 path.unlink(missing_ok=True)
