@@ -265,6 +265,26 @@ def test_every_format_gives_the_same_predictions(trained, tmp_path):
     np.testing.assert_allclose(table["probability"], ref["probability"], rtol=1e-5)
 
 
+@pytest.mark.slow
+def test_a_column_of_values_is_one_spectrum(trained, tmp_path, capsys):
+    """One intensity per line (a text export or an [n, 1] array) is one spectrum of n values,
+    not n spectra of one value each (which no model takes, and whose --grid gave an error about
+    x values the file does not have)."""
+    test, run = trained
+    spectra = read_split(test).spectra.astype(np.float64)
+    np.savetxt(tmp_path / "column.txt", spectra[3], header="counts", comments="")
+    np.save(tmp_path / "column.npy", spectra[4][:, None])
+    code, _, err = cli(capsys, "classify", run, tmp_path / "column.txt", tmp_path / "column.npy",
+                       "-o", tmp_path / "out.csv")  # fmt: skip
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "out.csv")
+    code, _, err = cli(capsys, "classify", run, test, "-o", tmp_path / "ref.csv")
+    reference = pd.read_csv(tmp_path / "ref.csv").iloc[[3, 4]].reset_index(drop=True)
+    assert table["row"].tolist() == [0, 0]
+    assert table["predicted"].tolist() == reference["predicted"].tolist()
+    np.testing.assert_allclose(table["probability"], reference["probability"], rtol=1e-5)
+
+
 def test_top_k_orders_and_validates():
     p = np.array([[0.1, 0.6, 0.3], [0.4, 0.2, 0.4]], dtype=np.float32)
     classes, probs = top_k(p, 3)

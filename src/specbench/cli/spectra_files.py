@@ -4,15 +4,16 @@
 
 - ``.parquet``: a split written by this workflow (``specbench.data.splits.read_split``); its labels
   give an accuracy, its ``variant`` column is copied to the output;
-- ``.npy``: a numeric array, one spectrum (1-D) or one spectrum per row (2-D);
+- ``.npy``: a numeric array, one spectrum (1-D or one column) or one spectrum per row (2-D);
 - ``.csv`` (commas), ``.tsv`` (tabs), ``.txt``, ``.xy``, ``.dat`` (whitespace, tabs, commas or
   semicolons, as the first data line has them): the text exports of diffractometers and Raman
   or NMR software. Comment lines (starting with ``#``, ``;``, ``!``, ``%``, ``'`` or ``//``) and
   blank lines are skipped; one header line is allowed before the data, a line none of whose
   fields is a number (a numeric first line is data, never a header); any other line that is not
   a row of numbers, or a row with another count of values, is refused naming the file and the
-  line. A file with exactly two columns is **one spectrum as x,y pairs**; any other holds one
-  spectrum per row (values only, no index column).
+  line. A file with exactly two columns is **one spectrum as x,y pairs**, a file with one
+  column (one intensity per line) **one spectrum of values**; any other holds one spectrum per
+  row (values only, no index column).
 
 Each file becomes one :class:`Block` (values as read, float64; checking them against the model
 is :func:`specbench.cli.classify.prepare`'s). Unreadable or empty files are
@@ -34,12 +35,12 @@ __all__ = ["SPECTRA_FORMATS", "Block", "read_spectra"]
 
 #: Spectrum file suffixes (lower case) and what they hold.
 SPECTRA_FORMATS = {
-    ".csv": "one spectrum per row, or one x,y spectrum (two columns)",
+    ".csv": "one spectrum per row, or one x,y spectrum (two columns), or one column of values",
     ".tsv": "the same, tab-separated",
     ".txt": "the same, separated by whitespace, tabs, commas or semicolons (instrument exports)",
     ".xy": "as .txt (diffractometer exports: 2-theta and intensity)",
     ".dat": "as .txt",
-    ".npy": "one spectrum (1-D) or one per row (2-D)",
+    ".npy": "one spectrum (1-D or one column) or one per row (2-D)",
     ".parquet": "a split written by this workflow",
 }
 
@@ -119,6 +120,8 @@ def _read_text(path: Path, delimiter: str | None = "sniff") -> Block:
         if len(x) < 2:
             raise RunError(f"{path}: an x,y spectrum needs at least two points")
         return Block(source=str(path), y=y[None, :], x=x)
+    if data.shape[1] == 1:  # one intensity per line: one spectrum (a spectrum of one value is none)
+        return Block(source=str(path), y=data.T)
     return Block(source=str(path), y=data)
 
 
@@ -147,6 +150,8 @@ def _read_npy(path: Path) -> Block:
         raise RunError(f"{path}: not a numeric array (dtype {getattr(data, 'dtype', '?')})")
     if data.ndim not in (1, 2):
         raise RunError(f"{path}: array of shape {data.shape}; expected [points] or [n, points]")
+    if data.ndim == 2 and data.shape[1] == 1:  # a column: one spectrum
+        data = data.T
     data = np.atleast_2d(data).astype(np.float64, copy=False)
     if data.size == 0:
         raise RunError(f"{path}: no spectra (array of shape {data.shape})")
