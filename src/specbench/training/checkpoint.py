@@ -12,6 +12,7 @@ This module does not import keras (it works on the model it is given).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -23,13 +24,39 @@ from typing import Any
 import numpy as np
 
 from specbench.core.atomic import atomic_path
+from specbench.core.canonical import canonical_json
 
 logger = logging.getLogger("specbench.training")
 
-__all__ = ["CHECKPOINT_FORMAT", "STATE_FILE", "BestWeights", "Checkpoint", "host_array"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "STATE_FILE",
+    "BestWeights",
+    "Checkpoint",
+    "data_fingerprint",
+    "host_array",
+    "run_fingerprint",
+]
 
 CHECKPOINT_FORMAT = 1
 STATE_FILE = "state.json"
+
+
+def data_fingerprint(*arrays: np.ndarray) -> str:
+    """Short hash of the contents of arrays (to tell whether a backup belongs to these data)."""
+    h = hashlib.blake2b(digest_size=12)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str((a.dtype.str, a.shape)).encode())
+        h.update(memoryview(a).cast("B"))
+    return h.hexdigest()
+
+
+def run_fingerprint(spec: dict[str, Any], *arrays: np.ndarray) -> str:
+    """The fingerprint a run's backup carries: its model, protocol, precision and seed (`spec`)
+    and the contents of its data (`arrays`); a backup with another one is ignored."""
+    content = canonical_json({**spec, "data": data_fingerprint(*arrays)})
+    return hashlib.blake2b(content.encode(), digest_size=12).hexdigest()
 
 
 def host_array(variable) -> np.ndarray:

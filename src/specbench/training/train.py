@@ -48,7 +48,6 @@ This module does not import keras at import time (``backend.configure`` must run
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -60,7 +59,6 @@ from typing import Any
 import numpy as np
 
 from specbench.core.atomic import atomic_path
-from specbench.core.canonical import canonical_json
 from specbench.core.formats import training_info
 from specbench.training.timings import TIMINGS, process_age_s
 from specbench.training.history import (  # noqa: F401 (HISTORY_COLUMNS, TrainingDivergedError: public here)
@@ -90,16 +88,6 @@ def protocol(training: dict | None = None) -> dict[str, Any]:
         raise TrainingError(f"training setting {exc}") from None
     check(out["backend"], out["precision"])
     return out
-
-
-def data_fingerprint(*arrays: np.ndarray) -> str:
-    """Short hash of the contents of arrays (to tell whether a backup belongs to these data)."""
-    h = hashlib.blake2b(digest_size=12)
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(str((a.dtype.str, a.shape)).encode())
-        h.update(memoryview(a).cast("B"))
-    return h.hexdigest()
 
 
 # ------------------------------------------------------------------------------ fitting
@@ -160,7 +148,7 @@ def fit(
     import keras
 
     from specbench.training import callbacks
-    from specbench.training.checkpoint import Checkpoint
+    from specbench.training.checkpoint import Checkpoint, run_fingerprint
     from specbench.training.feeding import EpochFeeder
 
     training = protocol(training)
@@ -366,19 +354,19 @@ def _train(
     logger.info("%s: %s with %d parameters", model_name, architecture, model.count_params())
     timings["build_s"] = time.perf_counter() - t0
 
-    fingerprint = hashlib.blake2b(
-        canonical_json(
-            {
-                "architecture": architecture,
-                "hyperparameters": hyperparameters,
-                "training": training,
-                "precision": runtime["precision"],
-                "seed": seed,
-                "data": data_fingerprint(x_train, y_train, x_val, y_val),
-            }
-        ).encode(),
-        digest_size=12,
-    ).hexdigest()
+    fingerprint = run_fingerprint(
+        {
+            "architecture": architecture,
+            "hyperparameters": hyperparameters,
+            "training": training,
+            "precision": runtime["precision"],
+            "seed": seed,
+        },
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+    )
     t0 = time.perf_counter()
     result = fit(
         model,
