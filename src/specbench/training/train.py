@@ -148,7 +148,7 @@ def fit(
     import keras
 
     from specbench.training import callbacks
-    from specbench.training.checkpoint import Checkpoint, run_fingerprint
+    from specbench.training.checkpoint import Checkpoint
     from specbench.training.feeding import EpochFeeder
 
     training = protocol(training)
@@ -311,7 +311,7 @@ def _train(
     from specbench.models import registry
     from specbench.data.preprocess import DataError, load_split
     from specbench.data.splits import read_metadata
-    from specbench.training.checkpoint import Checkpoint
+    from specbench.training.checkpoint import Checkpoint, run_fingerprint
 
     runtime = backend.runtime()
     t0 = time.perf_counter()
