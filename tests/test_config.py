@@ -335,3 +335,16 @@ def test_the_class_variation_draws_a_dataset_the_runs_use(tmp_path, tiny):
             rendered.add(line.split("dataset=")[1].strip())
     assert "rule plot_class_variation:" in text
     assert rendered == {"bench_seed8"}, text
+
+
+def test_a_baseline_named_twice_is_refused(tiny):
+    # two spellings of one bundle folder would enter its runs into the tables twice
+    from specbench.workflow import baselines
+    from specbench.workflow.config_datasets import ConfigError
+
+    folder = REPO / "reference-results" / "gpu-h200-challenge"
+    again = REPO / "reference-results" / "." / "gpu-h200-challenge"
+    tiny["baselines"] = [str(folder), str(again)]
+    with pytest.raises(ConfigError, match="listed twice") as refused:
+        baselines.load(tiny)
+    assert str(again) in str(refused.value) and str(folder) in str(refused.value)

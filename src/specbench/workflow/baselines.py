@@ -87,10 +87,19 @@ def local_fingerprint(dataset: dict, name: str, basedir: str = ".", cache: Path 
 def load(config: dict, basedir: str = ".") -> list[Bundle]:
     """The checked bundles of ``config["baselines"]`` (paths relative to the working directory);
     ConfigError (one line) for a bundle that is unusable or measured on another test split."""
+    entries = config.get("baselines") or []
+    seen: dict[Path, str] = {}
+    for entry in entries:  # one folder named twice would enter its runs twice
+        where = config_path(entry).resolve()
+        if where in seen:
+            raise ConfigError(
+                f"baselines: {entry} is listed twice (also as {seen[where]}): name each bundle once"
+            )
+        seen[where] = entry
     bundles = []
     local = {(run.experiment, run.model) for run in sbconfig.runs(config)}
     shipped: dict[tuple[str, str], str] = {}
-    for entry in config.get("baselines") or []:
+    for entry in entries:
         try:  # relative to the working directory, else to the workflow's
             bundle = read_bundle(config_path(entry))
         except BundleError as exc:
