@@ -36,6 +36,16 @@ def compare(a: Path, b: Path) -> int:
             print(f"{run}: missing in {b}")
             differing += 1
             continue
+        missing = [
+            f"{name} missing in {x}"
+            for name in (METRICS_FILE, PREDICTIONS_FILE, HISTORY_FILE)
+            for x in (a, b)
+            if not (x / run / name).is_file()
+        ]
+        if missing:  # trained but not evaluated, or cut off: not comparable
+            print(f"{run}: {'; '.join(missing)}")
+            differing += 1
+            continue
         ma, mb = (read_metrics(x / run / METRICS_FILE) for x in (a, b))
         metrics = {k: (ma.get(k), mb.get(k)) for k in COMPARED if ma.get(k) != mb.get(k)}
         pa, pb = (read_predictions(x / run / PREDICTIONS_FILE) for x in (a, b))
