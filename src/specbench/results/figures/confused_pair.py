@@ -15,7 +15,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from specbench.results.figures.layout import placeholder, save_figure, tight  # noqa: E402
+from specbench.results.figures.layout import (  # noqa: E402
+    legend_over_headroom,
+    placeholder,
+    save_figure,
+)
 from specbench.results.figures.spectra import (  # noqa: E402
     class_label,
     read_predictions_columns,
@@ -170,5 +174,9 @@ def plot_confused_pair(
         bottom_ax.set_ylabel("intensity")
         bottom_ax.set_xlim(x[lo], x[hi])
         bottom_ax.legend(fontsize="small", loc="upper right")
-        tight(fig)
+        # each legend above its panel's highest point in the window drawn (not over a peak)
+        window = slice(lo, hi + 1)
+        references = max(float(np.max(refs[c]["spectrum"][window])) for c in (a, b))
+        tops = {top_ax: references, bottom_ax: max(references, float(np.max(spectrum[window])))}
+        legend_over_headroom(fig, tops)
         save_figure(fig, png, svg, s["dpi"])

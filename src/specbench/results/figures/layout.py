@@ -337,6 +337,28 @@ def label_above(ax: plt.Axes, x: float, text: str, fontsize: str):
     )
 
 
+def unstack_labels_above(ax: plt.Axes, labels: Sequence[matplotlib.text.Annotation]) -> float:
+    """Raise each of `labels` (from :func:`label_above`, left to right) that would overlap an
+    earlier one above it, so that none overlap; returns the points the highest reaches above
+    the axes (for the panel title's pad)."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    placed: list[matplotlib.transforms.Bbox] = []
+    top = 0.0
+    for label in labels:
+        fig.draw_without_rendering()
+        box = label.get_window_extent(renderer)
+        lift = max((p.y1 - box.y0 for p in placed if p.x0 < box.x1 and box.x0 < p.x1), default=0)
+        if lift > 0:
+            dx, dy = label.xyann
+            label.xyann = (dx, dy + (lift + 2) * 72 / fig.dpi)
+            fig.draw_without_rendering()
+            box = label.get_window_extent(renderer)
+        placed.append(box)
+        top = max(top, (box.y1 - ax.bbox.y1) * 72 / fig.dpi)
+    return top
+
+
 def message(ax: plt.Axes, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, wrap=True)
     ax.set_xticks([])

@@ -20,6 +20,7 @@ from specbench.results.figures.layout import (
     legend_below,
     placeholder,
     save_figure,
+    unstack_labels_above,
 )  # noqa: E402
 from specbench.results.figures.runs import experiment_runs  # noqa: E402
 from specbench.results.figures.style import palette, styled  # noqa: E402
@@ -104,6 +105,7 @@ def plot_modifications(
                     )
             if originals and originals[0] in means:
                 ax.axhline(means[originals[0]], color=colors[0], ls="--", lw=1, zorder=1)
+            labels = []
             for i, model in enumerate(models):  # paired difference to the original, with CI
                 if originals and model not in originals:
                     diff = paired_test(data, experiment, model, originals[0])
@@ -114,11 +116,12 @@ def plot_modifications(
                             .replace(" (", "\n(")
                             .replace("seed, ", "seed,\n")
                         )
-                        label_above(ax, i, text, "xx-small")
+                        labels.append(label_above(ax, i, text, "xx-small"))
             ax.set_xticks(range(len(models)))
-            ax.set_xticklabels(models, rotation=30, ha="right")
+            ax.set_xticklabels(models, rotation=45 if len(models) > 2 else 30, ha="right")
             ax.set_xlim(-0.6, len(models) - 0.4)
-            ax.set_title(arch, pad=34)
+            # labels side by side in a narrow panel are stacked; the title clears the highest
+            ax.set_title(arch, pad=max(34.0, unstack_labels_above(ax, labels) + 4))
             ax.set_xlabel("")
             ax.set_ylabel("")
         axes[0][0].set_ylabel("test accuracy (%)")
