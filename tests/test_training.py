@@ -633,3 +633,24 @@ def test_a_jobs_start_is_counted_from_its_processs_start():
     )
     age, missing = out.stdout.split()
     assert 1.0 <= float(age) < 10 and missing == "None", out.stderr
+
+
+def test_every_xla_flag_the_jax_backend_sets_is_one_xla_reads():
+    # XLA dies on an unknown "--" flag but silently skips a token without the dashes (such as
+    # the often quoted "intra_op_parallelism_threads=1"): every flag set must be a "--" flag, and
+    # XLA must start with them (one thread, deterministic: the most flags configure sets)
+    code = (
+        "import os\n"
+        "from specbench.training import backend\n"
+        "backend.configure('jax', 'float32', threads=1, deterministic=True)\n"
+        "import jax.numpy as jnp\n"
+        "print(float((jnp.ones(3) + 1).sum()), os.environ['XLA_FLAGS'])"
+    )
+    env = {**os.environ, "PYTHONPATH": SRC}
+    env.pop("XLA_FLAGS", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    total, *flags = out.stdout.split()
+    assert float(total) == 6.0
+    assert "--xla_cpu_multi_thread_eigen=false" in flags
+    assert all(flag.startswith("--") for flag in flags), flags

@@ -91,9 +91,9 @@ def _set_env_before_import(
     elif backend == "jax":
         if deterministic:
             _add_xla_flag("--xla_gpu_deterministic_ops=true")
-        if threads == 1:
+        if threads == 1:  # (XLA has no intra-op thread count flag: a bare
+            # "intra_op_parallelism_threads=1", often quoted, is ignored, "--" + it refused)
             _add_xla_flag("--xla_cpu_multi_thread_eigen=false")
-            _add_xla_flag("intra_op_parallelism_threads=1")
 
 
 def _configure_tensorflow(threads: int, deterministic: bool) -> None:
