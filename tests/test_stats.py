@@ -14,6 +14,26 @@ from specbench.results.tables.paired import counterpart
 from specbench.results.tables.summary import summary_markdown, summary_table
 
 
+def write_outcomes(folder, labels, correct) -> str:
+    """predictions.parquet in `folder`: right where `correct`, else the next of 4 classes;
+    returns the path of the metrics.json beside it (where the tables look for predictions)."""
+    from helpers import write_predictions
+
+    n = len(labels)
+    predicted = np.where(correct, labels, (labels + 1) % 4)
+    write_predictions(
+        folder / "predictions.parquet", labels, predicted, np.full(n, 0.9), np.full(n, 0.05),
+        ["0"] * n,
+    )  # fmt: skip
+    return str(folder / "metrics.json")
+
+
+def run_row(model, seed, correct, metrics) -> dict:
+    """A run record of the activation experiment with its test accuracy and metrics path."""
+    return {"experiment": "activation", "model": model, "seed": seed, "data_seed": 1,
+            "status": "ok", "test_accuracy": correct.mean(), "metrics": metrics}  # fmt: skip
+
+
 def test_paired_difference_has_the_student_t_interval():
     # differences 1, 2, 3: mean 2, sd 1, n 3, t(0.975, 2) = 4.302653 -> half width 2.484138
     diff = stats.paired_difference([11, 12, 13], [10, 10, 10])
@@ -110,7 +130,6 @@ def test_mcnemar_is_the_exact_binomial_test_of_the_discordant_spectra():
 def test_paired_tests_and_verdicts_from_real_prediction_files(tmp_path):
     """paired_test reads each run's predictions.parquet (beside its metrics.json), counts the
     discordant spectra per seed, and judges significance; verdict words the agreement table."""
-    from helpers import write_predictions
     from specbench.results.tables.paired import paired_test, verdict
 
     labels = np.arange(40) % 4
@@ -122,17 +141,8 @@ def test_paired_tests_and_verdicts_from_real_prediction_files(tmp_path):
         ("lin", 1): np.arange(40) < 14,
     }
     for (model, seed), correct in right.items():
-        folder = tmp_path / model / f"seed{seed}"
-        predicted = np.where(correct, labels, (labels + 1) % 4)
-        write_predictions(
-            folder / "predictions.parquet", labels, predicted, np.full(40, 0.9),
-            np.full(40, 0.05), ["0"] * 40,
-        )  # fmt: skip
-        rows.append(
-            {"experiment": "activation", "model": model, "seed": seed, "data_seed": 1,
-             "status": "ok", "test_accuracy": correct.mean(),
-             "metrics": str(folder / "metrics.json")}
-        )  # fmt: skip
+        metrics = write_outcomes(tmp_path / model / f"seed{seed}", labels, correct)
+        rows.append(run_row(model, seed, correct, metrics))
     runs = pd.DataFrame(rows)
     test = paired_test(runs, "activation", "relu", "lin")
     assert [(t["seed"], t["b"], t["c"]) for t in test["mcnemar"]] == [(0, 16, 0), (1, 16, 0)]
@@ -163,7 +173,6 @@ def test_summary_counts_the_seeds_below_alpha_from_the_exact_p_values(tmp_path):
     """McNemar p just below 0.05 (42 vs 25 and 81 vs 57 discordant spectra: p = 0.0498) is below
     the threshold in every seed, so the pair is significant ("*"); summary.md's count of the
     seeds with p < 0.05 must say so too, not count p-values rounded to "0.05" in summary.csv."""
-    from helpers import write_predictions
 
     n = 200
     labels = np.arange(n) % 4
@@ -176,13 +185,7 @@ def test_summary_counts_the_seeds_below_alpha_from_the_exact_p_values(tmp_path):
         b, c = ((42, 25), (81, 57))[row.seed]  # right for cnn2_relu only, for cnn2 only
         right = np.arange(n) < b if row.model == "cnn2_relu" else (np.arange(n) >= b)
         right &= np.arange(n) < b + c  # the rest: both wrong
-        folder = tmp_path / row.model / f"seed{row.seed}"
-        predicted = np.where(right, labels, (labels + 1) % 4)
-        write_predictions(
-            folder / "predictions.parquet", labels, predicted, np.full(n, 0.9),
-            np.full(n, 0.05), ["0"] * n,
-        )  # fmt: skip
-        metrics.append(str(folder / "metrics.json"))
+        metrics.append(write_outcomes(tmp_path / row.model / f"seed{row.seed}", labels, right))
         runs.loc[row.Index, "test_accuracy"] = right.mean()
     runs["metrics"] = metrics
     table = summary_table(runs).set_index("model")
@@ -200,7 +203,6 @@ def test_a_zero_width_interval_is_no_evidence_of_a_difference(tmp_path):
     (102 vs 101, 101 vs 100, 150 vs 149): the paired differences are equal (+0.6 pp each, up to
     floating-point rounding), so the t-interval has width 0 and 'excludes' 0, but each seed's
     exact McNemar p is 1. That is within noise, not a significant difference."""
-    from helpers import write_predictions
     from specbench.results.tables.paired import paired_test, verdict
 
     n = 162
@@ -209,17 +211,8 @@ def test_a_zero_width_interval_is_no_evidence_of_a_difference(tmp_path):
     for model, counts in (("relu", (102, 101, 150)), ("lin", (101, 100, 149))):
         for seed, right_count in enumerate(counts):
             correct = np.arange(n) < right_count
-            folder = tmp_path / model / f"seed{seed}"
-            predicted = np.where(correct, labels, (labels + 1) % 4)
-            write_predictions(
-                folder / "predictions.parquet", labels, predicted, np.full(n, 0.9),
-                np.full(n, 0.05), ["0"] * n,
-            )  # fmt: skip
-            rows.append(
-                {"experiment": "activation", "model": model, "seed": seed, "data_seed": 1,
-                 "status": "ok", "test_accuracy": correct.mean(),
-                 "metrics": str(folder / "metrics.json")}
-            )  # fmt: skip
+            metrics = write_outcomes(tmp_path / model / f"seed{seed}", labels, correct)
+            rows.append(run_row(model, seed, correct, metrics))
     test = paired_test(pd.DataFrame(rows), "activation", "relu", "lin")
     assert test["n"] == 3 and test["mean"] == pytest.approx(100 / 162)
     assert test["high"] - test["low"] < 1e-9  # zero but for rounding
