@@ -174,3 +174,30 @@ def test_gpu_plan_trains_shipped_models_on_a_rehearsals_datasets(capsys):
     out, err = capsys.readouterr()
     assert len(out.split()[1:]) == 4, out
     assert "gpu-h200-challenge: its dataset challenge is not this config's" in err
+
+
+def test_gpu_plan_targets_are_the_runs_the_workflow_makes(capsys):
+    """A swept experiment trains on its levels' datasets (noise_clean, ...), never on the base
+    dataset, and an experiment with data seeds on every seed's dataset: the plan's targets are
+    those runs' metrics.json (config.runs), not the base dataset's, which no rule makes."""
+    from specbench.core import formats
+    from specbench.workflow.config import runs
+
+    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    validation.prepare_config(config, basedir=str(REPO))
+    argv = [str(REPO / "no-throughput.json"), "--config", str(REPO / "config" / "paper.yaml")]
+    argv += ["--budget", "inf", "--epoch-spectra", "r=1+1", "d=1+1", "--targets"]
+    argv += ["--group", "r:robustness:0:cnn2", "--group", "d:data_variation:0:cnn2"]
+    assert load_gpu_plan().main(argv) == 0
+    out, _ = capsys.readouterr()
+    planned = {line.split()[0]: set(line.split()[1:]) for line in out.splitlines()}
+
+    def made(prefix):
+        return {
+            f"{formats.run_dir(run.dataset, run.model, run.seed)}/{formats.METRICS_FILE}"
+            for run in runs(config)
+            if run.experiment.startswith(prefix) and run.model == "cnn2" and run.seed == 0
+        }
+
+    assert planned["r"] == made("robustness_") and len(planned["r"]) == 4
+    assert planned["d"] == made("data_variation") and len(planned["d"]) == 3

@@ -24,7 +24,9 @@ shipped (a result bundle, reference-results/<set>/: so a second GPU session cont
 campaign), those of a dataset that this config defines as the bundle records it (another
 dataset, e.g. the tiny rehearsal's, is trained); ``--targets`` prints each group's planned runs
 as their metrics.json paths (Snakemake targets) instead of model names. Only the seeds an
-experiment lists in the config are planned.
+experiment lists in the config are planned, on every dataset the workflow trains it on: an
+experiment with `sweep: true` stands for its levels' experiments (<experiment>_<level>, each on
+its level's dataset), one with `data_seeds` trains on each seed's dataset.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from specbench.results.bundles import read_bundle
 from specbench.workflow import validation
 from specbench.workflow import projection
 from specbench.core import schema  # noqa: E402
-from specbench.workflow.config import resolve_model  # noqa: E402
+from specbench.workflow.config import experiment_datasets, resolve_model  # noqa: E402
 from specbench.results.tables.reference import load_reference  # noqa: E402
 
 #: The published values with best epochs (those of rule aggregate_summary, rules/results.smk).
@@ -136,22 +138,37 @@ def main(argv=None) -> int:
     if not sps:  # no throughput measured: take all, in priority order
         print("# no throughput measured: every candidate is taken", file=sys.stderr)
     cfg = yaml.safe_load(Path(args.config).read_text())
-    datasets = copy.deepcopy(cfg)
-    validation.prepare_config(datasets, basedir=str(REPO))  # as tools/reference_results.py ships
+    prepared = copy.deepcopy(cfg)  # as rules/common.smk plans it: sweeps and data seeds expanded
+    swept_experiments = validation.prepare_config(prepared, basedir=str(REPO))
     reference = load_reference(REFERENCE)
     best_epochs = projection.published_best_epochs(reference)
     sizes = epoch_spectra(args.epoch_spectra)
-    done = shipped_runs(args.skip_shipped, datasets["datasets"])
+    done = shipped_runs(args.skip_shipped, prepared["datasets"])
+
+    swept = {}  # a `sweep: true` experiment as the config names it -> its experiments per level
+    for item in swept_experiments:
+        swept.setdefault(item["base"], []).append(item["experiment"])
 
     def estimate(name, experiments, seeds, model):
-        """(experiment, spec, remaining seeds, GPU seconds or None) of one candidate."""
+        """(experiment, spec, remaining (dataset, seed)s, GPU seconds or None) of one candidate:
+        the runs the workflow makes, every sweep level and data seed included."""
         experiment = next(
-            e for e in experiments.split("+") if model in cfg["experiments"][e]["models"]
+            e
+            for e in experiments.split("+")
+            if model in prepared["experiments"][swept.get(e, [e])[0]]["models"]
         )
-        spec = resolve_model(cfg, cfg["experiments"][experiment], model)
-        configured = {int(seed) for seed in cfg["experiments"][experiment]["seeds"]}
-        dataset = cfg["experiments"][experiment]["dataset"]
-        left = [s for s in seeds if s in configured and (experiment, dataset, model, s) not in done]
+        derived = swept.get(experiment, [experiment])
+        spec = resolve_model(prepared, prepared["experiments"][derived[0]], model)
+        left = []
+        for exp_name in derived:
+            exp = prepared["experiments"][exp_name]
+            configured = {int(seed) for seed in exp["seeds"]}
+            for dataset, _ in experiment_datasets(prepared, exp):
+                left += [
+                    (dataset, s)
+                    for s in seeds
+                    if s in configured and (exp_name, dataset, model, s) not in done
+                ]
         arch, training = spec["architecture"], schema.fill(spec["training"], "training")
         if not sps or arch not in sps:
             return experiment, spec, left, None, ""
@@ -217,18 +234,17 @@ def main(argv=None) -> int:
             if not fits:
                 continue
             used += cost
-        dataset = cfg["experiments"][experiment]["dataset"]
-        chosen[name].append((model, dataset, left))
+        chosen[name].append((model, left))
     for name, picked in chosen.items():
         if args.targets:
             paths = [
                 f"{formats.run_dir(dataset, model, seed)}/{formats.METRICS_FILE}"
-                for model, dataset, left in picked
-                for seed in left
+                for model, left in picked
+                for dataset, seed in left
             ]
             print(f"{name} {' '.join(paths)}")
         else:
-            print(f"{name} {','.join(model for model, _, _ in picked)}")
+            print(f"{name} {','.join(model for model, _ in picked)}")
     return 0
 
 
