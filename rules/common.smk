@@ -17,6 +17,7 @@ from specbench.workflow import config as sbconfig  # noqa: E402
 from specbench.core import formats as sbformats  # noqa: E402
 from specbench.data import variants as sbvariants  # noqa: E402
 from specbench.workflow import trees as sbtrees  # noqa: E402
+from specbench.models import user as sbuser  # noqa: E402
 from specbench.workflow import validation as sbvalidation  # noqa: E402
 
 # The schema (package data, the one source of defaults) is not an input of any rule: it changes
@@ -146,8 +147,16 @@ def get_dataset_hash(wildcards):
 
 
 def get_model_spec(wildcards):
-    """Architecture, hyperparameters and training protocol of one model (result-changing)."""
-    return sbconfig.model_entry(config, wildcards.dataset, wildcards.model)
+    """Architecture, hyperparameters and training protocol of one model (result-changing): the
+    entry's keys that are specbench's and not the builder's (a user model's `compare_with`, the
+    model the tables pair it with; specbench.models.user.RESERVED) are left out, so that editing
+    them retrains nothing (the tables read them from the config, run_records)."""
+    spec = sbconfig.model_entry(config, wildcards.dataset, wildcards.model)
+    hyperparameters = spec["hyperparameters"]
+    spec["hyperparameters"] = {
+        key: value for key, value in hyperparameters.items() if key not in sbuser.RESERVED
+    }
+    return spec
 
 
 def get_training_priority(wildcards):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -195,7 +196,7 @@ def test_workflow_trains_user_models_beside_published(tmp_path, monkeypatch):
         ).read_text()
     )
     assert info["architecture"] == "my_models/tiny_net.py:build"
-    assert info["hyperparameters"] == {"filters": 4, "dense_units": 8, "compare_with": "vgg"}
+    assert info["hyperparameters"] == {"filters": 4, "dense_units": 8}  # not compare_with
 
     out = _cli("info", "results/runs/bench/tiny_net/seed0", "--json", cwd=workdir)
     assert out.returncode == 0, out.stderr
@@ -290,3 +291,39 @@ def test_compare_with_must_name_a_model_of_the_experiment(tmp_path):
     check_compare_with(alone, shipped=[("activation", "cnn6")])
     with pytest.raises(ConfigError, match="its models: none"):
         check_compare_with(alone, shipped=[("modifications", "cnn6")])
+
+
+def test_editing_compare_with_retrains_nothing(tmp_path):
+    """`compare_with` names the model the tables pair a user model with; the builder never gets
+    it, so changing it reruns the tables, not the model's training or evaluation. (Finished jobs
+    are recorded by `snakemake --touch` on stand-in files: the jobs' params, without training.)"""
+    workdir = copy_workflow(tmp_path / "wf")
+    shutil.copytree(EXAMPLE, workdir / "my_models", ignore=shutil.ignore_patterns("__pycache__"))
+    cfg = base_config()
+    models = cfg["experiments"]["benchmark"]["models"]
+    cfg["experiments"] = {"benchmark": {**cfg["experiments"]["benchmark"], "models": models}}
+    del models["modnet"]
+    models["cnn2"] = {"architecture": "cnn2"}
+    (workdir / "user.yaml").write_text(yaml.safe_dump(cfg))
+    run = workdir / "results" / "runs" / "bench" / "tiny_net" / "seed0"
+    data = workdir / "results" / "datasets" / "bench"
+    run.mkdir(parents=True)
+    data.mkdir(parents=True)
+    for name in ("model.keras", "history.csv", "training.json", "predictions.parquet"):
+        (run / name).touch()
+    (run / "metrics.json").touch()
+    os.utime(run / "metrics.json", (1, 1))  # older than its inputs: --touch records the jobs
+    for name in ("classes.json", "train.parquet", "val.parquet", "test.parquet"):
+        (data / name).touch()
+    (data / "ambiguous_pairs.csv").touch()
+    for path in run.iterdir():
+        os.utime(path, (1, 1))
+    target = "results/runs/bench/tiny_net/seed0/metrics.json"
+    args = ("--cores", "1", "--configfile", "user.yaml")
+    touched = snakemake(workdir, *args, "--touch", target).stderr
+    assert "Finished jobid" in touched and "train_model" in touched
+
+    models["tiny_net"]["compare_with"] = "cnn2"
+    (workdir / "user.yaml").write_text(yaml.safe_dump(cfg))
+    planned = snakemake(workdir, *args, "-n", target)
+    assert "Nothing to be done" in planned.stdout + planned.stderr, planned.stdout
