@@ -72,7 +72,6 @@ logger = logging.getLogger("specbench.training")
 #: (training.json key, split metadata key) of a dataset of your own phases (specbench.data.phases)
 OWN_METADATA = (("axis", "axis"), ("class_names", "names"))
 
-
 # ------------------------------------------------------------------------------ protocol, data
 
 
@@ -325,6 +324,7 @@ def _train(
         )
     n_classes = int(max(y_train.max(), y_val.max())) + 1
     n_points = int(x_train.shape[1])
+    timings["read_s"] = time.perf_counter() - t0
     logger.info(
         "%s: %d training and %d validation spectra of %d points, %d classes (read in %.2f s)",
         model_name,
@@ -332,9 +332,8 @@ def _train(
         len(x_val),
         n_points,
         n_classes,
-        time.perf_counter() - t0,
+        timings["read_s"],
     )
-    timings["read_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     hyperparameters = registry.scale_kernels(
