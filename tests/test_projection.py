@@ -201,3 +201,31 @@ def test_gpu_plan_targets_are_the_runs_the_workflow_makes(capsys):
 
     assert planned["r"] == made("robustness_") and len(planned["r"]) == 4
     assert planned["d"] == made("data_variation") and len(planned["d"]) == 3
+
+
+@pytest.mark.parametrize(
+    "name, slug",
+    [
+        ("NVIDIA H100 80GB HBM3", "h100"),
+        ("NVIDIA H100 PCIe", "h100"),
+        ("NVIDIA H200", "h200"),
+        ("NVIDIA A100-SXM4-80GB", "a100"),
+        ("Tesla V100-SXM2-16GB", "v100"),
+        ("NVIDIA GeForce RTX 4090", "4090"),
+    ],
+)
+def test_gpu_measure_names_the_gpu_as_reference_results_does(name, slug):
+    """gpu-measure.sh skips the measurements (item c.) where reference-results/gpu-<slug>-throughput
+    ships them: the slug is the GPU's model, not the last word of nvidia-smi's name (an H100 is
+    "NVIDIA H100 80GB HBM3", which once made the slug "hbm3")."""
+    import subprocess
+
+    script = (REPO / "tools" / "gpu-measure.sh").read_text()
+    (function,) = [line for line in script.splitlines() if line.startswith("gpu_slug()")]
+    out = subprocess.run(
+        ["bash", "-c", f"{function}\necho {name!r} | gpu_slug"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == slug

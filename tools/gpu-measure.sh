@@ -74,7 +74,10 @@ git -C "$REPO" rev-parse HEAD >> "$M/versions.txt" 2>/dev/null
 git -C "$REPO" status --short >> "$M/versions.txt" 2>/dev/null
 # c. is measured once per kind of GPU: skipped (its time goes to training) when this GPU's
 # packing is shipped already, unless MEASURE=1; MEASURE=0 always skips it
-GPU_SLUG=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | awk '{print tolower($NF)}')
+# the GPU's model as reference-results/ names it: "NVIDIA H100 80GB HBM3" -> h100, "NVIDIA H200" ->
+# h200, "NVIDIA A100-SXM4-80GB" -> a100, "NVIDIA GeForce RTX 4090" -> 4090
+gpu_slug() { sed -E 's/^NVIDIA +//; s/^((Tesla|GeForce|Quadro|RTX) +)+//' | awk '{print tolower($1)}' | cut -d- -f1; }
+GPU_SLUG=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | gpu_slug)
 MEASURE=${MEASURE:-auto}
 if [ "$MEASURE" = auto ]; then
   MEASURE=1
