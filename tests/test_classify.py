@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from specbench import __version__
 from specbench.cli.classify import ClassifyError, prepare
 from specbench.evaluation.inference import top_k
 from specbench.cli.resample import resample
-from specbench.evaluation.runs import load_run
+from specbench.evaluation.runs import RunError, load_run
 from specbench.cli.spectra_files import read_spectra
 from specbench.cli.main import main
 from specbench.evaluation.evaluate import evaluate_model
@@ -632,3 +633,139 @@ def test_python_m_specbench(trained, tmp_path):
     )
     proc = subprocess.run([*command, "--version"], capture_output=True, text=True, env=env)
     assert proc.returncode == 0 and proc.stdout.strip() == f"specbench {__version__}"
+
+
+# ------------------------------------------------------------------------------ XRDML
+
+
+def xrdml(*scans: str, namespace: str = "http://www.xrdml.com/XRDMeasurement/1.5") -> str:
+    """An XRDML file (Malvern Panalytical's XML) holding `scans`, as a diffractometer writes it."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<xrdMeasurements xmlns="{namespace}" status="Completed">\n'
+        '<sample type="To be analyzed"><id>S1</id></sample>\n'
+        '<xrdMeasurement measurementType="Scan" status="Completed">\n'
+        '<usedWavelength intended="K-Alpha 1"><kAlpha1 unit="Angstrom">1.5405980</kAlpha1>'
+        "</usedWavelength>\n" + "\n".join(scans) + "\n</xrdMeasurement>\n</xrdMeasurements>\n"
+    )
+
+
+def xrdml_scan(values, *, start=10.0, end=80.0, tag="intensities", extra="", axis=None) -> str:
+    numbers = " ".join(f"{v:.9g}" for v in values)
+    positions = axis or (
+        f'<positions axis="2Theta" unit="deg"><startPosition>{start}</startPosition>'
+        f"<endPosition>{end}</endPosition></positions>"
+    )
+    return (
+        '<scan appendNumber="0" mode="Continuous" scanAxis="Gonio" status="Completed">'
+        f"<header><startTimeStamp>2026-12-05T10:00:00+01:00</startTimeStamp></header><dataPoints>"
+        f'{positions}<positions axis="Omega" unit="deg"><startPosition>{start / 2}'
+        f"</startPosition><endPosition>{end / 2}</endPosition></positions>"
+        f'{extra}<{tag} unit="counts">{numbers}</{tag}></dataPoints></scan>'
+    )
+
+
+def test_xrdml_scans_are_x_y_spectra(tmp_path):
+    """2θ from the start and end positions (or listed), counts per second, the raw counts of
+    XRDML 2.x times their attenuation factors (already-corrected intensities as they are); scans
+    on one axis are rows of one block, scans on different axes blocks of their own."""
+    counts = np.array([10.0, 20.0, 400.0, 30.0, 5.0])
+    time = "<commonCountingTime unit='seconds'>2.0</commonCountingTime>"
+    (tmp_path / "a.xrdml").write_text(xrdml(xrdml_scan(counts, extra=time)))
+    (block,) = read_spectra(tmp_path / "a.xrdml")
+    np.testing.assert_allclose(block.x, [10, 27.5, 45, 62.5, 80])
+    np.testing.assert_allclose(block.y, [counts / 2])
+    # XRDML 2.x raw counts behind an attenuator (factor 100 at the tall peak), per-point times
+    factors = "<beamAttenuationFactors>1 1 100 1 1</beamAttenuationFactors>"
+    times = "<countingTimes unit='seconds'>1 1 1 2 2</countingTimes>"
+    raw = counts / [1, 1, 100, 1, 1] * [1, 1, 1, 2, 2]
+    v2 = "http://www.xrdml.com/XRDMeasurement/2.1"
+    (tmp_path / "b.xrdml").write_text(
+        xrdml(xrdml_scan(raw, tag="counts", extra=factors + times), namespace=v2)
+    )
+    (block,) = read_spectra(tmp_path / "b.xrdml")
+    np.testing.assert_allclose(block.y, [counts])
+    # intensities are corrected already: the factors beside them are not applied again
+    (tmp_path / "c.xrdml").write_text(xrdml(xrdml_scan(counts, extra=factors)))
+    np.testing.assert_allclose(read_spectra(tmp_path / "c.xrdml")[0].y, [counts])
+    # listed positions (descending), two scans on one axis: one block, a row per scan
+    listed = (
+        '<positions axis="2Theta" unit="deg"><listPositions>5 4 3 2 1</listPositions></positions>'
+    )
+    scans = [xrdml_scan(counts, axis=listed), xrdml_scan(counts[::-1], axis=listed)]
+    (tmp_path / "d.xrdml").write_text(xrdml(*scans))
+    (block,) = read_spectra(tmp_path / "d.xrdml")
+    assert block.source == str(tmp_path / "d.xrdml")
+    np.testing.assert_allclose(block.x, [5, 4, 3, 2, 1])
+    np.testing.assert_allclose(block.y, [counts, counts[::-1]])
+    # two scans over different ranges: a block each, named by scan
+    (tmp_path / "e.xrdml").write_text(xrdml(xrdml_scan(counts), xrdml_scan(counts, end=70.0)))
+    blocks = read_spectra(tmp_path / "e.xrdml")
+    assert [b.source for b in blocks] == [f"{tmp_path / 'e.xrdml'}[scan {k}]" for k in (1, 2)]
+    assert blocks[1].x[-1] == 70.0
+
+
+@pytest.mark.parametrize(
+    "scan, message",
+    [
+        ("<scan", "not a readable XRDML file"),
+        ("", "no <scan>"),
+        (xrdml_scan([1, 2, 3], axis=" "), "no 2Theta positions (axes: Omega)"),
+        (
+            xrdml_scan(
+                [1, 2, 3],
+                axis='<positions axis="2Theta" unit="deg"><commonPosition>30</commonPosition>'
+                "</positions>",
+            ),
+            "2Theta does not move in this scan (scan axis 'Gonio')",
+        ),
+        (
+            xrdml_scan(
+                [1, 2, 3],
+                axis='<positions axis="2Theta"><listPositions>1 2</listPositions></positions>',
+            ),
+            "2 2Theta positions for 3 intensities",
+        ),
+        (xrdml_scan([]), "no intensities"),
+        (xrdml_scan([1, 2, 3]).replace("1 2 3", "1 n/a 3"), "holds a non-number"),
+        (
+            xrdml_scan(
+                [1, 2, 3],
+                tag="counts",
+                extra="<beamAttenuationFactors>1 2</beamAttenuationFactors>",
+            ),
+            "2 attenuation factors for 3 points",
+        ),
+        (
+            xrdml_scan([1, 2, 3], extra="<commonCountingTime>0</commonCountingTime>"),
+            "1 counting times for 3 points, or one not positive",
+        ),
+    ],
+)
+def test_a_bad_xrdml_file_is_one_line(tmp_path, scan, message):
+    path = tmp_path / "scan.xrdml"
+    path.write_text(scan if scan == "<scan" else xrdml(scan))
+    with pytest.raises(RunError, match="^" + re.escape(str(path)) + ".*" + re.escape(message)):
+        read_spectra(path)
+
+
+@pytest.mark.slow
+def test_xrdml_scans_classify_as_their_spectra(trained, tmp_path):
+    """An XRDML 1.x scan (intensities) and a 2.x scan (raw counts behind an attenuator), whose
+    2θ axis is the model's grid: the classes and probabilities of the same spectra in the split."""
+    from specbench.cli.classify import classify
+
+    test, run = trained
+    spectra = read_split(test).spectra.astype(np.float64) * 1000
+    end = N_POINTS - 1  # positions 0..127: the model's own grid
+    (tmp_path / "v1.xrdml").write_text(xrdml(xrdml_scan(spectra[5], start=0, end=end)))
+    factors = np.where(spectra[6] > 500, 10.0, 1.0)
+    extra = f"<beamAttenuationFactors>{' '.join(map(str, factors))}</beamAttenuationFactors>"
+    scan = xrdml_scan(spectra[6] / factors, start=0, end=end, tag="counts", extra=extra)
+    v2 = "http://www.xrdml.com/XRDMeasurement/2.1"
+    (tmp_path / "v2.xrdml").write_text(xrdml(scan, namespace=v2))
+    table = classify(run, [tmp_path / "v1.xrdml", tmp_path / "v2.xrdml"], top=2).table
+    reference = classify(run, [test], top=2).table.iloc[[5, 6]].reset_index(drop=True)
+    assert table["predicted"].tolist() == reference["predicted"].tolist()
+    assert table["class_2"].tolist() == reference["class_2"].tolist()
+    np.testing.assert_allclose(table["probability"], reference["probability"], rtol=1e-5)

@@ -4,7 +4,7 @@ The command's logic; its parts live in their own modules:
 
 - the run (a run folder or a ``.keras`` file with its training.json) and ``specbench info``:
   :mod:`specbench.evaluation.runs` (:func:`~specbench.evaluation.runs.load_run`, :func:`~specbench.evaluation.runs.run_summary`);
-- the user's spectrum files (CSV, NPY, Parquet): :mod:`specbench.cli.spectra_files`;
+- the user's spectrum files (text exports, XRDML, NPY, Parquet): :mod:`specbench.cli.spectra_files`;
 - the model's grid and resampling onto it (``--grid START,STOP``): :mod:`specbench.cli.resample`;
 - loading the model (``safe_mode=True``), predicting, top-k: :mod:`specbench.evaluation.inference`, the path
   the workflow's evaluation takes too.

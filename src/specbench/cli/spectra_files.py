@@ -1,4 +1,4 @@
-"""Readers of the user's spectrum files (``specbench classify``): text exports, NPY, Parquet.
+"""Readers of the user's spectrum files (``specbench classify``): text exports, XRDML, NPY, Parquet.
 
 :func:`read_spectra` reads one or more files, formats by suffix (:data:`SPECTRA_FORMATS`):
 
@@ -13,9 +13,11 @@
   a row of numbers, or a row with another count of values, is refused naming the file and the
   line. A file with exactly two columns is **one spectrum as x,y pairs**, a file with one
   column (one intensity per line) **one spectrum of values**; any other holds one spectrum per
-  row (values only, no index column).
+  row (values only, no index column);
+- ``.xrdml``: the XML scans of Malvern Panalytical diffractometers, one x,y spectrum per scan
+  (:func:`_read_xrdml`): x the 2θ positions, y the counts per second, beam attenuation undone.
 
-Each file becomes one :class:`Block` (values as read, float64; checking them against the model
+Each file becomes one :class:`Block` (an XRDML file whose scans differ in 2θ one per scan) (values as read, float64; checking them against the model
 is :func:`specbench.cli.classify.prepare`'s). Unreadable or empty files are
 :class:`specbench.evaluation.runs.RunError`, one line naming the file.
 """
@@ -40,6 +42,7 @@ SPECTRA_FORMATS = {
     ".txt": "the same, separated by whitespace, tabs, commas or semicolons (instrument exports)",
     ".xy": "as .txt (diffractometer exports: 2-theta and intensity)",
     ".dat": "as .txt",
+    ".xrdml": "Malvern Panalytical XML scans: 2-theta and intensity, one spectrum per scan",
     ".npy": "one spectrum (1-D or one column) or one per row (2-D)",
     ".parquet": "a split written by this workflow",
 }
@@ -141,6 +144,103 @@ def _read_tsv(path: Path) -> Block:
     return _read_text(path, "\t")
 
 
+def _xml_children(element, name: str) -> list:
+    """The children of `element` named `name`, whatever the XML namespace (XRDML has several)."""
+    return [child for child in element if child.tag.rsplit("}", 1)[-1] == name]
+
+
+def _xml_numbers(element, what: str) -> np.ndarray:
+    try:
+        return np.array((element.text or "").split(), dtype=np.float64)
+    except ValueError:
+        raise RunError(f"{what}: <{element.tag.rsplit('}', 1)[-1]}> holds a non-number") from None
+
+
+def _xrdml_scan(scan, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """x (2θ) and y (counts per second) of one XRDML <scan>.
+
+    y: ``<intensities>`` as given (already corrected for the beam attenuator), or the raw
+    ``<counts>`` of XRDML 2.x multiplied by their ``<beamAttenuationFactors>`` (or
+    ``<commonBeamAttenuationFactor>``); divided by the counting time (``<countingTimes>`` per
+    point or ``<commonCountingTime>``). x: the 2θ axis's ``<listPositions>``, or
+    ``<startPosition>``..``<endPosition>`` evenly over the points."""
+    points, *_ = _xml_children(scan, "dataPoints") or [None]
+    if points is None:
+        raise RunError(f"{what}: no <dataPoints>")
+    values = _xml_children(points, "intensities") or _xml_children(points, "counts")
+    if not values:
+        raise RunError(f"{what}: no <intensities> or <counts>")
+    y = _xml_numbers(values[0], what)
+    if not y.size:
+        raise RunError(f"{what}: no intensities (an empty scan)")
+    factors = []
+    if values[0].tag.endswith("counts"):  # raw counts: the attenuation not yet undone
+        factors = _xml_children(points, "beamAttenuationFactors") or _xml_children(
+            points, "commonBeamAttenuationFactor"
+        )
+    times = _xml_children(points, "countingTimes") or _xml_children(points, "commonCountingTime")
+    for element, name, operation in (
+        (factors, "attenuation factors", np.multiply),
+        (times, "counting times", np.divide),
+    ):
+        if element:
+            numbers = _xml_numbers(element[0], what)
+            if numbers.size not in (1, y.size) or not (numbers > 0).all():
+                raise RunError(
+                    f"{what}: {numbers.size} {name} for {y.size} points, or one not positive"
+                )
+            y = operation(y, numbers)
+    axes = {el.get("axis"): el for el in _xml_children(points, "positions")}
+    if "2Theta" not in axes:
+        raise RunError(f"{what}: no 2Theta positions (axes: {', '.join(map(str, axes)) or 'none'})")
+    axis = axes["2Theta"]
+    listed = _xml_children(axis, "listPositions")
+    start, end = _xml_children(axis, "startPosition"), _xml_children(axis, "endPosition")
+    if listed:
+        x = _xml_numbers(listed[0], what)
+        if x.size != y.size:
+            raise RunError(f"{what}: {x.size} 2Theta positions for {y.size} intensities")
+    elif start and end:
+        first, last = _xml_numbers(start[0], what), _xml_numbers(end[0], what)
+        if first.size != 1 or last.size != 1:
+            raise RunError(f"{what}: the 2Theta start or end position is not one number")
+        x = np.linspace(first[0], last[0], y.size)
+    else:  # a fixed 2θ (a rocking curve over omega): not a powder pattern
+        raise RunError(
+            f"{what}: 2Theta does not move in this scan (scan axis {scan.get('scanAxis')!r})"
+        )
+    if y.size < 2:
+        raise RunError(f"{what}: an x,y spectrum needs at least two points")
+    return x, y
+
+
+def _read_xrdml(path: Path) -> list[Block]:
+    """The scans of an XRDML file (Malvern Panalytical's XML): one x,y spectrum per ``<scan>``
+    (:func:`_xrdml_scan`); scans on one 2θ axis form one Block (a row per scan), otherwise each
+    scan is a Block of its own, its source ``FILE[scan K]`` (K from 1)."""
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        root = ElementTree.parse(path).getroot()
+    except (ElementTree.ParseError, OSError) as exc:
+        raise RunError(f"{path}: not a readable XRDML file ({exc})") from None
+    scans = [el for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "scan"]
+    if not scans:
+        raise RunError(f"{path}: no <scan> (not an XRDML measurement)")
+    many = len(scans) > 1
+    parsed = [
+        _xrdml_scan(scan, f"{path} (scan {k})" if many else str(path))
+        for k, scan in enumerate(scans, start=1)
+    ]
+    x0 = parsed[0][0]
+    if all(x.shape == x0.shape and np.array_equal(x, x0) for x, _ in parsed):
+        return [Block(source=str(path), y=np.stack([y for _, y in parsed]), x=x0)]
+    return [
+        Block(source=f"{path}[scan {k}]", y=y[None, :], x=x)
+        for k, (x, y) in enumerate(parsed, start=1)
+    ]
+
+
 def _read_npy(path: Path) -> Block:
     try:
         data = np.load(path, allow_pickle=False)
@@ -182,6 +282,7 @@ _READERS = {
     ".txt": _read_text,
     ".xy": _read_text,
     ".dat": _read_text,
+    ".xrdml": _read_xrdml,
     ".npy": _read_npy,
     ".parquet": _read_parquet,
 }
@@ -204,5 +305,6 @@ def read_spectra(paths: Sequence[str | os.PathLike] | str | os.PathLike) -> list
             )
         if not path.is_file():
             raise RunError(f"{path}: no such file")
-        blocks.append(reader(path))
+        read = reader(path)
+        blocks += read if isinstance(read, list) else [read]
     return blocks
