@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -142,3 +143,31 @@ def test_shipped_runs_aggregate_again_without_models(tiny_run, tmp_path):
     pd.testing.assert_frame_equal(again.reset_index(drop=True), first.reset_index(drop=True))
     timings = pd.read_csv(work / "results" / "tables" / "runtimes.csv")
     assert set(timings["rule"]) >= {"train_model", "evaluate_model"}  # shipped with the runs
+
+
+def test_shipping_again_leaves_no_stale_tables_or_figures(tmp_path):
+    """A folder shipped again (more runs of a campaign, aggregated anew) holds what the new
+    results have: a figure or optional table the earlier shipping had and this one lacks goes;
+    files put there by hand stay."""
+
+    def results(figures, optional):
+        root = tmp_path / "results"
+        shutil.rmtree(root, ignore_errors=True)
+        (root / "tables").mkdir(parents=True)
+        (root / "figures").mkdir()
+        for name in [*shipped.TABLES, *optional]:
+            (root / "tables" / f"{name}.csv").write_text("a\n1\n")
+            (root / "tables" / f"{name}.md").write_text("| a |\n")
+        for name in figures:
+            (root / "figures" / f"{name}.png").write_bytes(b"png")
+        return root
+
+    dest = tmp_path / "shipped"
+    shipped.ship(results(["activation", "robustness"], ["robustness", "agreement"]), dest, {})
+    (dest / "PROVENANCE.md").write_text("by hand\n")
+    shipped.ship(results(["activation"], ["agreement"]), dest, {})
+    names = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()}
+    assert "figures/activation.png" in names and "agreement.csv" in names
+    assert "figures/robustness.png" not in names
+    assert not {"robustness.csv", "robustness.md"} & names
+    assert "PROVENANCE.md" in names

@@ -62,6 +62,11 @@ def ship(
     missing = [name for name in TABLES if not (tables / f"{name}.csv").exists()]
     if missing:
         raise ShipError(f"{tables}: no {missing[0]}.csv (run the aggregates first)")
+    # what an earlier shipping to `dest` left and this run does not make goes (the figures, the
+    # optional tables); files put there by hand (PROVENANCE.md, device logs) stay
+    stale = [dest / f"{name}{suffix}" for name in OPTIONAL_TABLES for suffix in (".csv", ".md")]
+    for path in [*stale, *(dest / "figures").glob("*.png")]:
+        path.unlink(missing_ok=True)
     (dest / "figures").mkdir(parents=True, exist_ok=True)
     for name in TABLES:
         shutil.copy2(tables / f"{name}.csv", dest / f"{name}.csv")
