@@ -1,7 +1,8 @@
 """Ship a finished run set into reference-results/<name>/, or regenerate the results section.
 
   python tools/reference_results.py ship NAME --results results --config config/paper.yaml \
-      --title "..." --command "snakemake ..." --hardware "..." --threads 1 --wall-time "1 h 10 min"
+      --title "..." --command "snakemake ..." --hardware "..." --threads 1 --wall-time "1 h 10 min" \
+      [--commit TRAINED_AT]
   python tools/reference_results.py readme        # rewrites docs/fidelity.md "Results at the
                                                   # published scale" (the README links it)
 
@@ -39,6 +40,11 @@ def main(argv=None) -> int:
     s.add_argument("--threads", default="")
     s.add_argument("--wall-time", required=True)
     s.add_argument("--date", default=datetime.date.today().isoformat())
+    s.add_argument(
+        "--commit",
+        help="the commit the runs were trained at (a GPU campaign's versions.txt; default: the "
+        "checkout's HEAD, which provenance.json also records as shipped_at)",
+    )
     s.add_argument("--note", default="")
     s.add_argument(
         "--scale",
@@ -71,7 +77,8 @@ def main(argv=None) -> int:
         "threads": args.threads,
         "date": args.date,
         "wall_time": args.wall_time,
-        "commit": commit,
+        "commit": args.commit or commit,
+        "shipped_at": commit,
         "versions": versions,
         "note": args.note,
         "scale": args.scale,
