@@ -369,3 +369,40 @@ def test_models_are_tested_on_every_level_for_real(tmp_path):
     assert (results / "figures" / "robustness.png").stat().st_size > 10_000
     log = (results / "logs" / "plot_robustness.log").read_text()
     assert "WARNING" not in log, log
+
+
+@pytest.mark.parametrize(
+    "base,level,expected",
+    [
+        (  # a base without peak_count: the schema fills the gamma defaults before the sweep
+            {},
+            {"generate": {"peak_count": {"distribution": "uniform", "min": 2, "max": 4}}},
+            ("generate", "peak_count", {"distribution": "uniform", "min": 2, "max": 4}),
+        ),
+        (
+            {"render": {"noise": {"kind": "gaussian", "snr": 30}}},
+            {"render": {"noise": {"kind": "poisson", "counts": 100}}},
+            ("render", "noise", {"kind": "poisson", "counts": 100}),
+        ),
+        (
+            {"test": {"peak_shape": {"shape": "pseudo_voigt", "eta": 0.5}}},
+            {"test": {"peak_shape": {"shape": "lorentzian"}}},
+            ("test", "peak_shape", {"shape": "lorentzian"}),
+        ),
+    ],
+    ids=["peak_count distribution", "noise kind", "peak shape"],
+)
+def test_a_level_may_switch_a_setting_to_another_kind(base, level, expected):
+    """A level that changes the kind of a setting (peak_count's distribution, the noise's kind,
+    the peak shape) gets that setting as it gives it: the base's keys of the other kind are not
+    merged in (the schema refuses them); a level of the same kind still merges."""
+    cfg = swept({"other": level, "same": {"render": {"sigma": [0.6, 0.9]}}})
+    for section, value in base.items():
+        cfg["datasets"]["bench"][section].update(value)
+    out = expand(cfg)
+    section, key, value = expected
+    assert out["datasets"]["bench_other"][section][key] == value
+    assert out["datasets"]["bench_same"] == {
+        **out["datasets"]["bench"],
+        "render": {**out["datasets"]["bench"]["render"], "sigma": [0.6, 0.9]},
+    }

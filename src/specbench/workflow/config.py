@@ -64,16 +64,42 @@ def deep_merge(base: dict, override: dict | None) -> dict:
     return merged
 
 
+#: The settings of a dataset whose other keys depend on one of theirs, its kind (the schema's
+#: alternatives): setting -> that key. A sweep level that changes the kind replaces the setting.
+KINDS = {"peak_count": "distribution", "noise": "kind", "peak_shape": "shape"}
+
+
+def merge_level(base: dict, override: dict) -> dict:
+    """A sweep level's dataset: `base` deep-merged with `override` (neither is modified), except
+    that a setting of :data:`KINDS` whose kind the override changes is the override's alone (the
+    keys of the base's kind, e.g. the gamma parameters the schema filled in, do not belong to it).
+    """
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        old = merged.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            kind = KINDS.get(key)
+            if kind is not None and kind in value and value[kind] != old.get(kind):
+                merged[key] = copy.deepcopy(value)
+            else:
+                merged[key] = merge_level(old, value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
 def expand_sweeps(config: dict) -> dict:
     """A copy of `config` with every dataset sweep expanded into datasets of their own.
 
     ``datasets.<base>.sweep: {<level>: <override>, ...}`` adds the dataset ``<base>_<level>`` =
-    the base deep-merged with the override, for each level in order; the base stays a dataset of
-    its own, without ``sweep`` (so adding or changing a level changes no other dataset's config,
-    and Snakemake reruns only that level's jobs). An experiment with ``sweep: true`` on a swept
-    dataset becomes one experiment ``<experiment>_<level>`` per level (without ``sweep``), on the
-    level's dataset. Pure: neither `config` nor its parts are modified. Run it after schema
-    validation, then validate again (the derived datasets get their schema defaults and checks).
+    the base deep-merged with the override (:func:`merge_level`: a level that changes a
+    setting's kind, e.g. the noise's, replaces that setting), for each level in order; the base
+    stays a dataset of its own, without ``sweep`` (so adding or changing a level changes no other
+    dataset's config, and Snakemake reruns only that level's jobs). An experiment with ``sweep:
+    true`` on a swept dataset becomes one experiment ``<experiment>_<level>`` per level (without
+    ``sweep``), on the level's dataset. Pure: neither `config` nor its parts are modified. Run
+    it after schema validation, then validate again (the derived datasets get their schema
+    defaults and checks).
     """
     out = copy.deepcopy(config)
     datasets: dict = {}
@@ -88,7 +114,7 @@ def expand_sweeps(config: dict) -> dict:
                     f"datasets.{base}.sweep.{level}: the derived dataset name {name!r} is "
                     f"already a dataset"
                 )
-            datasets[name] = deep_merge(base_ds, override)
+            datasets[name] = merge_level(base_ds, override)
             levels_of.setdefault(base, []).append(level)
     out["datasets"] = datasets
     experiments: dict = {}
