@@ -83,6 +83,7 @@ BAD = [
     ("wrong type", "datasets.bench.n_points", "many", ["n_points", "many"]),
     ("negative count", "datasets.bench.render.train_per_class", -5, ["train_per_class", "-5"]),
     ("zero classes", "datasets.bench.generate.n_classes", 0, ["n_classes", "0"]),
+    ("one class", "datasets.bench.generate.n_classes", 1, ["n_classes=1", "at least 2"]),
     (
         "unknown distribution",
         "datasets.bench.generate.peak_count",
@@ -172,6 +173,27 @@ def test_peak_outside_spectrum_in_classes_file(tiny, tmp_path, monkeypatch):
     with pytest.raises(sbconfig.ConfigError) as err:
         check(tiny)
     assert "datasets.chal" in str(err.value) and "140" in str(err.value)
+
+
+def test_a_classes_file_of_one_class_is_refused(tiny, tmp_path, monkeypatch):
+    """A model of one class is not a run (training.json's n_classes >= 2): the evaluation would
+    refuse it only after its training, so the config is refused before any job."""
+    one = {
+        "datapoints": 100,
+        "classes": 1,
+        "spectra": {"0": {"peak_positions": [5, 40], "peak_heights": [1.0, 0.5]}},
+    }
+    (tmp_path / "classes.json").write_text(json.dumps(one))
+    monkeypatch.chdir(tmp_path)
+    tiny["datasets"]["chal"] = {
+        "source": "file",
+        "classes_file": "classes.json",
+        "seed": 1,
+        "render": {"train_per_class": 2, "val_per_class": 1},
+    }
+    with pytest.raises(sbconfig.ConfigError) as err:
+        check(tiny)
+    assert "datasets.chal" in str(err.value) and "at least 2" in str(err.value)
 
 
 def test_experiment_training_overrides_merge(tiny):

@@ -65,6 +65,10 @@ def check_dataset(name: str, ds: dict, basedir: str | Path = ".") -> None:
             raise ConfigError(f"{key}.generate is required when source is 'generated'")
         if "n_points" not in ds:
             raise ConfigError(f"{key}.n_points is required when source is 'generated'")
+        if gen["n_classes"] < 2:
+            raise ConfigError(
+                f"{key}.generate.n_classes={gen['n_classes']}: a benchmark needs at least 2 classes"
+            )
         n = ds["n_points"]
         boundary = gen["boundary"]
         if 2 * boundary >= n:
@@ -106,9 +110,13 @@ def check_dataset(name: str, ds: dict, basedir: str | Path = ".") -> None:
         from specbench.data.classes import check_classes_file  # no heavy imports
 
         try:
-            check_classes_file(path, n_points=ds.get("n_points"))
+            classes = check_classes_file(path, n_points=ds.get("n_points"))
         except ValueError as exc:
             raise ConfigError(f"{key}: {exc}") from None
+        if len(classes) < 2:
+            raise ConfigError(
+                f"{key}: {path} has {len(classes)} class; a benchmark needs at least 2"
+            )
     render = ds["render"]
     low, high = render["sigma"]
     if low > high:
