@@ -120,6 +120,18 @@ BAD = [
         ["min", "5", "max", "3"],
     ),
     ("missing classes file", "datasets.chal", None, ["classes_file", "missing.json"]),
+    (  # generated classes have no 2theta axis: the variation would be left out silently
+        "xrd variation of generated classes",
+        "datasets.bench.render.xrd",
+        {"strain": 0.01},
+        ["datasets.bench.render.xrd", "structures", "generated"],
+    ),
+    (
+        "xrd variation of challenge classes",
+        "datasets.chal.render.xrd",
+        {"size": [10, 50]},
+        ["datasets.chal.render.xrd", "structures", "challenge"],
+    ),
 ]
 
 

@@ -59,6 +59,10 @@ def check_dataset(name: str, ds: dict, basedir: str | Path = ".") -> None:
     (`ds`, validated against the schema, defaults filled); `basedir` as in classes_source_path."""
     key = f"datasets.{name}"
     source = ds["source"]
+    if ds["render"].get("xrd") and source != "structures":  # it needs the classes' 2θ axis
+        raise ConfigError(
+            f"{key}.render.xrd (XRD variation) needs source 'structures' (got {source!r})"
+        )
     if source == "generated":
         gen = ds.get("generate")
         if gen is None:
@@ -141,8 +145,6 @@ def _check_own_phases(name: str, ds: dict) -> None:
         raise ConfigError(f"{key}: source {source!r} takes `{needed[2]}`, not {other} or classes")
     if source == "peaks" and ds.get("xrd"):
         raise ConfigError(f"{key}.xrd is only used with source 'structures'")
-    if (ds["render"].get("xrd") or ds.get("test", {}).get("xrd")) and source != "structures":
-        raise ConfigError(f"{key}.render.xrd (XRD variation) needs source 'structures'")
     variation = ds["render"].get("xrd") or {}
     low, high = variation.get("size") or (1, 1)
     if low > high:
