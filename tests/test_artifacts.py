@@ -591,3 +591,9 @@ def test_good_artifact_settings_pass_and_get_no_defaults():
     clean = check(tiny_with("render", {}))
     assert not {"peak_shape", "noise", "background"} & set(clean["datasets"]["bench"]["render"])
     assert not {"peak_shape", "noise", "background"} & set(clean["datasets"]["bench"]["test"])
+
+
+def test_rows_not_class_major_are_refused_naming_the_class():
+    settings = {"noise": {"kind": "gaussian", "snr": 10}}
+    with pytest.raises(ValueError, match=r"class-major.*class 0's 2 rows are not rows 0..1"):
+        artifacts.draw_artifacts(settings, np.array([0, 1, 0]), seed=1, split="train")

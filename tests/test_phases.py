@@ -81,6 +81,10 @@ def test_peaks_on_one_point_are_added_and_weak_ones_left_out():
     assert heights.tolist() == [0.6, 1.0]
     with pytest.raises(ClassesError, match="peak at 55 outside the axis range"):
         phases.to_grid([55.0], [1.0], start=10, stop=50, n_points=41)
+    with pytest.raises(ClassesError, match="intensity -3 of the peak at 30"):
+        phases.to_grid([20.0, 30.0], [1.0, -3.0], start=10, stop=50, n_points=41)
+    with pytest.raises(ClassesError, match="no intensity above 0"):
+        phases.to_grid([20.0, 30.0], [0.0, 0.0], start=10, stop=50, n_points=41)
 
 
 def test_reflections_are_the_symmetry_equivalents_of_each_peak(tmp_path):

@@ -103,6 +103,9 @@ def test_render_peaks_overwrites_and_handles_edges():
     assert out.dtype == np.float32
     with pytest.raises(ValueError, match=r"outside the spectrum \[0, 10\)"):
         render_peaks(np.array([[10]]), np.array([[1.0]]), np.array([1.0]), 10)
+    # the message names the first offending row and position
+    with pytest.raises(ValueError, match=r"row 1.* position -2 .*outside the spectrum \[0, 10\)"):
+        render_peaks(np.array([[3], [-2]]), np.ones((2, 1)), np.ones(2), 10)
 
 
 @pytest.mark.parametrize("eta", [None, "mixed"])

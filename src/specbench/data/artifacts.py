@@ -171,7 +171,10 @@ def draw_artifacts(settings: Mapping, labels: np.ndarray, *, seed: int, split: s
     classes, starts, counts = np.unique(labels, return_index=True, return_counts=True)
     for k, start, n in zip(classes.tolist(), starts.tolist(), counts.tolist()):
         if not np.all(labels[start : start + n] == k):
-            raise ValueError("draw_artifacts needs class-major rows (each class contiguous)")
+            raise ValueError(
+                f"draw_artifacts needs class-major rows (each class contiguous): class {k}'s "
+                f"{n} rows are not rows {start}..{start + n - 1}"
+            )
         block = slice(start, start + n)
 
         def stream(kind: str) -> np.random.Generator:

@@ -131,8 +131,13 @@ def render_peaks(
         if counts is None
         else np.arange(slots)[None, :] < np.asarray(counts)[:, None]
     )
-    if np.any(valid & ((positions < 0) | (positions >= n_points))):
-        raise ValueError(f"peak positions outside the spectrum [0, {n_points})")
+    outside = valid & ((positions < 0) | (positions >= n_points))
+    if outside.any():
+        row, slot = (int(i[0]) for i in np.nonzero(outside))
+        raise ValueError(
+            f"row {row}: peak position {int(positions[row, slot])} is outside the spectrum "
+            f"[0, {n_points})"
+        )
     # Overwrite semantics: a peak is dropped when a later valid peak of its row has its position.
     later_same = (positions[:, :, None] == positions[:, None, :]) & valid[:, None, :]
     later_same &= np.triu(np.ones((slots, slots), dtype=bool), k=1)[None]

@@ -72,8 +72,14 @@ def to_grid(
         raise ClassesError(
             f"{where}: peak at {x[outside][0]:g} outside the axis range [{start:g}, {stop:g}]"
         )
-    if not (intensity > 0).any() or (intensity < 0).any():
-        raise ClassesError(f"{where}: intensities must be >= 0 with one > 0")
+    negative = np.flatnonzero(intensity < 0)
+    if negative.size:
+        i = negative[0]
+        raise ClassesError(
+            f"{where}: intensity {intensity[i]:g} of the peak at {x[i]:g}: intensities must be >= 0"
+        )
+    if not (intensity > 0).any():
+        raise ClassesError(f"{where}: no intensity above 0 (intensities must be >= 0 with one > 0)")
     step = grid_step(start, stop, n_points)
     index = np.rint((x - start) / step).astype(np.int64)
     merged = np.bincount(index, weights=intensity, minlength=n_points)
