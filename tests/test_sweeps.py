@@ -406,3 +406,29 @@ def test_a_level_may_switch_a_setting_to_another_kind(base, level, expected):
         **out["datasets"]["bench"],
         "render": {**out["datasets"]["bench"]["render"], "sigma": [0.6, 0.9]},
     }
+
+
+def test_the_settings_with_a_kind_are_derived_from_the_schema():
+    """merge_level's KINDS come from the schema: every one is a dataset key that uses that
+    definition, and every dataset key whose definition is chosen by a kind is among them (a new
+    setting with alternatives needs no second list)."""
+    from specbench.core import schema
+    from specbench.workflow.config import KINDS
+
+    dataset = schema.load()["properties"]["datasets"]["additionalProperties"]
+
+    def refs(node, key=None):  # (config key, referenced $defs name) anywhere under node
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if key is not None and ref.startswith("#/$defs/"):
+                yield key, ref.rsplit("/", 1)[1]
+            for k, v in node.items():
+                yield from refs(v, k if k not in ("properties", "then", "else") else key)
+        elif isinstance(node, list):
+            for v in node:
+                yield from refs(v, key)
+
+    used = {(key, name) for key, name in refs(dataset) if name in schema.load()["$defs"]}
+    assert {name for _, name in used if name in KINDS} == set(KINDS)
+    assert all(key == name for key, name in used if name in KINDS)
+    assert {"peak_count", "peak_shape", "noise"} <= set(KINDS)  # the derivation finds them

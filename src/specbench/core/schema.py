@@ -24,7 +24,17 @@ from typing import Any
 
 SCHEMA_PATH = Path(__file__).with_name("schema.yaml")
 
-__all__ = ["SCHEMA_PATH", "SchemaError", "defaults", "enum", "fill", "load", "node", "validator"]
+__all__ = [
+    "SCHEMA_PATH",
+    "SchemaError",
+    "defaults",
+    "enum",
+    "fill",
+    "kinds",
+    "load",
+    "node",
+    "validator",
+]
 
 
 class SchemaError(ValueError):
@@ -38,6 +48,19 @@ def load() -> dict:
 
     with open(SCHEMA_PATH) as f:
         return yaml.safe_load(f)
+
+
+def kinds() -> dict[str, str]:
+    """The settings whose other keys depend on one of theirs, their kind: ``$defs`` name (the
+    config key that uses it, e.g. ``noise``) -> that key (``kind``). Such a setting is an object
+    with one required key, an ``enum`` (the alternatives: gaussian or poisson noise, ...)."""
+    out = {}
+    for name, definition in load()["$defs"].items():
+        required = definition.get("required") or []
+        properties = definition.get("properties") or {}
+        if len(required) == 1 and "enum" in properties.get(required[0], {}):
+            out[name] = required[0]
+    return out
 
 
 def _resolve(schema: dict) -> dict:

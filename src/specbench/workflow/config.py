@@ -66,7 +66,7 @@ def deep_merge(base: dict, override: dict | None) -> dict:
 
 #: The settings of a dataset whose other keys depend on one of theirs, its kind (the schema's
 #: alternatives): setting -> that key. A sweep level that changes the kind replaces the setting.
-KINDS = {"peak_count": "distribution", "noise": "kind", "peak_shape": "shape"}
+KINDS = schema.kinds()
 
 
 def merge_level(base: dict, override: dict) -> dict:
