@@ -362,3 +362,29 @@ def test_analysis_errors_name_the_file_and_line(toy, tmp_path):
     (src / "toypkg" / "util.py").write_text("from ... import x\n")
     with pytest.raises(ValueError, match=r"util\.py:1: relative import beyond the top-level"):
         codedeps.loaded_modules(src / "toypkg" / "util.py", src=src, package="toypkg")
+
+
+def test_a_cached_test_split_fingerprint_is_keyed_by_all_the_code_it_runs():
+    """Baselines' fingerprint cache (specbench.workflow.baselines) is stale when any code the
+    fingerprint runs changes: every package module that computing one really loads, in a fresh
+    interpreter, is among the files its key digests (once only specbench/data/*.py)."""
+    import subprocess
+    import sys
+
+    from specbench.workflow import baselines, validation
+
+    config = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+    validation.prepare_config(config, basedir=str(REPO))
+    code = (
+        "import json, sys\n"
+        "from specbench.data import fingerprint\n"
+        f"fingerprint.of_dataset(json.loads({json.dumps(json.dumps(config['datasets']['bench']))}),"
+        " name='bench')\n"
+        "print('\\n'.join(m.__file__ for n, m in sys.modules.items()"
+        " if n.split('.')[0] == 'specbench' and getattr(m, '__file__', None)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = {Path(line).resolve() for line in out.stdout.split()}
+    keyed = {path.resolve() for path in baselines.fingerprint_code()}
+    assert any(path.parent.name == "core" for path in loaded)  # not only data/
+    assert loaded <= keyed, sorted(map(str, loaded - keyed))

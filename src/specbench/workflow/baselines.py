@@ -57,10 +57,19 @@ def setting_differences(theirs: Mapping[str, Any], ours: Mapping[str, Any]) -> l
     ]
 
 
+def fingerprint_code() -> list[Path]:
+    """The files whose code a fingerprint runs: every package module specbench.data.fingerprint
+    loads (specbench.workflow.codedeps) and the schema whose defaults rendering fills in."""
+    from specbench.core import schema
+    from specbench.workflow import codedeps
+
+    return [*codedeps.package_sources(fingerprint.__file__), schema.SCHEMA_PATH]
+
+
 def _package_code() -> str:
-    """A digest of the data stage's code (a cached fingerprint is stale when it changes)."""
+    """A digest of :func:`fingerprint_code` (a cached fingerprint is stale when it changes)."""
     digest = hashlib.sha256()
-    for path in sorted(Path(fingerprint.__file__).parent.glob("*.py")):
+    for path in fingerprint_code():
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
