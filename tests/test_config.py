@@ -84,6 +84,7 @@ BAD = [
     ("negative count", "datasets.bench.render.train_per_class", -5, ["train_per_class", "-5"]),
     ("zero classes", "datasets.bench.generate.n_classes", 0, ["n_classes", "0"]),
     ("one class", "datasets.bench.generate.n_classes", 1, ["n_classes=1", "at least 2"]),
+    ("one point", "datasets.bench.n_points", 1, ["n_points", "1 is less than the minimum of 2"]),
     (
         "unknown distribution",
         "datasets.bench.generate.peak_count",
