@@ -341,6 +341,10 @@ BAD = {
         ),
         "the direction must not be [0, 0, 0]",
     ),
+    "structures on another axis": (
+        lambda d, w: d["axis"].update(unit="q"),
+        "datasets.mine.axis.unit='q': the patterns of structures are in 2theta",
+    ),
     "size range reversed": (
         lambda d, w: d["render"]["xrd"].update(size=[50, 10]),
         "render.xrd.size=[50, 10]: smallest is larger than largest",

@@ -145,6 +145,11 @@ def _check_own_phases(name: str, ds: dict) -> None:
         raise ConfigError(f"{key}: source {source!r} takes `{needed[2]}`, not {other} or classes")
     if source == "peaks" and ds.get("xrd"):
         raise ConfigError(f"{key}.xrd is only used with source 'structures'")
+    unit = ds["axis"].get("unit", "2theta")
+    if source == "structures" and unit != "2theta":  # the patterns are computed in 2θ
+        raise ConfigError(
+            f"{key}.axis.unit={unit!r}: the patterns of structures are in 2theta (degrees)"
+        )
     variation = ds["render"].get("xrd") or {}
     low, high = variation.get("size") or (1, 1)
     if low > high:
