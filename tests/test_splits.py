@@ -73,6 +73,20 @@ def test_read_arrays_is_float32_int32_and_writable(tmp_path):
     assert spectra[0, 0] == -1.0
 
 
+def test_a_small_split_reads_back_writable(tmp_path):
+    """One row group: pyarrow's zero-copy views are read-only (torch.from_numpy warned on the
+    labels of docs/datasets.md's example, and `labels[i] = ...` raised)."""
+    from specbench.data.preprocess import load_split
+
+    path = tmp_path / "split.parquet"
+    splits.write_split(path, **example())
+    assert pq.ParquetFile(path).num_row_groups == 1
+    for arrays in (splits.read_arrays(path), load_split(path)):
+        assert all(a.flags.writeable for a in arrays)
+    split = splits.read_split(path)
+    assert split.labels.flags.writeable and split.sigma.flags.writeable
+
+
 def test_streamed_blocks_equal_one_write(tmp_path):
     data = example(rows=10)
     whole, parts = tmp_path / "whole.parquet", tmp_path / "parts.parquet"

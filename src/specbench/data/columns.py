@@ -132,7 +132,7 @@ def read_values(table: pa.Table, column: Column) -> Any:
         return np.array(table.column(column.name).to_pylist(), dtype=object)
     if column.kind in _SCALARS:
         dtype = _SCALARS[column.kind][1]
-        return table.column(column.name).to_numpy().astype(dtype, copy=False)
+        return table.column(column.name).to_numpy().astype(dtype)  # a copy: writable
     if column.kind.startswith("fixed_size_list<"):
         return _spectra(table)
     return _list_column(table, column.name, _SCALARS[_element(column.kind)][1])
