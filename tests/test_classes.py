@@ -208,6 +208,9 @@ def test_not_json_and_missing_file_are_rejected(tmp_path):
         check_classes_file(path)
     with pytest.raises(ClassesError, match="nothere.json: no such classes file"):
         check_classes_file(tmp_path / "nothere.json")
+    path.write_bytes(b"PAR1\x15\xc0\x00")  # a binary file (a split) given as classes_file
+    with pytest.raises(ClassesError, match="broken.json: not valid JSON"):
+        check_classes_file(path)
 
 
 def test_rescaling_that_merges_peaks_is_rejected(tmp_path):

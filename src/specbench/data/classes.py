@@ -192,6 +192,8 @@ def _read_json(path: str | os.PathLike) -> object:
         raise ClassesError(f"{path}: no such classes file") from None
     except OSError as exc:
         raise ClassesError(f"{path}: cannot read classes file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ClassesError(f"{path}: not valid JSON (not UTF-8 text)") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
