@@ -336,6 +336,10 @@ def test_a_run_on_your_own_axis_needs_to_know_what_values_alone_span(tmp_path):
         prepare(run, [Block(y=y, source="scan.npy")])
     spans = prepare(run, [Block(y=y, source="scan.npy")], grid=(5, 90))  # --grid: they span 5..90
     assert spans.x.shape == (1, 71)
+    with pytest.raises(ClassifyError, match=r"spans 0..100 \(--grid\): they must cover it$"):
+        prepare(run, [Block(y=y, x=x, source="scan.xy")], grid=(0, 100))  # not "set the grid"
+    with pytest.raises(ClassifyError, match=r"spans 10..80; set it with --grid START,STOP$"):
+        prepare(run, [Block(y=y[:, 20:], x=x[20:], source="scan.xy")])
 
 
 @pytest.mark.slow

@@ -92,7 +92,7 @@ def prepare(
     for block in blocks:
         y = model_input(block.y, source=block.source)  # every value finite in float32
         if block.x is not None:
-            y = resample(block.x, block.y, positions, source=block.source)
+            y = resample(block.x, block.y, positions, source=block.source, grid_given=span_given)
         elif y.shape[1] != n_points:
             if not span_given:  # a run's axis is the model's grid, not the range they span
                 raise RunError(

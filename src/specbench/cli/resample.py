@@ -34,12 +34,18 @@ def model_positions(n_points: int, grid: tuple[float, float]) -> np.ndarray:
 
 
 def resample(
-    x: np.ndarray, y: np.ndarray, positions: np.ndarray, *, source: str = ""
+    x: np.ndarray,
+    y: np.ndarray,
+    positions: np.ndarray,
+    *,
+    source: str = "",
+    grid_given: bool = False,
 ) -> np.ndarray:
     """Spectra `y` [n, m] sampled at `x` [m], linearly interpolated at `positions` [p].
 
     `x` may be ascending or descending but must be strictly monotonic, and its range must cover
-    `positions` (to a relative tolerance of 1e-9); RunError naming `source` otherwise.
+    `positions` (to a relative tolerance of 1e-9); RunError naming `source` otherwise (with
+    `grid_given`, the positions are the user's --grid: the message does not ask for one).
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.atleast_2d(np.asarray(y, dtype=np.float64))
@@ -54,7 +60,8 @@ def resample(
     if x[0] > lo + tolerance or x[-1] < hi - tolerance:
         raise RunError(
             f"{source}: x values span {x[0]:g}..{x[-1]:g} but the model's grid spans "
-            f"{lo:g}..{hi:g}; set the grid with --grid START,STOP"
+            f"{lo:g}..{hi:g}"
+            + (" (--grid): they must cover it" if grid_given else "; set it with --grid START,STOP")
         )
     positions = np.clip(positions, x[0], x[-1])
     return np.stack([np.interp(positions, x, row) for row in y])
