@@ -298,6 +298,15 @@ def test_top_k_orders_and_validates():
 # ------------------------------------------------------------------------------ grid, resampling
 
 
+def test_a_file_that_is_not_npy_is_named_so(tmp_path):
+    """A text export saved as .npy: numpy's own message spoke of pickled data and allow_pickle."""
+    path = tmp_path / "scan.npy"
+    path.write_text("10,1\n11,2\n")
+    with pytest.raises(ClassifyError, match=r"scan.npy: not a .npy file \(no NumPy header") as e:
+        read_spectra([path])
+    assert "pickle" not in str(e.value)
+
+
 def test_resample_is_exact_for_linear_data():
     x = np.array([0.0, 0.3, 1.1, 2.0, 3.7, 5.0])
     y = np.stack([3 * x + 1, -2 * x + 20])

@@ -243,6 +243,13 @@ def _read_xrdml(path: Path) -> list[Block]:
 
 def _read_npy(path: Path) -> Block:
     try:
+        with open(path, "rb") as handle:
+            magic = handle.read(6)
+    except OSError as exc:
+        raise RunError(f"{path}: not a readable .npy file ({exc.strerror})") from None
+    if magic != b"\x93NUMPY":  # np.load would speak of pickled data and allow_pickle
+        raise RunError(f"{path}: not a .npy file (no NumPy header; text: .csv, .txt, ...)")
+    try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise RunError(f"{path}: not a readable .npy file ({exc})") from None
