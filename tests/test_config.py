@@ -383,3 +383,32 @@ def test_a_baseline_named_twice_is_refused(tiny):
     with pytest.raises(ConfigError, match="listed twice") as refused:
         baselines.load(tiny)
     assert str(again) in str(refused.value) and str(folder) in str(refused.value)
+
+
+def test_the_tree_message_suggests_a_command_that_keeps_every_configfile(tmp_path, tiny):
+    """Snakemake keeps only the last of several --configfile options: the suggested command
+    must name every file after one --configfile (it wrote `--configfile a --configfile b`)."""
+    import numpy as np
+
+    from specbench.data.splits import write_split
+    from specbench.workflow import trees
+
+    data = tmp_path / "results" / "datasets" / "bench"
+    data.mkdir(parents=True)
+    write_split(
+        data / "train.parquet",
+        spectra=np.ones((2, 4), dtype=np.float32),
+        labels=np.zeros(2, dtype=np.int32),
+        peak_positions=[np.array([1], dtype=np.int32)] * 2,
+        peak_heights=[np.array([1.0], dtype=np.float32)] * 2,
+        sigma=np.ones(2, dtype=np.float32),
+        variant=["random"] * 2,
+        metadata={"config_hash": "another definition"},
+    )
+    run = tmp_path / "results" / "runs" / "bench" / "cnn2" / "seed0"
+    run.mkdir(parents=True)
+    (run / "training.json").write_text("{}")
+    datasets = check(tiny)["datasets"]
+    with pytest.raises(sbconfig.ConfigError) as error:
+        trees.check_datasets(datasets, ["bench"], root=tmp_path, configfiles=["a.yaml", "b.yaml"])
+    assert "(snakemake --directory DIR --configfile a.yaml b.yaml)" in str(error.value)

@@ -70,7 +70,9 @@ def check_datasets(
         runs = trained_runs(name, root)
         if not runs:
             continue
-        given = " ".join(f"--configfile {f}" for f in configfiles)
+        # one --configfile for all: Snakemake keeps only the last of several such options
+        files = " ".join(map(str, configfiles))
+        given = f"--configfile {files}" if files else ""
         raise ConfigError(
             f"dataset {name!r} in {root.resolve() / 'results'} was rendered from another "
             f"definition, and {len(runs)} trained run(s) depend on it: give this config its own "
