@@ -30,6 +30,12 @@ def test_runs_compared_and_an_unevaluated_run_reported(tmp_path, capsys):
     assert compare_runs.main([str(tmp_path / "a"), str(tmp_path / "b")]) == 0
     assert "2 runs compared, 0 differ" in capsys.readouterr().out
 
+    extra = tmp_path / "b/results/runs/chal/vgg/seed1"  # a run only B has: not "0 differ"
+    shutil.copytree(RUNS / "vgg" / "seed0", extra)
+    assert compare_runs.main([str(tmp_path / "a"), str(tmp_path / "b")]) == 1
+    assert f"chal/vgg/seed1: missing in {tmp_path / 'a'}" in capsys.readouterr().out
+    shutil.rmtree(extra)
+
     (tmp_path / "b/results/runs/chal/vgg/seed0/metrics.json").unlink()  # trained, not evaluated
     history = tmp_path / "b/results/runs/chal/cnn2/seed0/history.csv"
     lines = history.read_text().splitlines()

@@ -2,7 +2,8 @@
 
     python tools/compare_runs.py DIR_A DIR_B
 
-For every run folder DIR_A/results/runs/<dataset>/<model>/seed<N>: DIR_B has it, the core metrics
+For every run folder DIR_A/results/runs/<dataset>/<model>/seed<N>: DIR_B has it (and DIR_B has
+no run that DIR_A lacks), the core metrics
 of metrics.json are equal (read with specbench.evaluation.runs.read_metrics), predictions.parquet is equal
 table for table (specbench.evaluation.predictions.read_predictions), and the per-epoch loss and accuracy of
 history.csv are equal. Timings and versions are not compared. Exit status 1 if anything differs
@@ -31,6 +32,10 @@ HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
 def compare(a: Path, b: Path) -> int:
     runs = sorted(p.relative_to(a) for p in (a / "results" / "runs").glob("*/*/seed*"))
     differing = 0
+    for run in sorted(p.relative_to(b) for p in (b / "results" / "runs").glob("*/*/seed*")):
+        if not (a / run).is_dir():  # a run only B has is a difference too
+            print(f"{run}: missing in {a}")
+            differing += 1
     for run in runs:
         if not (b / run).is_dir():
             print(f"{run}: missing in {b}")
