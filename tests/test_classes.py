@@ -325,3 +325,48 @@ def test_make_classes_for_each_source(tmp_path):
         {"source": "file", "classes_file": "x", "seed": 0}, name="f", output=out, source=str(src)
     )
     assert json.loads(out.read_text())["spectra"] == published()["spectra"]
+
+
+BENCHMARK = ROOT / "config" / "benchmark_classes.json"
+
+
+def test_the_shipped_benchmark_classes_are_the_authors():
+    """config/benchmark_classes.json holds the authors' 500 classes (the peak-count histogram
+    of their published config), and only six of them carry their own test settings."""
+    classes = check_classes_file(BENCHMARK)
+    assert len(classes) == 500 and classes.n_points == 5000
+    counts = np.bincount([len(p) for p in classes.positions])
+    assert {k: int(v) for k, v in enumerate(counts) if v} == PUBLISHED_COUNTS
+    assert all(h.max() == 1.0 for h in classes.heights)
+    shifts = {k: s for k, s in enumerate(classes.test_shift) if s is not None}
+    deltas = {k: d for k, d in enumerate(classes.test_delta) if d is not None}
+    assert shifts == {8: 17, 318: 17} and deltas == dict.fromkeys([164, 219, 281, 347], 0.025)
+
+
+def test_a_class_s_own_test_settings_round_trip_and_scale(tmp_path):
+    """test_shift and test_delta are kept by save_classes (rule generate_classes writes the
+    dataset's classes.json so); a shift in the file's points scales with the positions; a bad
+    value is refused naming the class."""
+    data = {
+        "datapoints": 1000,
+        "spectra": {
+            "0": {"peak_positions": [100, 500], "peak_heights": [0.5, 1.0], "test_shift": 17},
+            "1": {"peak_positions": [300], "peak_heights": [1.0], "test_delta": 0.025},
+        },
+    }
+    path = tmp_path / "own.json"
+    path.write_text(json.dumps(data))
+    classes = load_classes(path)
+    assert classes.test_shift == [17, None] and classes.test_delta == [None, 0.025]
+    save_classes(classes, tmp_path / "again.json")
+    assert json.loads((tmp_path / "again.json").read_text())["spectra"] == data["spectra"]
+    half = load_classes(path, n_points=500)
+    assert half.test_shift == [8, None] and half.positions[0].tolist() == [50, 250]
+    plain = load_classes(CHALLENGE)
+    assert plain.test_shift is None and plain.test_delta is None
+    for key, value in (("test_shift", -1), ("test_shift", 2.5), ("test_delta", "x")):
+        bad = json.loads(json.dumps(data))
+        bad["spectra"]["1"][key] = value
+        path.write_text(json.dumps(bad))
+        with pytest.raises(ClassesError, match=f"class 1: {key} {value!r} is not a non-negative"):
+            check_classes_file(path)

@@ -383,3 +383,66 @@ def test_test_split_equals_apply_variant_per_row():
             np.testing.assert_array_equal(plan.heights[r, : plan.counts[r]], hgt.astype(np.float32))
             r += 1
     assert r == len(plan)
+
+
+# ------------------------------------------------------------ the authors' benchmark set
+
+
+def authors_test_variants(positions, heights, *, shift=30, delta=0.04, n=5000):
+    """The nine test spectra's peaks of one class as the authors' spectra_from_config.py
+    (jschuetzke/synthetic-spectra-benchmark) places them: exact, left, right, then heights
+    +delta and -delta (peaks of height 1.0 unchanged, clipped to [0, 2]) at each position."""
+    pos = np.asarray(positions)
+    left, right = np.clip(pos - shift, 0, n - 1), np.clip(pos + shift, 0, n - 1)
+    hgt = np.asarray(heights, dtype=np.float64)
+    hi = np.clip(np.where(hgt != 1.0, hgt + delta, hgt), 0, 2)
+    lo = np.clip(np.where(hgt != 1.0, hgt - delta, hgt), 0, 2)
+    return [(p, h) for h in (hgt, hi, lo) for p in (pos, left, right)]
+
+
+def test_the_benchmark_test_split_is_the_authors_variants_of_their_classes():
+    """config/benchmark_classes.json (the authors' 500 classes) with config/paper.yaml's test
+    settings gives every class's nine test variants where the authors' script puts them,
+    including the smaller shift (classes 8, 318: 17) and height change (164, 281, 219, 347:
+    0.025) their script gives six classes (the classes' own test_shift, test_delta)."""
+    import yaml
+
+    from conftest import REPO
+
+    classes = load_classes(REPO / "config" / "benchmark_classes.json", n_points=5000)
+    test = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())["datasets"]["benchmark"]
+    test = test["test"]
+    plan = test_split(classes, sigma=test["sigma"], shift=test["shift"], delta=test["delta"],
+                      variants=test["variants"])  # fmt: skip
+    assert len(plan) == 500 * 9 and (plan.labels == np.repeat(np.arange(500), 9)).all()
+    own = {8: (17, 0.04), 318: (17, 0.04), 164: (30, 0.025), 281: (30, 0.025)}
+    own |= {219: (30, 0.025), 347: (30, 0.025)}
+    for k in range(500):
+        shift, delta = own.get(k, (30, 0.04))
+        expected = authors_test_variants(classes.positions[k], classes.heights[k], shift=shift,
+                                         delta=delta)  # fmt: skip
+        for j, (pos, hgt) in enumerate(expected):
+            row = 9 * k + j
+            count = plan.counts[row]
+            assert count == len(pos)
+            np.testing.assert_array_equal(plan.positions[row, :count], pos)
+            np.testing.assert_allclose(plan.heights[row, :count], hgt.astype(np.float32))
+    assert plan.variant[9 * 8 + 1] == "shift=-17,height=0"
+    assert plan.variant[9 * 164 + 3] == "shift=0,height=+0.025"
+
+
+def test_the_ambiguity_criterion_flags_the_pairs_the_authors_patched():
+    """On the authors' benchmark classes, the test variants inside another class's training
+    variation are exactly those of the three pairs their rendering script patched by hand
+    (8/318, 164/281, 219/347); their patches do not take them out of it."""
+    import yaml
+
+    from conftest import REPO
+    from specbench.data.render import ambiguous_pairs
+
+    classes = load_classes(REPO / "config" / "benchmark_classes.json", n_points=5000)
+    dataset = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())["datasets"]["benchmark"]
+    pairs = ambiguous_pairs(classes, {"seed": 0, "render": dataset["render"],
+                                      "test": dataset["test"]})  # fmt: skip
+    found = {frozenset((p["class_a"], p["class_b"])) for p in pairs}
+    assert found == {frozenset(pair) for pair in ((8, 318), (164, 281), (219, 347))}

@@ -8,7 +8,10 @@ published format (Schuetzke et al. 2023) of a class set is::
 
 plus optional metadata keys at the top level. A class entry may carry ``"test_variants"``
 (variant codes, specbench.data.variants, overriding the dataset's ``test.variants``: the
-challenge set, config/challenge_classes.json) and a free-text ``"group"``. Three sources (config
+challenge set, config/challenge_classes.json), ``"test_shift"`` and ``"test_delta"`` (the class's
+own test shift in points of the file and height change, overriding ``test.shift`` and
+``test.delta``: the authors' benchmark set, config/benchmark_classes.json, whose rendering script
+gives four classes a smaller height change and two a smaller shift) and a free-text ``"group"``. Three sources (config
 ``source``): ``generated`` (generate_classes), ``challenge`` (the shipped challenge set) and
 ``file`` (any file in the published format). Imports numpy only (the workflow's planning uses it).
 """
@@ -31,7 +34,14 @@ from specbench.data.variants import MAX_HEIGHT, VariantError, check_variants
 
 log = logging.getLogger(__name__)
 
-CLASS_KEYS = ("peak_positions", "peak_heights", "test_variants", "group")
+CLASS_KEYS = (
+    "peak_positions",
+    "peak_heights",
+    "test_variants",
+    "test_shift",
+    "test_delta",
+    "group",
+)
 #: Where the schema defines the generation settings and their defaults (the paper's recipe).
 GENERATE = ("datasets", "*", "generate")
 
@@ -45,7 +55,9 @@ class ClassSet:
     """Peaks of every class of a dataset.
 
     positions[k] (int64) and heights[k] (float64) are class k's peaks, sorted by position;
-    test_variants[k] is class k's own list of test variant codes or None (use the dataset's).
+    test_variants[k] is class k's own list of test variant codes or None (use the dataset's);
+    test_shift[k] and test_delta[k] its own test shift (points) and height change or None (the
+    dataset's ``test.shift``, ``test.delta``); both lists None when no class has its own.
     """
 
     n_points: int
@@ -54,6 +66,8 @@ class ClassSet:
     test_variants: list[list[str] | None]
     metadata: dict[str, Any] = field(default_factory=dict)
     groups: list[str | None] | None = None
+    test_shift: list[int | None] | None = None
+    test_delta: list[float | None] | None = None
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -73,6 +87,10 @@ class ClassSet:
             }
             if var is not None:
                 entry["test_variants"] = list(var)
+            for key in ("test_shift", "test_delta"):
+                own = getattr(self, key)
+                if own is not None and own[k] is not None:
+                    entry[key] = own[k]
             if self.groups is not None and self.groups[k] is not None:
                 entry["group"] = self.groups[k]
             spectra[str(k)] = entry
@@ -125,6 +143,7 @@ def parse_classes(data: object, where: str = "classes") -> ClassSet:
             f"{where}: 'classes' is {data['classes']!r} but 'spectra' has {len(spectra)} classes"
         )
     positions, heights, variants, groups = [], [], [], []
+    own_test: dict[str, list] = {"test_shift": [], "test_delta": []}
     for k in range(len(spectra)):
         entry = spectra[str(k)]
         cwhere = f"{where}: class {k}"
@@ -169,6 +188,13 @@ def parse_classes(data: object, where: str = "classes") -> ClassSet:
                 var = check_variants(var, f"{cwhere}: test_variants")
             except VariantError as exc:
                 raise ClassesError(str(exc)) from None
+        shift, delta = entry.get("test_shift"), entry.get("test_delta")
+        if shift is not None and (not _is_int(shift) or shift < 0):
+            raise ClassesError(f"{cwhere}: test_shift {shift!r} is not a non-negative integer")
+        if delta is not None and (not _is_number(delta) or delta < 0):
+            raise ClassesError(f"{cwhere}: test_delta {delta!r} is not a non-negative number")
+        own_test["test_shift"].append(None if shift is None else int(shift))
+        own_test["test_delta"].append(None if delta is None else float(delta))
         p_arr = np.asarray(pos, dtype=np.int64)
         h_arr = np.asarray(hgt, dtype=np.float64)
         order = np.argsort(p_arr, kind="stable")
@@ -181,7 +207,10 @@ def parse_classes(data: object, where: str = "classes") -> ClassSet:
         groups.append(group)
     metadata = {k: v for k, v in data.items() if k not in ("datapoints", "classes", "spectra")}
     has_groups = any(g is not None for g in groups)
-    return ClassSet(int(n), positions, heights, variants, metadata, groups if has_groups else None)
+    own = {k: (v if any(x is not None for x in v) else None) for k, v in own_test.items()}
+    return ClassSet(
+        int(n), positions, heights, variants, metadata, groups if has_groups else None, **own
+    )
 
 
 def _read_json(path: str | os.PathLike) -> object:
@@ -246,6 +275,11 @@ def load_classes(path: str | os.PathLike, n_points: int | None = None) -> ClassS
         classes.positions = [
             rescale_positions(p, classes.n_points, n_points) for p in classes.positions
         ]
+        if classes.test_shift is not None:  # a class's own shift, in points, scales alike
+            classes.test_shift = [
+                None if s is None else int(np.rint(s * n_points / classes.n_points))
+                for s in classes.test_shift
+            ]
         classes.n_points = int(n_points)
     return classes
 

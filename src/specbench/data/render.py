@@ -194,7 +194,8 @@ def test_split(
     seed: int = 0,
 ) -> SplitPlan:
     """Test spectra: the fixed variants of every class (its own test_variants, else `variants`),
-    class-major in the listed order, all at width sigma. No randomness in the peaks; artifacts
+    class-major in the listed order, all at width sigma; a class's own test_shift and test_delta
+    (specbench.data.classes) replace `shift` and `delta` for its variants. No randomness in the peaks; artifacts
     (as in random_split) draw from the test split's streams of `seed`. Settings left None: the
     schema's defaults (``datasets.*.test``).
 
@@ -211,6 +212,7 @@ def test_split(
         own = classes.test_variants[k] or list(variants)
         labels.extend([k] * len(own))
         codes.extend(own)
+    shifts, deltas = class_test_settings(classes, shift, delta)
     parsed = {code: parse_variant(code) for code in set(codes)}
     labels_a = np.asarray(labels, dtype=np.int32)
     rows, slots = len(labels_a), base_pos.shape[1]
@@ -219,11 +221,14 @@ def test_split(
     padding = np.arange(slots)[None, :] >= counts[:, None]
     tallest = base_hgt == np.where(padding, -np.inf, base_hgt).max(axis=1, keepdims=True)
     vary = ~tallest[labels_a] & ~padding[labels_a]
-    heights = base_hgt[labels_a] + np.where(vary, h_sign[:, None] * delta, 0.0)
+    row_delta, row_shift = deltas[labels_a], shifts[labels_a]
+    heights = base_hgt[labels_a] + np.where(vary, (h_sign * row_delta)[:, None], 0.0)
     heights = np.where(vary, np.clip(heights, 0.0, MAX_HEIGHT), heights)
-    positions = np.clip(base_pos[labels_a] + s_sign[:, None] * int(shift), 0, n - 1)
+    positions = np.clip(base_pos[labels_a] + (s_sign * row_shift)[:, None], 0, n - 1)
     positions[padding[labels_a]] = 0
-    names = {code: v.label(shift, delta) for code, v in parsed.items()}
+    names = [
+        parsed[code].label(int(row_shift[i]), float(row_delta[i])) for i, code in enumerate(codes)
+    ]
     return SplitPlan(
         n,
         labels_a,
@@ -231,12 +236,25 @@ def test_split(
         heights.astype(np.float32),
         counts[labels_a],
         np.full(rows, sigma, dtype=np.float32),
-        [names[c] for c in codes],
+        names,
         draw_artifacts(artifacts, labels_a, seed=seed, split="test") if artifacts else None,
     )
 
 
 test_split.__test__ = False  # not a pytest test function
+
+
+def class_test_settings(
+    classes: ClassSet, shift: int, delta: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every class's test shift (int64) and height change (float64): its own where the classes
+    file gives one (test_shift, test_delta), else the dataset's `shift` and `delta`."""
+    n = len(classes)
+    own_shift = classes.test_shift or [None] * n
+    own_delta = classes.test_delta or [None] * n
+    shifts = np.array([int(shift) if s is None else s for s in own_shift], dtype=np.int64)
+    deltas = np.array([float(delta) if d is None else d for d in own_delta], dtype=np.float64)
+    return shifts, deltas
 
 
 def _or_defaults(location: tuple[str, ...], **given):
@@ -361,6 +379,7 @@ def ambiguous_pairs(classes: ClassSet, render: dict) -> list[dict]:
     params = fill_defaults(render)
     r, t = params["render"], params["test"]
     variants = [v or list(t["variants"]) for v in classes.test_variants]
+    shifts, deltas = class_test_settings(classes, int(t["shift"]), float(t["delta"]))
     return find_ambiguous_pairs(
         classes.positions,
         classes.heights,
@@ -369,8 +388,8 @@ def ambiguous_pairs(classes: ClassSet, render: dict) -> list[dict]:
         train_shift=int(r["shift"]),
         height_shift=float(r["height_shift"]),
         vary_tallest=bool(r["vary_tallest"]),
-        test_shift=int(t["shift"]),
-        test_delta=float(t["delta"]),
+        test_shift=shifts,
+        test_delta=deltas,
     )
 
 

@@ -139,8 +139,8 @@ def find_ambiguous_pairs(
     train_shift: int,
     height_shift: float,
     vary_tallest: bool,
-    test_shift: int,
-    test_delta: float,
+    test_shift: int | Sequence[int],
+    test_delta: float | Sequence[float],
     tolerance: float = 1e-9,
 ) -> list[dict]:
     """Test variants of one class that lie inside another class's training variation.
@@ -167,11 +167,13 @@ def find_ambiguous_pairs(
     (if not, the test spectrum is outside what a was trained on but inside what b was).
 
     positions/heights: the classes' peaks (sorted by position); variants: each class's test
-    variant codes. Returns one dict per (class_a, variant, class_b) with the keys of
+    variant codes; test_shift/test_delta: one value, or one per class (a classes file's own). Returns one dict per (class_a, variant, class_b) with the keys of
     AMBIGUOUS_COLUMNS, sorted by class_a, variant order, class_b. Vectorised per peak count: 500
     classes x 9 variants take about 0.2 s.
     """
     n_classes = len(positions)
+    shifts = np.broadcast_to(np.asarray(test_shift, dtype=np.int64), (n_classes,))
+    deltas = np.broadcast_to(np.asarray(test_delta, dtype=np.float64), (n_classes,))
     counts = np.array([len(p) for p in positions])
     rows: list[dict] = []
     # Reachable training ranges of every class, and the test variants, grouped by peak count.
@@ -200,8 +202,8 @@ def find_ambiguous_pairs(
                     positions[c],
                     heights[c],
                     code,
-                    shift=test_shift,
-                    delta=test_delta,
+                    shift=int(shifts[c]),
+                    delta=float(deltas[c]),
                     n_points=n_points,
                 )
                 o = np.argsort(q, kind="stable")
@@ -228,7 +230,7 @@ def find_ambiguous_pairs(
                 continue
             own = bool(inside[t, member_index[a]])
             code = t_code[t]
-            label = parse_variant(code).label(test_shift, test_delta)
+            label = parse_variant(code).label(int(shifts[a]), float(deltas[a]))
             own_txt = "also inside" if own else "outside"
             reason = (
                 f"test variant {code!r} of class {a} ({label}) has the {k} peaks of class "

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from specbench.core.inputs import WORKFLOW_DIR, config_path
+
 __all__ = [
     "CHALLENGE_CLASSES",
     "ConfigError",
@@ -31,14 +33,16 @@ class ConfigError(ValueError):
 def classes_source_path(dataset_cfg: dict, basedir: str | Path = ".") -> Path | None:
     """The JSON file a dataset's classes come from (None for generated datasets).
 
-    The challenge set ships with the workflow (`basedir`, the Snakefile's folder); a user's
-    `classes_file` is, like every Snakemake input, relative to the working directory.
+    The challenge set ships with the workflow (`basedir`, the Snakefile's folder); a
+    `classes_file` is relative to the working directory, else to the workflow's own directory
+    (specbench.core.inputs.config_path, as structures, peak lists and builders are: the shipped
+    config/benchmark_classes.json works from any ``snakemake --directory``).
     """
     source = dataset_cfg["source"]
     if source == "challenge":
         return Path(basedir) / CHALLENGE_CLASSES
     if source == "file":
-        return Path(dataset_cfg["classes_file"])
+        return config_path(dataset_cfg["classes_file"])
     return None
 
 
@@ -93,11 +97,11 @@ def check_dataset(name: str, ds: dict, basedir: str | Path = ".") -> None:
     elif source == "file":
         if "classes_file" not in ds:
             raise ConfigError(f"{key}.classes_file is required when source is 'file'")
-        path = Path(ds["classes_file"])
+        path = config_path(ds["classes_file"])
         if not path.is_file():
             raise ConfigError(
-                f"{key}.classes_file={ds['classes_file']!r}: no such file "
-                f"(relative paths are taken from the working directory {Path.cwd()})"
+                f"{key}.classes_file={ds['classes_file']!r}: no such file (relative paths are "
+                f"taken from the working directory {Path.cwd()}, else from {WORKFLOW_DIR})"
             )
     if source in ("structures", "peaks"):
         _check_own_phases(name, ds)
