@@ -334,6 +334,10 @@ BAD = {
         lambda d, w: (w / "peaks.tsv").write_text("A\t25\t1\nB\t70\t1\n"),
         "class 'B': peak at 70 outside the axis range [20, 60]",
     ),
+    "no peak list": (
+        lambda d, w: d.update(peaks_file="nowhere.tsv"),
+        "nowhere.tsv: no such peak list",
+    ),
     "no structures": (lambda d, w: d.update(structures="nowhere"), "nowhere: no such file"),
     "no texture direction": (
         lambda d, w: d["render"]["xrd"].update(

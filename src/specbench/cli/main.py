@@ -251,7 +251,8 @@ def _classify(args) -> int:
         print(f"{PROG}: warning: {note}", file=sys.stderr)
     write_table(result.table, args.output)
     report = sys.stderr if args.output == "-" else sys.stdout
-    summary = f"{len(result.table)} spectra classified"
+    n = len(result.table)
+    summary = f"{n} spectr{'um' if n == 1 else 'a'} classified"
     if args.output != "-":
         summary += f", wrote {args.output}"
     if result.accuracy is not None:

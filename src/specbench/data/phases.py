@@ -272,6 +272,8 @@ def peak_list_classes(
     try:
         # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first name
         text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ClassesError(f"{path}: no such peak list") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ClassesError(f"{path}: not a readable text file ({exc})") from None
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
