@@ -169,11 +169,19 @@ def test_shared_model_trains_once(tiny):
     assert len([j for j in jobs if j[1] == "cnn2" and j[0] == "chal"]) == 1
 
 
-def test_peak_outside_spectrum_in_classes_file(tiny, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "positions, words",
+    [([5, 140], "140"), ([5, 40], "at least 2")],
+    ids=["peak outside the spectrum", "one class"],
+)
+def test_a_bad_classes_file_is_refused(tiny, tmp_path, monkeypatch, positions, words):
+    """A peak outside the file's spectrum; a file of one class (a model of one class is not a
+    run, training.json's n_classes >= 2: the evaluation would refuse it only after its
+    training). Both are refused before any job, naming the dataset."""
     bad = {
         "datapoints": 100,
         "classes": 1,
-        "spectra": {"0": {"peak_positions": [5, 140], "peak_heights": [1.0, 0.5]}},
+        "spectra": {"0": {"peak_positions": positions, "peak_heights": [1.0, 0.5]}},
     }
     (tmp_path / "classes.json").write_text(json.dumps(bad))
     monkeypatch.chdir(tmp_path)
@@ -185,28 +193,7 @@ def test_peak_outside_spectrum_in_classes_file(tiny, tmp_path, monkeypatch):
     }
     with pytest.raises(sbconfig.ConfigError) as err:
         check(tiny)
-    assert "datasets.chal" in str(err.value) and "140" in str(err.value)
-
-
-def test_a_classes_file_of_one_class_is_refused(tiny, tmp_path, monkeypatch):
-    """A model of one class is not a run (training.json's n_classes >= 2): the evaluation would
-    refuse it only after its training, so the config is refused before any job."""
-    one = {
-        "datapoints": 100,
-        "classes": 1,
-        "spectra": {"0": {"peak_positions": [5, 40], "peak_heights": [1.0, 0.5]}},
-    }
-    (tmp_path / "classes.json").write_text(json.dumps(one))
-    monkeypatch.chdir(tmp_path)
-    tiny["datasets"]["chal"] = {
-        "source": "file",
-        "classes_file": "classes.json",
-        "seed": 1,
-        "render": {"train_per_class": 2, "val_per_class": 1},
-    }
-    with pytest.raises(sbconfig.ConfigError) as err:
-        check(tiny)
-    assert "datasets.chal" in str(err.value) and "at least 2" in str(err.value)
+    assert "datasets.chal" in str(err.value) and words in str(err.value)
 
 
 def test_experiment_training_overrides_merge(tiny):
