@@ -195,8 +195,8 @@ def test_split(
 ) -> SplitPlan:
     """Test spectra: the fixed variants of every class (its own test_variants, else `variants`),
     class-major in the listed order, all at width sigma; a class's own test_shift and test_delta
-    (specbench.data.classes) replace `shift` and `delta` for its variants. No randomness in the peaks; artifacts
-    (as in random_split) draw from the test split's streams of `seed`. Settings left None: the
+    (specbench.data.classes) replace `shift` and `delta` for its variants. No randomness in the
+    peaks; artifacts (as in random_split) draw from the test split's streams of `seed`. Settings left None: the
     schema's defaults (``datasets.*.test``).
 
     Same result as specbench.data.variants.apply_variant per (class, variant), vectorised: heights
