@@ -1,4 +1,4 @@
-"""Readers of the user's spectrum files (``specbench classify``): text exports, XRDML, NPY, Parquet.
+"""Readers of the user's spectrum files (``specbench classify``): text, XRDML, NPY, Parquet.
 
 :func:`read_spectra` reads one or more files, formats by suffix (:data:`SPECTRA_FORMATS`):
 
@@ -17,8 +17,9 @@
 - ``.xrdml``: the XML scans of Malvern Panalytical diffractometers, one x,y spectrum per scan
   (:func:`_read_xrdml`): x the 2θ positions, y the counts per second, beam attenuation undone.
 
-Each file becomes one :class:`Block` (an XRDML file whose scans differ in 2θ one per scan) (values as read, float64; checking them against the model
-is :func:`specbench.cli.classify.prepare`'s). Unreadable or empty files are
+Each file becomes one :class:`Block` (an XRDML file whose scans differ in 2θ one per scan;
+values as read, float64; checking them against the model is
+:func:`specbench.cli.classify.prepare`'s). Unreadable or empty files are
 :class:`specbench.evaluation.runs.RunError`, one line naming the file.
 """
 
@@ -144,16 +145,21 @@ def _read_tsv(path: Path) -> Block:
     return _read_text(path, "\t")
 
 
+def _xml_name(element) -> str:
+    """An element's tag without its XML namespace (XRDML files have several versions' own)."""
+    return element.tag.rsplit("}", 1)[-1]
+
+
 def _xml_children(element, name: str) -> list:
-    """The children of `element` named `name`, whatever the XML namespace (XRDML has several)."""
-    return [child for child in element if child.tag.rsplit("}", 1)[-1] == name]
+    """The children of `element` named `name`, whatever the XML namespace."""
+    return [child for child in element if _xml_name(child) == name]
 
 
 def _xml_numbers(element, what: str) -> np.ndarray:
     try:
         return np.array((element.text or "").split(), dtype=np.float64)
     except ValueError:
-        raise RunError(f"{what}: <{element.tag.rsplit('}', 1)[-1]}> holds a non-number") from None
+        raise RunError(f"{what}: <{_xml_name(element)}> holds a non-number") from None
 
 
 def _xrdml_scan(scan, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -174,7 +180,7 @@ def _xrdml_scan(scan, what: str) -> tuple[np.ndarray, np.ndarray]:
     if not y.size:
         raise RunError(f"{what}: no intensities (an empty scan)")
     factors = []
-    if values[0].tag.endswith("counts"):  # raw counts: the attenuation not yet undone
+    if _xml_name(values[0]) == "counts":  # raw counts: the attenuation not yet undone
         factors = _xml_children(points, "beamAttenuationFactors") or _xml_children(
             points, "commonBeamAttenuationFactor"
         )
@@ -224,7 +230,7 @@ def _read_xrdml(path: Path) -> list[Block]:
         root = ElementTree.parse(path).getroot()
     except (ElementTree.ParseError, OSError) as exc:
         raise RunError(f"{path}: not a readable XRDML file ({exc})") from None
-    scans = [el for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "scan"]
+    scans = [el for el in root.iter() if _xml_name(el) == "scan"]
     if not scans:
         raise RunError(f"{path}: no <scan> (not an XRDML measurement)")
     many = len(scans) > 1

@@ -6,12 +6,12 @@ published format (Schuetzke et al. 2023) of a class set is::
     {"datapoints": n, "classes": k,
      "spectra": {"0": {"peak_positions": [int, ...], "peak_heights": [float, ...]}, ...}}
 
-plus optional metadata keys at the top level. A class entry may carry ``"test_variants"``
-(variant codes, specbench.data.variants, overriding the dataset's ``test.variants``: the
-challenge set, config/challenge_classes.json), ``"test_shift"`` and ``"test_delta"`` (the class's
-own test shift in points of the file and height change, overriding ``test.shift`` and
-``test.delta``: the authors' benchmark set, config/benchmark_classes.json, whose rendering script
-gives four classes a smaller height change and two a smaller shift) and a free-text ``"group"``. Three sources (config
+plus optional metadata keys at the top level. A class entry may carry ``"test_variants"`` (variant
+codes, specbench.data.variants, overriding the dataset's ``test.variants``: the challenge set,
+config/challenge_classes.json), ``"test_shift"`` and ``"test_delta"`` (the class's own test shift in
+points of the file and height change, overriding ``test.shift`` and ``test.delta``: the authors'
+benchmark set, config/benchmark_classes.json, whose rendering script gives four classes a smaller
+height change and two a smaller shift) and a free-text ``"group"``. Three sources (config
 ``source``): ``generated`` (generate_classes), ``challenge`` (the shipped challenge set) and
 ``file`` (any file in the published format). Imports numpy only (the workflow's planning uses it).
 """

@@ -196,8 +196,8 @@ def test_split(
     """Test spectra: the fixed variants of every class (its own test_variants, else `variants`),
     class-major in the listed order, all at width sigma; a class's own test_shift and test_delta
     (specbench.data.classes) replace `shift` and `delta` for its variants. No randomness in the
-    peaks; artifacts (as in random_split) draw from the test split's streams of `seed`. Settings left None: the
-    schema's defaults (``datasets.*.test``).
+    peaks; artifacts (as in random_split) draw from the test split's streams of `seed`. Settings
+    left None: the schema's defaults (``datasets.*.test``).
 
     Same result as specbench.data.variants.apply_variant per (class, variant), vectorised: heights
     +/-delta except at the class's tallest peak, clipped to [0, 2]; positions +/-shift, clipped.

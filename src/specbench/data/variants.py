@@ -166,10 +166,10 @@ def find_ambiguous_pairs(
     reporting nothing. ``in_own_range`` says whether t is also inside a's own training support
     (if not, the test spectrum is outside what a was trained on but inside what b was).
 
-    positions/heights: the classes' peaks (sorted by position); variants: each class's test
-    variant codes; test_shift/test_delta: one value, or one per class (a classes file's own). Returns one dict per (class_a, variant, class_b) with the keys of
-    AMBIGUOUS_COLUMNS, sorted by class_a, variant order, class_b. Vectorised per peak count: 500
-    classes x 9 variants take about 0.2 s.
+    positions/heights: the classes' peaks (sorted by position); variants: each class's test variant
+    codes; test_shift/test_delta: one value, or one per class (a classes file's own). Returns one
+    dict per (class_a, variant, class_b) with the keys of AMBIGUOUS_COLUMNS, sorted by class_a,
+    variant order, class_b. Vectorised per peak count: 500 classes x 9 variants take about 0.2 s.
     """
     n_classes = len(positions)
     shifts = np.broadcast_to(np.asarray(test_shift, dtype=np.int64), (n_classes,))

@@ -53,12 +53,16 @@ def config_hash(obj: Any) -> str:
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:16]
 
 
-def deep_merge(base: dict, override: dict | None) -> dict:
-    """Return base updated recursively by override (neither is modified)."""
+def deep_merge(base: dict, override: dict | None, replace=None) -> dict:
+    """Return base updated recursively by override (neither is modified). `replace(key, old,
+    new)`, if given, says where two dicts are not merged: the override's dict replaces the base's.
+    """
     merged = copy.deepcopy(base)
     for key, value in (override or {}).items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
+        old = merged.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            whole = replace is not None and replace(key, old, value)
+            merged[key] = copy.deepcopy(value) if whole else deep_merge(old, value, replace)
         else:
             merged[key] = copy.deepcopy(value)
     return merged
@@ -69,23 +73,17 @@ def deep_merge(base: dict, override: dict | None) -> dict:
 KINDS = schema.kinds()
 
 
+def _kind_changes(key: str, old: dict, new: dict) -> bool:
+    kind = KINDS.get(key)
+    return kind is not None and kind in new and new[kind] != old.get(kind)
+
+
 def merge_level(base: dict, override: dict) -> dict:
     """A sweep level's dataset: `base` deep-merged with `override` (neither is modified), except
     that a setting of :data:`KINDS` whose kind the override changes is the override's alone (the
     keys of the base's kind, e.g. the gamma parameters the schema filled in, do not belong to it).
     """
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        old = merged.get(key)
-        if isinstance(value, dict) and isinstance(old, dict):
-            kind = KINDS.get(key)
-            if kind is not None and kind in value and value[kind] != old.get(kind):
-                merged[key] = copy.deepcopy(value)
-            else:
-                merged[key] = merge_level(old, value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
+    return deep_merge(base, override, replace=_kind_changes)
 
 
 def expand_sweeps(config: dict) -> dict:
