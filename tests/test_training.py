@@ -654,3 +654,44 @@ def test_every_xla_flag_the_jax_backend_sets_is_one_xla_reads():
     assert float(total) == 6.0
     assert "--xla_cpu_multi_thread_eigen=false" in flags
     assert all(flag.startswith("--") for flag in flags), flags
+
+
+@pytest.mark.slow
+def test_extra_metrics_and_callbacks_see_the_training_and_change_nothing(data, tmp_path):
+    # what benchmarks/loss_clip.py relies on: its metrics are computed on the training forward
+    # passes and reach its callback, and the training itself is the one train_model runs
+    import keras
+
+    from specbench.data.preprocess import load_split
+    from specbench.models import registry
+    from specbench.training.train import compile_model, fit
+
+    train, val = load_split(data["train"]), load_split(data["val"])
+    training = protocol(make_spec()["training"])
+
+    def trained(extra: bool):
+        keras.utils.set_random_seed(0)
+        model = registry.construct("cnn2", 128, 5, registry.check("cnn2", TINY_HP))
+        seen = []
+
+        class Record(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                seen.append(dict(logs))
+
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="again")] if extra else []
+        compile_model(model, training["learning_rate"], extra_metrics=metrics)
+        result = fit(model, train, val, training=training, seed=0, extra_callbacks=[Record()])
+        return result, seen, model.get_weights()
+
+    plain, _, plain_weights = trained(False)
+    extra, seen, extra_weights = trained(True)
+    assert len(seen) == extra.epochs_run == 3
+    for row, logged in zip(extra.history, seen):
+        assert logged["again"] == pytest.approx(row["accuracy"])
+        assert logged["val_again"] == pytest.approx(row["val_accuracy"])
+    drop = ("epoch_time_s",)
+    assert [{k: v for k, v in r.items() if k not in drop} for r in plain.history] == [
+        {k: v for k, v in r.items() if k not in drop} for r in extra.history
+    ]
+    for a, b in zip(plain_weights, extra_weights):
+        np.testing.assert_array_equal(a, b)

@@ -52,6 +52,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,14 +111,15 @@ class FitResult:
         return len(self.history)
 
 
-def compile_model(model, learning_rate: float) -> None:
-    """Adam(learning_rate), sparse categorical cross-entropy, accuracy."""
+def compile_model(model, learning_rate: float, extra_metrics: Sequence = ()) -> None:
+    """Adam(learning_rate), sparse categorical cross-entropy, accuracy (and `extra_metrics`,
+    Keras metrics computed on the same forward passes, e.g. by benchmarks/loss_clip.py)."""
     import keras
 
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=["accuracy"],
+        metrics=["accuracy", *extra_metrics],
     )
 
 
@@ -133,6 +135,7 @@ def fit(
     name: str = "model",
     backup_interval_s: float | None = None,
     remove_backup: bool = True,
+    extra_callbacks: Sequence = (),
 ) -> FitResult:
     """Train a compiled `model` by the protocol `training`; resumes from `backup_dir` if given.
 
@@ -142,7 +145,8 @@ def fit(
     (normalised float32 spectra, int32 labels). Raises TrainingDivergedError when a loss becomes
     non-finite. The backup directory is removed on success (not on failure) unless
     `remove_backup` is false (:func:`train_model` removes it after writing its outputs);
-    `backup_interval_s` as in :class:`specbench.training.callbacks.Backup`.
+    `backup_interval_s` as in :class:`specbench.training.callbacks.Backup`. `extra_callbacks`
+    (Keras callbacks) run after the protocol's own and change nothing of the training.
     """
     import keras
 
@@ -173,7 +177,7 @@ def fit(
         initial_epoch=run.start,
         epochs=training["epochs"],
         shuffle=False,
-        callbacks=run.ordered,
+        callbacks=[*run.ordered, *extra_callbacks],
         verbose=0,
     )
     result = FitResult(

@@ -1,0 +1,236 @@
+"""Benchmark (fidelity): how often the clipped cross-entropy of Keras on JAX drops a spectrum's gradient.
+
+Keras 3 computes the cross-entropy of a softmax output differently per backend. TensorFlow takes it
+from the logits behind the softmax; JAX and PyTorch take it from the probabilities clipped to
+[eps, 1 - eps] (eps = ``keras.config.epsilon()``, 1e-7). Where a training spectrum's probability
+of its true class, p, falls below eps in the forward pass of a training step, the clipped loss
+gives that spectrum no gradient at all (the logit loss would pull it towards its class with a
+gradient of size about 1); above 1 - eps both gradients are below 2 eps. docs/fidelity.md
+("How the code compares with the authors'") shows the two on one spectrum. The published-scale
+GPU runs (reference-results/gpu-h200-challenge) trained on JAX, so this measures how often that
+happened while training the project's way.
+
+Per model of the config (each in a fresh process): the model built and compiled as
+``specbench.training.train.train_model`` builds it, trained with ``specbench.training.train.fit``
+(the function train_model calls: same data order, callbacks, early stopping, best weights) on the
+given splits, with three extra Keras metrics computed on the very forward passes the gradients
+come from (training mode, dropout on; validation: inference mode):
+
+* ``below_eps``: the fraction of the epoch's spectra with p < eps (gradient dropped);
+* ``above_1_eps``: the fraction with p > 1 - eps (gradient below 2 eps either way);
+* ``lowest_p``: the lowest p of the epoch.
+
+Metrics change nothing of the training (they read the forward pass; EarlyStopping and the history
+read only the protocol's own keys). Printed per model: epochs run, spectrum-epochs with p < eps
+(training, validation), the lowest p seen, the test split's wrong count. ``--csv`` writes every
+epoch's row.
+
+Run (the challenge set at the published scale, rendered by the workflow; about 15 min per model
+on 2 CPU cores, seconds on a GPU):
+
+    snakemake --cores all --configfile config/paper.yaml --directory /tmp/clip \\
+        results/datasets/challenge/{train,val,test}.parquet
+    PYTHONPATH=src python benchmarks/loss_clip.py --splits /tmp/clip/results/datasets/challenge \\
+        --models cnn2 cnn2_relu --backend jax --csv /tmp/clip/epochs.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from specbench.training import backend as sb_backend
+
+EPS_NAME = "below_eps"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def model_spec(config_path: Path, dataset: str, model: str) -> dict:
+    """{'architecture', 'hyperparameters', 'training'} of `model` trained on `dataset` in the config."""
+    from specbench.workflow.config import resolve_model
+
+    config = yaml.safe_load(config_path.read_text())
+    for experiment in config.get("experiments", {}).values():
+        if experiment.get("dataset") == dataset and model in experiment.get("models", {}):
+            return resolve_model(config, experiment, model)
+    raise ValueError(f"{config_path}: no experiment trains model {model!r} on dataset {dataset!r}")
+
+
+def clip_metrics(keras) -> list:
+    """The three metrics of the module docstring (p = the true class's softmax probability,
+    normalised as the loss normalises it)."""
+    ops = keras.ops
+    eps = keras.config.epsilon()
+
+    def true_probability(y_true, y_pred):
+        y_pred = y_pred / ops.sum(y_pred, axis=-1, keepdims=True)
+        labels = ops.reshape(ops.cast(y_true, "int32"), (-1, 1))
+        return ops.take_along_axis(y_pred, labels, axis=-1)[:, 0]
+
+    def below_eps(y_true, y_pred):
+        return ops.cast(true_probability(y_true, y_pred) < eps, "float32")
+
+    def above_1_eps(y_true, y_pred):
+        return ops.cast(true_probability(y_true, y_pred) > 1.0 - eps, "float32")
+
+    class LowestProbability(keras.metrics.Metric):
+        def __init__(self, name="lowest_p", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.lowest = self.add_variable(shape=(), initializer="ones", name="lowest")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            low = ops.min(true_probability(y_true, y_pred))
+            self.lowest.assign(ops.minimum(self.lowest.value, ops.cast(low, self.lowest.dtype)))
+
+        def result(self):
+            return ops.convert_to_tensor(self.lowest)
+
+        def reset_state(self):
+            self.lowest.assign(1.0)
+
+    return [
+        keras.metrics.MeanMetricWrapper(below_eps, name=EPS_NAME),
+        keras.metrics.MeanMetricWrapper(above_1_eps, name="above_1_eps"),
+        LowestProbability(),
+    ]
+
+
+def child(args) -> None:
+    """Train one model in this (fresh) process; prints one JSON line."""
+    import numpy as np
+
+    spec = model_spec(Path(args.config), args.dataset, args.models[0])
+    from specbench.training.train import compile_model, fit, protocol
+
+    training = protocol(spec["training"])
+    training["backend"] = args.backend
+    if args.epochs:
+        training["epochs"] = args.epochs
+    keras = sb_backend.configure(args.backend, training["precision"], args.threads, True)
+    from specbench.data.preprocess import load_split
+    from specbench.models import registry
+
+    splits = Path(args.splits)
+    train, val = load_split(splits / "train.parquet"), load_split(splits / "val.parquet")
+    x_test, y_test = load_split(splits / "test.parquet")
+    n_classes = int(max(train[1].max(), val[1].max())) + 1
+    n_points = int(train[0].shape[1])
+    hyperparameters = registry.check(spec["architecture"], spec["hyperparameters"])
+    hyperparameters = registry.scale_kernels(
+        spec["architecture"], hyperparameters, n_points, training["architecture_scale"]
+    )
+    keras.utils.set_random_seed(args.seed)
+    model = registry.construct(spec["architecture"], n_points, n_classes, hyperparameters)
+    compile_model(model, training["learning_rate"], extra_metrics=clip_metrics(keras))
+
+    rows: list[dict] = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            rows.append({"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
+
+    started = time.perf_counter()
+    result = fit(
+        model,
+        train,
+        val,
+        training=training,
+        seed=args.seed,
+        name=args.models[0],
+        extra_callbacks=[Record()],
+    )
+    predicted = np.argmax(model.predict(x_test, batch_size=256, verbose=0), axis=1)
+    out = {
+        "model": args.models[0],
+        "architecture": spec["architecture"],
+        "seed": args.seed,
+        "backend": keras.backend.backend(),
+        "device": sb_backend.runtime()["device"]["name"],
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "n_train": int(len(train[0])),
+        "n_val": int(len(val[0])),
+        "test_wrong": int((predicted != y_test).sum()),
+        "n_test": int(len(y_test)),
+        "wall_s": time.perf_counter() - started,
+        "epochs": rows,
+    }
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def summary(result: dict) -> dict:
+    """Totals over the epochs of one model's run."""
+    rows = result["epochs"]
+    return {
+        "model": result["model"],
+        "epochs": result["epochs_run"],
+        "best": result["best_epoch"],
+        "train p<eps": round(sum(r[EPS_NAME] for r in rows) * result["n_train"]),
+        "val p<eps": round(sum(r["val_" + EPS_NAME] for r in rows) * result["n_val"]),
+        "train p>1-eps": round(sum(r["above_1_eps"] for r in rows) * result["n_train"]),
+        "lowest p train": min(r["lowest_p"] for r in rows),
+        "lowest p val": min(r["val_lowest_p"] for r in rows),
+        "test wrong": f"{result['test_wrong']}/{result['n_test']}",
+        "minutes": round(result["wall_s"] / 60, 1),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--splits", required=True, help="folder with train/val/test.parquet")
+    parser.add_argument("--config", default=str(ROOT / "config" / "paper.yaml"))
+    parser.add_argument("--dataset", default="challenge", help="the dataset of the splits")
+    parser.add_argument("--models", nargs="+", default=["cnn2"], help="model names of the config")
+    parser.add_argument("--seed", type=int, default=0, help="training seed")
+    parser.add_argument("--backend", default="jax", choices=sb_backend.BACKENDS)
+    parser.add_argument("--epochs", type=int, help="cap the protocol's epochs (default: as is)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--csv", help="write every epoch's row of every model to this CSV")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args)
+        return 0
+
+    import pandas as pd
+
+    results, failed = [], []
+    for model in args.models:
+        print(f"training {model} (seed {args.seed}, {args.backend}) ...", flush=True)
+        cmd = [sys.executable, __file__, "--child", "--models", model, "--splits", args.splits]
+        cmd += ["--config", args.config, "--dataset", args.dataset, "--seed", str(args.seed)]
+        cmd += ["--backend", args.backend, "--threads", str(args.threads)]
+        cmd += ["--epochs", str(args.epochs)] if args.epochs else []
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        if proc.returncode or not lines:
+            failed.append(model)
+            print(f"{model}: failed (rc {proc.returncode})\n{proc.stderr[-3000:]}", flush=True)
+            continue
+        result = json.loads(lines[-1][len("RESULT ") :])
+        results.append(result)
+        print(pd.DataFrame([summary(result)]).to_string(index=False), flush=True)
+        if args.csv:  # after every model: a cut-off run keeps what finished
+            rows = [
+                {"model": r["model"], "seed": r["seed"], **e} for r in results for e in r["epochs"]
+            ]
+            pd.DataFrame(rows).to_csv(args.csv, index=False, float_format="%.6g")
+    if results:
+        print(
+            f"\n{results[0]['backend']} on {results[0]['device']}; eps = 1e-7; counts are "
+            "spectrum-epochs (one spectrum in one epoch)"
+        )
+        print(pd.DataFrame([summary(r) for r in results]).to_string(index=False))
+        print(f"per-epoch rows: {args.csv}" if args.csv else "", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
