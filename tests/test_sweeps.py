@@ -302,6 +302,43 @@ def test_robustness_table_of_a_swept_experiment_without_finished_runs(tmp_path):
     assert no_levels.empty and (tmp_path / "n.md").read_text().startswith("No swept experiment")
 
 
+def test_robustness_figure_colours_a_train_level_alike_in_every_panel(tmp_path, monkeypatch):
+    """A model without runs at one train level (allow_missing_runs): each level trained at keeps
+    the colour the shared legend gives it in every panel (not the next level's)."""
+    import matplotlib.colors as mcolors
+    import pandas as pd
+    from specbench.results.figures import robustness as figure
+
+    index = {"clean": 0, "snr30": 1, "snr10": 2}
+    rows = []
+    for model, trains in (("vgg", ["clean", "snr30", "snr10"]), ("cnn2", ["snr30", "snr10"])):
+        for train in trains:
+            for test in index:  # mean accuracy: which level the model was trained at
+                acc = 0.9 - 0.2 * index[train]
+                rows.append({"experiment": "robustness", "model": model, "train_level": train,
+                             "train_level_index": index[train], "test_level": test,
+                             "test_level_index": index[test], "matched": train == test,
+                             "seeds": 2, "mean_accuracy": acc, "min_accuracy": acc - 0.05,
+                             "max_accuracy": acc + 0.05})  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "r.csv", index=False)
+    saved = {}
+    monkeypatch.setattr(figure, "save_figure", lambda fig, *a: saved.setdefault("fig", fig))
+    figure.plot_robustness(table=tmp_path / "r.csv", png=tmp_path / "r.png", svg=tmp_path / "r.svg")
+    fig = saved["fig"]
+    legend = {t.get_text(): h for t, h in zip(fig.legends[0].texts, fig.legends[0].legend_handles)}
+    level = {round(100 * (0.9 - 0.2 * i), 6): name for name, i in index.items()}
+    checked = 0
+    for ax in fig.axes[:2]:
+        for line in ax.get_lines():
+            if line.get_linewidth() != 1.2:  # the bold matched-level line
+                continue
+            train = level[round(float(line.get_ydata()[0]), 6)]
+            want = legend[f"trained at {train}"].get_color()
+            assert mcolors.same_color(line.get_color(), want), (ax.get_title(), train)
+            checked += 1
+    assert checked == 5
+
+
 @pytest.mark.slow
 def test_models_are_tested_on_every_level_for_real(tmp_path):
     """A real run of a two-level sweep: the robustness table has every (train level, test level)

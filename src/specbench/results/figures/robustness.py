@@ -42,6 +42,10 @@ def plot_robustness(
     ncols = min(len(panels), 2)
     nrows = math.ceil(len(panels) / ncols)
     with styled(style) as st:
+        # one colour per level trained at, the same in every panel (the legend is shared): a
+        # panel without runs at some level (allow_missing_runs) must not shift the others'
+        trained = data.sort_values("train_level_index", kind="stable")["train_level"].unique()
+        colors = dict(zip(trained, palette(st, len(trained))))
         fig, axes = plt.subplots(
             nrows,
             ncols,
@@ -54,8 +58,8 @@ def plot_robustness(
             rows = data[(data["experiment"] == experiment) & (data["model"] == model)]
             levels = rows.drop_duplicates("test_level_index").sort_values("test_level_index")
             trains = rows.drop_duplicates("train_level_index").sort_values("train_level_index")
-            colors = palette(st, len(trains))
-            for color, train in zip(colors, trains["train_level"]):
+            for train in trains["train_level"]:
+                color = colors[train]
                 m = rows[rows["train_level"] == train].sort_values("test_level_index")
                 x = m["test_level_index"].to_numpy()
                 (line,) = ax.plot(
