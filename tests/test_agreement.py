@@ -187,3 +187,26 @@ def test_models_with_the_same_mean_error_tie_whatever_the_rounding():
     assert agreement(summary, load_differences(DIFFERENCES))["benchmark_rho"] == pytest.approx(
         spearman(pd.Series([1.0, 1.0, 2.0]), pd.Series([8.4, 21.6, 38.0]))
     )
+
+
+def test_a_paired_difference_without_predictions_names_no_mcnemar_test():
+    """Runs without per-spectrum predictions (shipped as tables only): the agreement row gives
+    the paired interval, and no "McNemar p" label without a p-value after it."""
+    from specbench.results.tables.agreement import agreement_table
+
+    runs = pd.DataFrame(
+        [
+            {"experiment": "activation", "model": model, "seed": seed, "data_seed": 1,
+             "status": "ok", "test_accuracy": acc, "metrics": f"/absent/{model}/{seed}/m.json"}
+            for model, accs in (("cnn2", (0.5, 0.6)), ("cnn2_relu", (0.6, 0.65)))
+            for seed, acc in enumerate(accs)
+        ]
+    )  # fmt: skip
+    table = agreement_table(
+        summary({"cnn6": 0.5}, {"cnn2_relu": 0.625, "cnn2": 0.55}),
+        load_differences(DIFFERENCES),
+        runs,
+    ).set_index("measure")
+    row = table.loc["cnn2_relu − cnn2 (activation)"]
+    assert row["ours"] == "+7.5 pp [-24.3, +39.3]"
+    assert row["agrees"] == "same sign, within noise"

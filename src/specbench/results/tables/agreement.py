@@ -155,7 +155,8 @@ def agreement(
         if test is not None:
             if test["n"] >= 2:
                 ours += f" [{test['low']:+.1f}, {test['high']:+.1f}]"
-            ours += f", McNemar p {mcnemar_text(test['mcnemar'])}"
+            if test["mcnemar"]:  # runs without predictions have no per-spectrum test
+                ours += f", McNemar p {mcnemar_text(test['mcnemar'])}"
             judged = verdict(diff, test["significant"], row.paper_sign)
         sign_rows.append(
             (
