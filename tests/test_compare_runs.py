@@ -44,3 +44,17 @@ def test_runs_compared_and_an_unevaluated_run_reported(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"chal/vgg/seed0: metrics.json missing in {tmp_path / 'b'}" in out
     assert "chal/cnn2/seed0: history differs" in out and "2 runs compared, 2 differ" in out
+
+
+def test_a_history_column_only_one_side_has_is_a_difference(tmp_path, capsys):
+    """history.csv without val_loss on one side: not "identical" (the compared columns are
+    those either side has, not only those both have)."""
+    import pandas as pd
+
+    for side in ("a", "b"):
+        shutil.copytree(RUNS / "cnn2" / "seed0", tmp_path / side / "results/runs/chal/cnn2/seed0")
+    history = tmp_path / "b/results/runs/chal/cnn2/seed0/history.csv"
+    pd.read_csv(history).drop(columns="val_loss").to_csv(history, index=False)
+    compare_runs = load()
+    assert compare_runs.main([str(tmp_path / "a"), str(tmp_path / "b")]) == 1
+    assert "chal/cnn2/seed0: history differs" in capsys.readouterr().out

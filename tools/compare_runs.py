@@ -55,10 +55,11 @@ def compare(a: Path, b: Path) -> int:
         metrics = {k: (ma.get(k), mb.get(k)) for k in COMPARED if ma.get(k) != mb.get(k)}
         pa, pb = (read_predictions(x / run / PREDICTIONS_FILE) for x in (a, b))
         ha, hb = (pd.read_csv(x / run / HISTORY_FILE) for x in (a, b))
-        columns = [c for c in HISTORY_COLUMNS if c in ha and c in hb]
+        columns = [c for c in HISTORY_COLUMNS if c in ha or c in hb]  # one side's lack differs
+        same_history = all(c in ha and c in hb for c in columns) and ha[columns].equals(hb[columns])
         problems = [f"metrics {metrics}"] if metrics else []
         problems += [] if pa.equals(pb) else ["predictions differ"]
-        problems += [] if ha[columns].equals(hb[columns]) else ["history differs"]
+        problems += [] if same_history else ["history differs"]
         print(f"{run}: {'; '.join(problems) if problems else 'identical'}")
         differing += bool(problems)
     print(f"{len(runs)} runs compared, {differing} differ")
