@@ -171,3 +171,35 @@ def test_shipping_again_leaves_no_stale_tables_or_figures(tmp_path):
     assert "figures/robustness.png" not in names
     assert not {"robustness.csv", "robustness.md"} & names
     assert "PROVENANCE.md" in names
+
+
+def test_shipping_keeps_a_swept_runs_evaluations_on_the_other_levels(tmp_path):
+    # results/robustness/<run>/on_<level>.json and their jobs' records (rule evaluate_level)
+    # go with the run: without them a shipped sweep's robustness table cannot be made again
+    results = tmp_path / "results"
+    run = "bench_clean/cnn2/seed0"
+    files = {
+        f"runs/{run}/metrics.json": "{}",
+        f"runs/{run}/model.keras": "model",
+        f"robustness/{run}/on_bench_snr10.json": "{}",
+        f"benchmarks/train_model/{run}.tsv": "s",
+        f"benchmarks/evaluate_level/{run}/on_bench_snr10.tsv": "s",
+        f"logs/evaluate_level/{run}/on_bench_snr10.log": "log",
+        # another run's evaluation, and one of a run that did not finish: not shipped
+        "robustness/bench_clean/cnn2/seed1/on_bench_snr10.json": "{}",
+        "robustness/bench_clean/cnn2/seed0x/on_bench_snr10.json": "{}",
+    }
+    for name, text in files.items():
+        (results / name).parent.mkdir(parents=True, exist_ok=True)
+        (results / name).write_text(text)
+    dest = tmp_path / "shipped"
+    (dest / "robustness" / "stale").mkdir(parents=True)  # an earlier shipping's: replaced
+    assert shipped.copy_runs(results / "runs", dest / "runs", results) == 1
+    got = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    assert got == [
+        f"benchmarks/evaluate_level/{run}/on_bench_snr10.tsv",
+        f"benchmarks/train_model/{run}.tsv",
+        f"logs/evaluate_level/{run}/on_bench_snr10.log",
+        f"robustness/{run}/on_bench_snr10.json",
+        f"runs/{run}/metrics.json",
+    ]

@@ -31,16 +31,16 @@ rm -rf "$WORKDIR" && mkdir -p "$WORKDIR/results"
 for part in Snakefile rules scripts config envs report src; do cp -r "$REPO/$part" "$WORKDIR/"; done
 cp "$CONFIG" "$WORKDIR/run.yaml"
 for source in "$@"; do
-  if [ -d "$source" ]; then # a shipped folder: runs/, benchmarks/, logs/
+  if [ -d "$source" ]; then # a shipped folder: runs/, benchmarks/, logs/ (robustness/)
     [ -d "$source/runs" ] || { echo "gpu-aggregate.sh: $source has no runs/" >&2; exit 1; }
     cp -r "$source/runs" "$WORKDIR/results/"
-    for d in benchmarks logs; do
+    for d in benchmarks logs robustness; do
       [ -d "$source/$d" ] && cp -r "$source/$d" "$WORKDIR/results/"
     done
   elif [ -f "$source" ]; then # a campaign archive
     tmp=$(mktemp -d)
     tar xzf "$source" -C "$tmp"
-    for d in runs benchmarks logs; do
+    for d in runs benchmarks logs robustness; do
       [ -d "$tmp/$PART/results/$d" ] && cp -r "$tmp/$PART/results/$d" "$WORKDIR/results/"
     done
     rm -rf "$tmp"

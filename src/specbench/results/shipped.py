@@ -5,7 +5,8 @@ finished (possibly partial, ``select``-ed) workflow run produced into a small fo
 (runs, summary, confusions, runtimes as CSV; summary as Markdown), the figures (PNG), every
 finished run's folder without its model (``runs/<dataset>/<model>/seed<k>/``: metrics.json,
 training.json, history.csv and the per-spectrum predictions.parquet, what lets a later run be
-paired with it spectrum by spectrum), its jobs' benchmark files and logs, and ``provenance.json``
+paired with it spectrum by spectrum), its jobs' benchmark files and logs (and a swept run's
+evaluations on the other levels, ``robustness/``), and ``provenance.json``
 (config used, command, package versions, CPU or GPU model, threads, date, total wall time, commit).
 Every file stays under 1 MB. :func:`readme_section` renders all shipped folders as the README's
 "Results at the published scale" (our numbers beside the paper's), and :func:`update_readme`
@@ -98,22 +99,29 @@ def ship(
 #: + suffix: Snakemake's benchmark files (wall and CPU time, memory) and the jobs' logs (phase
 #: timestamps, device, warnings), shipped beside the runs.
 JOB_RECORDS = (("benchmarks", ".tsv"), ("logs", ".log"))
+#: Where a swept run's evaluations on the other levels' test splits live (rule evaluate_level),
+#: under results/ and beside a shipped folder's runs/.
+ROBUSTNESS = "robustness"
 
 
 def copy_runs(runs: str | Path, dest: str | Path, results: str | Path | None = None) -> int:
     """Copy every finished run folder under `runs` (one with a metrics.json) to the same place
     under `dest`, without its model (:data:`RUN_FILES`); returns the number of runs. `dest` is
     emptied first (a shipped folder holds the runs of one shipping). With `results` (the
-    workflow's results folder), the records of those runs' jobs (:data:`JOB_RECORDS`) go to
-    ``dest/../benchmarks/`` and ``dest/../logs/`` the same way, so that shipped runs keep their
-    timings and logs when they are aggregated again with later ones (tools/gpu-aggregate.sh)."""
+    workflow's results folder), the records of those runs' jobs (:data:`JOB_RECORDS`, also of
+    their evaluations on a sweep's other levels) go to ``dest/../benchmarks/`` and
+    ``dest/../logs/`` the same way, and those evaluations themselves
+    (``results/robustness/<run>/on_<level>.json``) to ``dest/../robustness/``, so that shipped
+    runs keep their timings, logs and robustness results when they are aggregated again with
+    later ones (tools/gpu-aggregate.sh)."""
     runs, dest = Path(runs), Path(dest)
     records = (
         []
         if results is None
         else [(Path(results) / kind, suffix, dest.parent / kind) for kind, suffix in JOB_RECORDS]
     )
-    for folder in [dest, *(out for _, _, out in records)]:
+    levels = None if results is None else (Path(results) / ROBUSTNESS, dest.parent / ROBUSTNESS)
+    for folder in [dest, *(out for _, _, out in records), *([levels[1]] if levels else [])]:
         if folder.exists():
             shutil.rmtree(folder)
     count = 0
@@ -123,11 +131,16 @@ def copy_runs(runs: str | Path, dest: str | Path, results: str | Path | None = N
         for name in RUN_FILES:
             if (metrics.parent / name).exists():
                 shutil.copy2(metrics.parent / name, dest / run / name)
+        copied = []  # the run's own jobs, and its evaluations on a sweep's other levels
         for source, suffix, out_root in records:
-            for path in sorted(source.glob(f"*/{run.as_posix()}{suffix}")):
-                out = out_root / path.relative_to(source)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, out)
+            copied += [(p, source, out_root) for p in source.glob(f"*/{run.as_posix()}{suffix}")]
+            copied += [(p, source, out_root) for p in source.glob(f"*/{run.as_posix()}/*{suffix}")]
+        if levels:
+            copied += [(p, levels[0], levels[1]) for p in (levels[0] / run).glob("on_*.json")]
+        for path, source, out_root in sorted(copied):
+            out = out_root / path.relative_to(source)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, out)
         count += 1
     return count
 
