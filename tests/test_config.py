@@ -399,3 +399,27 @@ def test_the_tree_message_suggests_a_command_that_keeps_every_configfile(tmp_pat
     with pytest.raises(sbconfig.ConfigError) as error:
         trees.check_datasets(datasets, ["bench"], root=tmp_path, configfiles=["a.yaml", "b.yaml"])
     assert "(snakemake --directory DIR --configfile a.yaml b.yaml)" in str(error.value)
+
+
+@pytest.mark.parametrize("where", ["dataset seed", "data seed"])
+def test_a_seed_of_two_words_is_refused(tiny, where):
+    """A seed >= 2^32 is two 32-bit words to NumPy's SeedSequence, and trailing zero words are
+    ignored, so class k's training stream default_rng([k, 2^32 + s, 0]) is the validation
+    stream default_rng([k, s, 1]) of seed s: two data realizations would share their spectra."""
+    import numpy as np
+
+    big = 2**32 + 7
+    same = [np.random.default_rng(key).integers(0, 2**62, 4) for key in ([0, big, 0], [0, 7, 1])]
+    assert (same[0] == same[1]).all()  # why such seeds must not reach the renderer
+    if where == "dataset seed":
+        tiny["datasets"]["bench"]["seed"] = big
+    else:
+        tiny["experiments"]["benchmark"]["data_seeds"] = [7, big]
+    with pytest.raises(sbconfig.ConfigError) as err:
+        check(tiny)
+    message = str(err.value)
+    assert "\n" not in message and str(big) in message and "seed" in message, message
+    fine = load(TINY_CONFIG)
+    fine["datasets"]["bench"]["seed"] = 2**32 - 1  # the largest seed of one word
+    fine["experiments"]["benchmark"]["data_seeds"] = [2**32 - 1, 0]
+    check(fine)

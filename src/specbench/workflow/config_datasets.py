@@ -24,6 +24,10 @@ __all__ = [
 
 # The hand-defined 27-class challenge set, relative to the workflow directory.
 CHALLENGE_CLASSES = Path("config") / "challenge_classes.json"
+#: The largest data seed: NumPy's SeedSequence takes a larger one as two 32-bit words and ignores
+#: trailing zero words, so default_rng([k, 2**32 + s, 0]) (class k's training spectra of seed
+#: 2**32 + s) would be default_rng([k, s, 1]) (its validation spectra of seed s).
+MAX_SEED = 2**32 - 1
 
 
 class ConfigError(ValueError):
@@ -63,6 +67,13 @@ def check_dataset(name: str, ds: dict, basedir: str | Path = ".") -> None:
     (`ds`, validated against the schema, defaults filled); `basedir` as in classes_source_path."""
     key = f"datasets.{name}"
     source = ds["source"]
+    if ds["seed"] > MAX_SEED:  # a data seed's derived dataset is not validated by the schema
+        derived = ds.get("derived_from")
+        where = f"{key}.seed" if derived is None else f"data seed of {derived['dataset']}"
+        raise ConfigError(
+            f"{where}={ds['seed']}: seeds must be below 2^32 (a larger one would draw the spectra "
+            "of another seed)"
+        )
     if ds["render"].get("xrd") and source != "structures":  # it needs the classes' 2θ axis
         raise ConfigError(
             f"{key}.render.xrd (XRD variation) needs source 'structures' (got {source!r})"
