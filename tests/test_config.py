@@ -104,6 +104,12 @@ BAD = [
     ("unknown select key", "select", {"modelz": ["cnn2"]}, ["modelz"]),
     ("unknown source", "datasets.bench.source", "magic", ["magic"]),
     ("seeds not a list", "experiments.benchmark.seeds", 3, ["seeds", "3"]),
+    (  # NumPy's legacy seeding (keras.utils.set_random_seed) takes one 32-bit word: the job failed
+        "training seed of two words",
+        "experiments.benchmark.seeds",
+        [0, 2**32],
+        ["seeds", "4294967296", "maximum"],
+    ),
     ("bad dataset name", "experiments.benchmark.dataset", "nope", ["nope", "dataset"]),
     ("unknown architecture", "experiments.benchmark.models.cnn2.architecture", "cnn99", ["cnn99"]),
     (
