@@ -31,12 +31,13 @@ on 2 CPU cores, seconds on a GPU):
     snakemake --cores all --configfile config/paper.yaml --directory /tmp/clip \\
         results/datasets/challenge/{train,val,test}.parquet
     PYTHONPATH=src python benchmarks/loss_clip.py --splits /tmp/clip/results/datasets/challenge \\
-        --models cnn2 cnn2_relu --backend jax --csv /tmp/clip/epochs.csv
+        --models cnn2 cnn_bn --seeds 0 1 2 --losses probabilities logits --csv /tmp/clip/epochs.csv
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -63,13 +64,15 @@ def model_spec(config_path: Path, dataset: str, model: str) -> dict:
     raise ValueError(f"{config_path}: no experiment trains model {model!r} on dataset {dataset!r}")
 
 
-def clip_metrics(keras) -> list:
+def clip_metrics(keras, logits: bool = False) -> list:
     """The three metrics of the module docstring (p = the true class's softmax probability,
-    normalised as the loss normalises it)."""
+    normalised as the loss normalises it; `logits`: the model outputs the softmax's input)."""
     ops = keras.ops
     eps = keras.config.epsilon()
 
     def true_probability(y_true, y_pred):
+        if logits:
+            y_pred = ops.softmax(y_pred, axis=-1)
         y_pred = y_pred / ops.sum(y_pred, axis=-1, keepdims=True)
         labels = ops.reshape(ops.cast(y_true, "int32"), (-1, 1))
         return ops.take_along_axis(y_pred, labels, axis=-1)[:, 0]
@@ -128,7 +131,18 @@ def child(args) -> None:
     )
     keras.utils.set_random_seed(args.seed)
     model = registry.construct(spec["architecture"], n_points, n_classes, hyperparameters)
-    compile_model(model, training["learning_rate"], extra_metrics=clip_metrics(keras))
+    if args.loss == "probabilities":  # as train_model: Keras' loss of the softmax output
+        compile_model(model, training["learning_rate"], extra_metrics=clip_metrics(keras))
+    else:  # the loss from the logits, as TensorFlow computes it: the output layer without softmax
+        output = model.get_layer("predictions")
+        if output.activation is not keras.activations.softmax:
+            raise ValueError(f"{args.models[0]}: its output layer 'predictions' is not a softmax")
+        output.activation = keras.activations.linear
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=training["learning_rate"]),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy", *clip_metrics(keras, logits=True)],
+        )
 
     rows: list[dict] = []
 
@@ -152,6 +166,7 @@ def child(args) -> None:
         "architecture": spec["architecture"],
         "seed": args.seed,
         "backend": keras.backend.backend(),
+        "loss": args.loss,
         "device": sb_backend.runtime()["device"]["name"],
         "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch,
@@ -170,6 +185,8 @@ def summary(result: dict) -> dict:
     rows = result["epochs"]
     return {
         "model": result["model"],
+        "seed": result["seed"],
+        "loss": result["loss"],
         "epochs": result["epochs_run"],
         "best": result["best_epoch"],
         "train p<eps": round(sum(r[EPS_NAME] for r in rows) * result["n_train"]),
@@ -188,12 +205,23 @@ def main(argv=None) -> int:
     parser.add_argument("--config", default=str(ROOT / "config" / "paper.yaml"))
     parser.add_argument("--dataset", default="challenge", help="the dataset of the splits")
     parser.add_argument("--models", nargs="+", default=["cnn2"], help="model names of the config")
-    parser.add_argument("--seed", type=int, default=0, help="training seed")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds")
     parser.add_argument("--backend", default="jax", choices=sb_backend.BACKENDS)
+    parser.add_argument(
+        "--losses",
+        nargs="+",
+        default=["probabilities"],
+        choices=["probabilities", "logits"],
+        help="probabilities: the project's compile (Keras' loss of the softmax output; clipped on "
+        "JAX and PyTorch); logits: the same model trained on the loss of its logits (the output "
+        "layer's softmax taken off), as TensorFlow computes it",
+    )
     parser.add_argument("--epochs", type=int, help="cap the protocol's epochs (default: as is)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--csv", help="write every epoch's row of every model to this CSV")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)  # the child's
+    parser.add_argument("--loss", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args)
@@ -202,24 +230,28 @@ def main(argv=None) -> int:
     import pandas as pd
 
     results, failed = [], []
-    for model in args.models:
-        print(f"training {model} (seed {args.seed}, {args.backend}) ...", flush=True)
+    # every model's seeds in turn, each seed with every loss (pairs finish together)
+    for model, seed, loss in itertools.product(args.models, args.seeds, args.losses):
+        what = f"{model} seed {seed}, {args.backend}, loss from the {loss}"
+        print(f"training {what} ...", flush=True)
         cmd = [sys.executable, __file__, "--child", "--models", model, "--splits", args.splits]
-        cmd += ["--config", args.config, "--dataset", args.dataset, "--seed", str(args.seed)]
-        cmd += ["--backend", args.backend, "--threads", str(args.threads)]
+        cmd += ["--config", args.config, "--dataset", args.dataset, "--seed", str(seed)]
+        cmd += ["--backend", args.backend, "--threads", str(args.threads), "--loss", loss]
         cmd += ["--epochs", str(args.epochs)] if args.epochs else []
         proc = subprocess.run(cmd, capture_output=True, text=True)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
         if proc.returncode or not lines:
-            failed.append(model)
-            print(f"{model}: failed (rc {proc.returncode})\n{proc.stderr[-3000:]}", flush=True)
+            failed.append(what)
+            print(f"{what}: failed (rc {proc.returncode})\n{proc.stderr[-3000:]}", flush=True)
             continue
         result = json.loads(lines[-1][len("RESULT ") :])
         results.append(result)
         print(pd.DataFrame([summary(result)]).to_string(index=False), flush=True)
         if args.csv:  # after every model: a cut-off run keeps what finished
             rows = [
-                {"model": r["model"], "seed": r["seed"], **e} for r in results for e in r["epochs"]
+                {"model": r["model"], "seed": r["seed"], "loss": r["loss"], **e}
+                for r in results
+                for e in r["epochs"]
             ]
             pd.DataFrame(rows).to_csv(args.csv, index=False, float_format="%.6g")
     if results:

@@ -53,3 +53,19 @@ def test_the_metrics_count_the_spectra_the_clipped_loss_gives_no_gradient(loss_c
         loss = keras.ops.sparse_categorical_crossentropy(np.array([0]), p)
     assert float(loss[0]) == pytest.approx(-np.log(eps), rel=1e-3)
     np.testing.assert_array_equal(tape.gradient(loss, p).numpy(), 0.0)
+
+
+def test_the_metrics_read_logits_through_the_softmax(loss_clip):
+    # the script's "logits" arm trains on the output layer's input: p is its softmax
+    import keras
+
+    logits = np.array([[0.0, 20.0, 0.0], [1.0, 2.0, 3.0]], dtype="float32")
+    labels = np.array([0, 2])
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    below, above, lowest = loss_clip.clip_metrics(keras, logits=True)
+    for metric in (below, above, lowest):
+        metric.update_state(labels, logits)
+    assert p[0, 0] < keras.config.epsilon() < p[1, 2]
+    assert float(below.result()) == pytest.approx(0.5)
+    assert float(above.result()) == 0.0
+    assert float(lowest.result()) == pytest.approx(p[0, 0], rel=1e-4)
