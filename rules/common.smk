@@ -85,18 +85,24 @@ wildcard_constraints:
 
 
 def workdir_path(path):
-    """`path` relative to the working directory when inside it (stable when the tree moves)."""
+    """`path` relative to the working directory when inside it, or when both lie in the
+    workflow's own tree (`--directory runs/paper`: the package files are ../../src/...), so that
+    the declared inputs stay the same when the tree moves (else Snakemake would rerun every job:
+    "Set of input files has changed"); otherwise absolute."""
     path = Path(path).resolve()
-    try:
-        return str(path.relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    cwd = Path.cwd().resolve()
+    if path.is_relative_to(cwd):
+        return str(path.relative_to(cwd))
+    base = Path(workflow.basedir).resolve()
+    if path.is_relative_to(base) and cwd.is_relative_to(base):
+        return os.path.relpath(path, cwd)
+    return str(path)
 
 
 def workflow_file(path):
     """A file of the workflow itself (`path` relative to the repository), from any working
     directory (`snakemake --directory DIR`): relative where the working directory is the
-    repository, else absolute."""
+    repository or a folder in it, else absolute (workdir_path)."""
     return workdir_path(Path(workflow.basedir) / path)
 
 

@@ -69,3 +69,19 @@ def test_two_configs_never_touch_each_others_results(tmp_path):
     assert len(lines) == 1 and "dataset 'bench'" in lines[0] and "--directory" in lines[0]
     assert tree(a) == first
     assert not os.path.exists(workdir / "results")  # nothing landed beside the workflow either
+
+
+def test_a_moved_repository_reruns_nothing_in_its_working_directories(tmp_path):
+    """The documented layout, a working directory inside the repository (`--directory
+    runs/paper`), moves with it: the jobs' package files are inputs named relative to the
+    working directory, so moving the whole tree (another disk, another machine) reruns nothing.
+    Named by absolute path they would change, and Snakemake would rerun every job, trainings
+    included ("Set of input files has changed")."""
+    before = copy_workflow(tmp_path / "before")
+    target = ["--configfile", "tiny.yaml", "--directory", "runs/tiny"]
+    target += ["results/datasets/bench/classes.json"]
+    snakemake(before, "--cores", "1", *target)
+    after = tmp_path / "after"
+    before.rename(after)
+    plan = snakemake(after, "-n", *target)
+    assert "Nothing to be done" in plan.stdout + plan.stderr, plan.stdout[-3000:]
