@@ -165,6 +165,12 @@ def get_model_spec(wildcards):
     return spec
 
 
+def get_entry_backend(wildcards):
+    """The backend a model's own entry names ("": none), which the gpu profile's keras_backend
+    does not replace (specbench.workflow.config.entry_backend)."""
+    return sbconfig.entry_backend(config, wildcards.dataset, wildcards.model) or ""
+
+
 def get_training_priority(wildcards):
     """Seed-major scheduling (specbench.workflow.config.job_priority): every model's first seed first."""
     return sbconfig.job_priority(RUNS, int(wildcards.seed))

@@ -18,6 +18,8 @@ rule train_model:
     threads: 1
     params:
         spec=get_model_spec,
+        # the backend the model's entry names, kept under a profile's keras_backend
+        entry_backend=get_entry_backend,
         # Per-epoch backup for resuming a killed job; deliberately not a declared output, so
         # Snakemake's cleanup of incomplete outputs keeps it. Removed when training succeeds.
         backup_dir="results/checkpoints/{dataset}/{model}/seed{seed}",

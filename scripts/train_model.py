@@ -17,6 +17,7 @@ with redirect_to_log(snakemake.log[0]):
         dataset=snakemake.wildcards.dataset,
         model_name=snakemake.wildcards.model,
         threads=snakemake.threads,
-        backend_override=snakemake.resources.get("keras_backend"),
+        # the profile's backend, unless the model's entry names one (a wrapped torch module)
+        backend_override=snakemake.params.entry_backend or snakemake.resources.get("keras_backend"),
         jobs_per_gpu=snakemake.resources.get("jobs_per_gpu"),
     )

@@ -10,7 +10,7 @@ import pytest
 
 import yaml
 
-from conftest import copy_workflow, snakemake
+from conftest import REPO, copy_workflow, snakemake
 from specbench.training import devices
 
 SUBSET = "select={experiments: [benchmark], models: [cnn2]}"
@@ -81,3 +81,44 @@ def test_gpu_environment_bounds_jax_memory_and_spreads_jobs(tmp_path, monkeypatc
     assert picks == [0, 1, 0, 1, None]
     with pytest.raises(ValueError, match="jobs_per_gpu=0"):
         devices.claim_gpu(1, 0, lock_dir=tmp_path / "locks")
+
+
+def test_a_model_entry_naming_its_backend_keeps_it_under_the_profile(tmp_path, monkeypatch):
+    """The gpu profile's keras_backend (jax) replaces the config's backend, not the one a model's
+    own entry names: a wrapped torch module (examples/my_models/torch_net.py, `training: {backend:
+    torch}` on its entry, as docs/own-models.md says) fails to build on JAX ("Can't call numpy()
+    on Tensor that requires grad"), so under `--profile gpu` its training job failed, after the
+    check before any job had passed it on torch."""
+    import runpy
+    from types import SimpleNamespace
+
+    from specbench.training import train
+    from specbench.workflow import config as sbconfig
+
+    cfg = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+    models = cfg["experiments"]["benchmark"]["models"]
+    models["torch_net"] = {"architecture": "x.py:build", "training": {"backend": "torch"}}
+    cfg["experiments"]["benchmark"]["training"] = {"backend": "tensorflow"}
+    assert sbconfig.entry_backend(cfg, "bench", "torch_net") == "torch"
+    # the experiment's or the config's backend is the profile's to replace
+    assert sbconfig.entry_backend(cfg, "bench", "cnn2") is None
+    assert "entry_backend=get_entry_backend" in (REPO / "rules" / "training.smk").read_text()
+
+    got = {}
+    monkeypatch.setattr(train, "train_model", lambda **kwargs: got.update(kwargs))
+    for model, expected in (("torch_net", "torch"), ("cnn2", "jax")):
+        job = SimpleNamespace(
+            input=SimpleNamespace(train="t", val="v"),
+            output=SimpleNamespace(model="m", history="h", info="i"),
+            params=SimpleNamespace(
+                spec={},
+                backup_dir="b",
+                entry_backend=sbconfig.entry_backend(cfg, "bench", model) or "",
+            ),
+            wildcards=SimpleNamespace(seed="0", dataset="bench", model=model),
+            threads=2,
+            resources={"keras_backend": "jax", "jobs_per_gpu": 8},  # gpu/config.yaml's
+            log=[str(tmp_path / "job.log")],
+        )
+        runpy.run_path(str(REPO / "scripts" / "train_model.py"), {"snakemake": job})
+        assert got["backend_override"] == expected, model

@@ -164,15 +164,29 @@ def swept_experiments(config: dict) -> list[dict]:
     ]
 
 
+def _training_experiment(config: dict, dataset: str, model: str) -> dict:
+    """The (first) experiment that trains `model` on `dataset`."""
+    for exp in config["experiments"].values():
+        if model in exp["models"] and dataset in dict(experiment_datasets(config, exp)):
+            return exp
+    raise ConfigError(f"no experiment trains model {model!r} on dataset {dataset!r}")
+
+
 def model_entry(config: dict, dataset: str, model: str) -> dict:
     """The (first) config entry of `model` on `dataset`, with experiment training merged in.
 
     `dataset` may be a dataset derived for a data seed (see :func:`expand_data_seeds`).
     """
-    for exp in config["experiments"].values():
-        if model in exp["models"] and dataset in dict(experiment_datasets(config, exp)):
-            return resolve_model(config, exp, model)
-    raise ConfigError(f"no experiment trains model {model!r} on dataset {dataset!r}")
+    return resolve_model(config, _training_experiment(config, dataset, model), model)
+
+
+def entry_backend(config: dict, dataset: str, model: str) -> str | None:
+    """The Keras backend that the config entry of :func:`model_entry` names itself
+    (``training: {backend: torch}`` on the model), else None. An execution profile's backend
+    (the gpu profile's ``keras_backend``) replaces the config's and the experiment's, not this
+    one: a wrapped torch module (specbench.models.user) builds on torch only."""
+    entry = _training_experiment(config, dataset, model)["models"][model]
+    return (entry.get("training") or {}).get("backend")
 
 
 # ---------------------------------------------------------------- data seeds
