@@ -37,7 +37,8 @@ def plot_misclassifications(
     paper's 4,500 test spectra; the right axis counts the misclassified spectra of this run's
     test set. Where a published value applies (match_reference) its mean is a diamond and
     its range over seeds a bar beside the model's points. Without a `experiment` in runs.csv
-    (e.g. no benchmark experiment configured) the first experiment is drawn.
+    (e.g. no benchmark experiment configured) the first experiment in the tables' order
+    (:func:`specbench.results.tables.common.experiment_order`: the paper's, then by name) is drawn.
     """
     table = read_runs(runs)
     names = experiment_order(table["experiment"])
