@@ -7,14 +7,16 @@ of its true class, p, falls below eps in the forward pass of a training step, th
 gives that spectrum no gradient at all (the logit loss would pull it towards its class with a
 gradient of size about 1); above 1 - eps both gradients are below 2 eps. docs/fidelity.md
 ("How the code compares with the authors'") shows the two on one spectrum. The published-scale
-GPU runs (reference-results/gpu-h200-challenge) trained on JAX, so this measures how often that
-happened while training the project's way.
+GPU runs shipped in reference-results/gpu-h200-challenge trained on JAX with the clipped loss;
+what this measured is why train_model takes the loss from the logits on every backend since.
 
-Per model of the config (each in a fresh process): the model built and compiled as
-``specbench.training.train.train_model`` builds it, trained with ``specbench.training.train.fit``
-(the function train_model calls: same data order, callbacks, early stopping, best weights) on the
-given splits, with three extra Keras metrics computed on the very forward passes the gradients
-come from (training mode, dropout on; validation: inference mode):
+Per model, seed and loss (each in a fresh process): the model of the config entry trained with
+``specbench.training.train.fit`` (the function train_model calls: same data order, callbacks,
+early stopping, best weights) on the given splits, with the loss taken from the logits as
+train_model takes it now (``logits``, :func:`specbench.training.objective.logits_training`) or
+with Keras' own loss of the softmax output (``probabilities``: train_model's until 2026-12-05,
+clipped on JAX and PyTorch), and three extra Keras metrics computed on the very forward passes the
+gradients come from (training mode, dropout on; validation: inference mode):
 
 * ``below_eps``: the fraction of the epoch's spectra with p < eps (gradient dropped);
 * ``above_1_eps``: the fraction with p > 1 - eps (gradient below 2 eps either way);
@@ -25,7 +27,7 @@ read only the protocol's own keys). Printed per model: epochs run, spectrum-epoc
 (training, validation), the lowest p seen, the test split's wrong count. ``--csv`` writes every
 epoch's row.
 
-Run (the challenge set at the published scale, rendered by the workflow; about 15 min per model
+Run (the challenge set at the published scale, rendered by the workflow; 7-16 min per training
 on 2 CPU cores, seconds on a GPU):
 
     snakemake --cores all --configfile config/paper.yaml --directory /tmp/clip \\
@@ -37,6 +39,7 @@ on 2 CPU cores, seconds on a GPU):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -110,7 +113,8 @@ def child(args) -> None:
     import numpy as np
 
     spec = model_spec(Path(args.config), args.dataset, args.models[0])
-    from specbench.training.train import compile_model, fit, protocol
+    from specbench.training.train import compile_model, fit, logits_training, protocol
+    from specbench.training.train import softmax_layer
 
     training = protocol(spec["training"])
     training["backend"] = args.backend
@@ -131,18 +135,16 @@ def child(args) -> None:
     )
     keras.utils.set_random_seed(args.seed)
     model = registry.construct(spec["architecture"], n_points, n_classes, hyperparameters)
-    if args.loss == "probabilities":  # as train_model: Keras' loss of the softmax output
-        compile_model(model, training["learning_rate"], extra_metrics=clip_metrics(keras))
-    else:  # the loss from the logits, as TensorFlow computes it: the output layer without softmax
-        output = model.get_layer("predictions")
-        if output.activation is not keras.activations.softmax:
-            raise ValueError(f"{args.models[0]}: its output layer 'predictions' is not a softmax")
-        output.activation = keras.activations.linear
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=training["learning_rate"]),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy", *clip_metrics(keras, logits=True)],
-        )
+    logits = args.loss == "logits"
+    if logits and softmax_layer(model) is None:
+        raise ValueError(f"{args.models[0]}: its output is not a softmax layer's activation")
+    # logits: as train_model trains (the loss of the logits, as TensorFlow computes it);
+    # probabilities: Keras' own loss of the softmax output (train_model's before 2026-12-05)
+    context = logits_training(model) if logits else contextlib.nullcontext(False)
+    stack = contextlib.ExitStack()  # left once trained: the softmax back for the test split
+    from_logits = stack.enter_context(context)
+    metrics = clip_metrics(keras, logits=from_logits)
+    compile_model(model, training["learning_rate"], metrics, from_logits=from_logits)
 
     rows: list[dict] = []
 
@@ -151,15 +153,16 @@ def child(args) -> None:
             rows.append({"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
 
     started = time.perf_counter()
-    result = fit(
-        model,
-        train,
-        val,
-        training=training,
-        seed=args.seed,
-        name=args.models[0],
-        extra_callbacks=[Record()],
-    )
+    with stack:
+        result = fit(
+            model,
+            train,
+            val,
+            training=training,
+            seed=args.seed,
+            name=args.models[0],
+            extra_callbacks=[Record()],
+        )
     predicted = np.argmax(model.predict(x_test, batch_size=256, verbose=0), axis=1)
     out = {
         "model": args.models[0],

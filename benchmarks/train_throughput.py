@@ -157,13 +157,12 @@ def project_fit(keras, arch, args, train_path, val_path, backup_dir):
     from specbench.models import build
     from specbench.models.macs import count_macs
     from specbench.data.preprocess import load_split
-    from specbench.training.train import compile_model, fit
+    from specbench.training.train import compile_model, fit, logits_training
 
     x, y = load_split(train_path)
     xv, yv = load_split(val_path)
     keras.utils.set_random_seed(0)
     model = build(arch, args.points, args.classes)  # the same model as the bare path
-    compile_model(model, PROTOCOL["learning_rate"])
     training = {
         "epochs": args.warmup + args.epochs,
         "batch_size": args.batch_size,
@@ -172,15 +171,17 @@ def project_fit(keras, arch, args, train_path, val_path, backup_dir):
         "precision": keras.config.dtype_policy().name,
         "early_stopping": {"patience": 10**6},
     }
-    result = fit(
-        model,
-        (x, y),
-        (xv, yv),
-        training=training,
-        seed=0,
-        backup_dir=backup_dir,
-        fingerprint=f"bench-{arch}",
-    )
+    with logits_training(model) as from_logits:  # as train_model: the loss of the logits
+        compile_model(model, PROTOCOL["learning_rate"], from_logits=from_logits)
+        result = fit(
+            model,
+            (x, y),
+            (xv, yv),
+            training=training,
+            seed=0,
+            backup_dir=backup_dir,
+            fingerprint=f"bench-{arch}",
+        )
     w = args.warmup
     times = np.array([result.epoch_wall_s[w:], result.epoch_cpu_s[w:]]).T
     params, macs = model.count_params(), count_macs(model)

@@ -603,6 +603,57 @@ def test_each_backend_trains_and_evaluates(backend, data, tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["backend"] == backend
     assert metrics["n_test"] == 40 and metrics["parameters"] == info["parameters"]
+    assert info["loss_from"] == metrics["loss_from"] == "logits"
+
+
+CONFIDENTLY_WRONG = """
+import json, sys
+import numpy as np
+from specbench.training import backend
+keras = backend.configure(sys.argv[1], "float32", 1, True)
+from specbench.training.train import compile_model, logits_training
+
+def step(logits):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="predictions")(inputs))
+    # the true class's logit 50 below another's: p = 2e-22 < 1e-7
+    model.set_weights([np.zeros((4, 3), "float32"), np.array([0.0, 50.0, 0.0], "float32")])
+    before = [w.copy() for w in model.get_weights()]
+    x, y = np.ones((1, 4), "float32"), np.array([0])
+    if logits:
+        with logits_training(model) as from_logits:
+            compile_model(model, 1e-3, from_logits=from_logits)
+            loss = float(model.train_on_batch(x, y)[0])
+    else:
+        compile_model(model, 1e-3)
+        loss = float(model.train_on_batch(x, y)[0])
+    moved = any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    rows = keras.ops.convert_to_numpy(model(x)).sum(axis=1)
+    return {"loss": loss, "moved": moved, "sums_to_1": bool(np.allclose(rows, 1.0))}
+
+print("RESULT " + json.dumps({"probabilities": step(False), "logits": step(True)}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_a_confidently_wrong_spectrum_is_learned_from_on_every_backend(backend):
+    # Keras' loss of a softmax output is clipped at 1e-7 on JAX and PyTorch (16.118, no
+    # gradient); on the logits it is 50 and the weights move, as on TensorFlow
+    proc = python(CONFIDENTLY_WRONG, backend, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    line = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")][-1]
+    result = json.loads(line[len("RESULT ") :])
+    logits = result["logits"]
+    assert logits["loss"] == pytest.approx(50.0, rel=1e-4) and logits["moved"]
+    assert logits["sums_to_1"]  # the softmax is back once training is done
+    clipped = result["probabilities"]
+    if backend == "tensorflow":  # Keras takes the logits behind the softmax itself
+        assert clipped["loss"] == pytest.approx(50.0, rel=1e-4) and clipped["moved"]
+    else:
+        assert clipped["loss"] == pytest.approx(-np.log(1e-7), rel=1e-4) and not clipped["moved"]
 
 
 @pytest.mark.slow
@@ -695,3 +746,39 @@ def test_extra_metrics_and_callbacks_see_the_training_and_change_nothing(data, t
     ]
     for a, b in zip(plain_weights, extra_weights):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_on_tensorflow_the_loss_of_the_logits_is_what_keras_computed_already(data):
+    # TensorFlow's Keras takes a softmax output's loss from the logits behind it, so training on
+    # the logits (logits_training) changes nothing there: the same history and weights to the bit
+    import keras
+
+    from specbench.data.preprocess import load_split
+    from specbench.models import registry
+    from specbench.training.train import compile_model, fit, logits_training
+
+    assert keras.backend.backend() == "tensorflow"
+    train, val = load_split(data["train"]), load_split(data["val"])
+    training = protocol(make_spec()["training"])
+
+    def trained(logits: bool):
+        keras.utils.set_random_seed(0)
+        model = registry.construct("cnn2", 128, 5, registry.check("cnn2", TINY_HP))
+        if logits:
+            with logits_training(model) as from_logits:
+                assert from_logits
+                compile_model(model, training["learning_rate"], from_logits=True)
+                result = fit(model, train, val, training=training, seed=0)
+        else:
+            compile_model(model, training["learning_rate"])
+            result = fit(model, train, val, training=training, seed=0)
+        rows = [{k: v for k, v in r.items() if k != "epoch_time_s"} for r in result.history]
+        return rows, model.get_weights(), model.predict(val[0], verbose=0)
+
+    plain, plain_weights, plain_p = trained(False)
+    logits, logits_weights, logits_p = trained(True)
+    assert plain == logits
+    for a, b in zip(plain_weights, logits_weights):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(plain_p, logits_p)  # probabilities again after training

@@ -104,6 +104,7 @@ TRAINING_INFO = (
     Field("training", "dict"),
     Field("backend", "str", "required"),
     Field("precision", "str", "required"),  # resolved ("auto" -> what the device does natively)
+    Field("loss_from", "str"),  # "logits" (as TensorFlow computes it) or "probabilities"
     Field("device", "str"),
     Field("device_kind", "str"),
     Field("cpu", "str"),
@@ -159,6 +160,8 @@ METRICS = (
     Field("train_samples_per_s", "float", "core"),
     Field("backend", "str", "core"),
     Field("precision", "str", "core"),
+    # what the cross-entropy was taken from (training.json; absent before 2026-12-05)
+    Field("loss_from", "str|None"),
     Field("device", "str|None"),
     Field("evaluation_device", "str"),
     Field("versions", "dict"),

@@ -162,6 +162,7 @@ def evaluate_model(
         "train_samples_per_s": float(info["train_samples_per_s"]),
         "backend": info["backend"],
         "precision": info["precision"],
+        "loss_from": info.get("loss_from"),
         "device": info.get("device"),
         "evaluation_device": backend.runtime()["device"]["name"],
         "versions": info.get("versions", {}),

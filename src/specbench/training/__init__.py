@@ -2,6 +2,7 @@
 
 - :mod:`.train`: ``train_model`` (the job: reads the splits, builds the model, writes model.keras,
   history.csv and training.json) and ``fit`` (one Keras ``model.fit`` over all epochs);
+  :mod:`.objective`: the compile settings and the loss taken from the logits on every backend;
 - :mod:`.callbacks`: the callbacks of that fit (per-epoch order, progress log, best weights,
   early stopping and learning-rate bookkeeping, resumable backups); :mod:`.checkpoint`: the
   backup files; :mod:`.feeding`: the training data on the device, every epoch's order;

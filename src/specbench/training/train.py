@@ -7,6 +7,8 @@ defaults in the schema's ``training``, :func:`specbench.core.schema.defaults`):
   the evaluation and ``specbench classify``);
 - Adam(learning_rate), sparse categorical cross-entropy on the integer labels (identical to
   categorical cross-entropy on one-hot labels, without materialising the one-hot matrix), accuracy;
+  the cross-entropy is that of the logits on every backend, as TensorFlow computes it
+  (:func:`logits_training`; Keras' own loss of a softmax output is clipped on JAX and PyTorch);
 - up to ``epochs`` epochs of ``batch_size`` spectra; validation on the val split (never the test
   split) after every epoch;
 - early stopping on val_loss (``early_stopping``: patience, min_delta, restore_best_weights) and
@@ -61,6 +63,7 @@ import numpy as np
 
 from specbench.core.atomic import atomic_path
 from specbench.core.formats import training_info
+from specbench.training.objective import compile_model, logits_training, softmax_layer
 from specbench.training.timings import TIMINGS, process_age_s
 from specbench.training.history import (  # noqa: F401 (HISTORY_COLUMNS, TrainingDivergedError: public here)
     HISTORY_COLUMNS,
@@ -109,18 +112,6 @@ class FitResult:
     @property
     def epochs_run(self) -> int:
         return len(self.history)
-
-
-def compile_model(model, learning_rate: float, extra_metrics: Sequence = ()) -> None:
-    """Adam(learning_rate), sparse categorical cross-entropy, accuracy (and `extra_metrics`,
-    Keras metrics computed on the same forward passes, e.g. by benchmarks/loss_clip.py)."""
-    import keras
-
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=["accuracy", *extra_metrics],
-    )
 
 
 def fit(
@@ -353,8 +344,14 @@ def _train(
         )
     keras.utils.set_random_seed(seed)
     model = registry.construct(architecture, n_points, n_classes, hyperparameters)
-    compile_model(model, training["learning_rate"])
-    logger.info("%s: %s with %d parameters", model_name, architecture, model.count_params())
+    loss_from = "logits" if softmax_layer(model) is not None else "probabilities"
+    logger.info(
+        "%s: %s with %d parameters, trained on the loss of its %s",
+        model_name,
+        architecture,
+        model.count_params(),
+        loss_from,
+    )
     timings["build_s"] = time.perf_counter() - t0
 
     fingerprint = run_fingerprint(
@@ -364,6 +361,7 @@ def _train(
             "training": training,
             "precision": runtime["precision"],
             "seed": seed,
+            "loss_from": loss_from,
         },
         x_train,
         y_train,
@@ -371,18 +369,22 @@ def _train(
         y_val,
     )
     t0 = time.perf_counter()
-    result = fit(
-        model,
-        (x_train, y_train),
-        (x_val, y_val),
-        training=training,
-        seed=seed,
-        backup_dir=backup_dir,
-        fingerprint=fingerprint,
-        name=model_name,
-        backup_interval_s=backup_interval_s,
-        remove_backup=False,  # until the outputs are written
-    )
+    with logits_training(model) as from_logits:
+        compile_model(model, training["learning_rate"], from_logits=from_logits)
+        result = fit(
+            model,
+            (x_train, y_train),
+            (x_val, y_val),
+            training=training,
+            seed=seed,
+            backup_dir=backup_dir,
+            fingerprint=fingerprint,
+            name=model_name,
+            backup_interval_s=backup_interval_s,
+            remove_backup=False,  # until the outputs are written
+        )
+    if from_logits:  # the saved model: its softmax output and that output's loss
+        compile_model(model, training["learning_rate"])
     timings["fit_s"] = time.perf_counter() - t0
     best = result.history[result.best_epoch - 1]
     # your own phases' grid and class names travel from the splits to the run
@@ -398,6 +400,7 @@ def _train(
         "training": training,
         "backend": training["backend"],
         "precision": runtime["precision"],  # resolved ("auto" -> what the device does natively)
+        "loss_from": loss_from,
         "device": runtime["device"]["name"],
         "device_kind": runtime["device"]["kind"],
         "cpu": runtime["device"]["cpu"],
