@@ -148,6 +148,17 @@ def test_gpu_plan_skips_shipped_runs_and_prints_targets(tmp_path, capsys):
     out, _ = capsys.readouterr()
     assert out.splitlines() == ["chal cnn2,cnn6"]  # cnn2 is ten times faster
 
+    # --retrain: a model's shipped runs are planned again (here cnn6's two seeds), the others not
+    load_gpu_plan().main(
+        [*common, *group, "--skip-shipped", str(shipped), "--targets", "--retrain", "cnn6"]
+    )
+    out, err = capsys.readouterr()
+    assert sorted(out.split()[1:]) == [
+        f"results/runs/challenge/{model}/seed{seed}/metrics.json"
+        for model, seed in (("cnn2", 1), ("cnn6", 0), ("cnn6", 1))
+    ]
+    assert "shipped: cnn6 trained again (--retrain)" in err
+
     # the same runs on a challenge set rendered otherwise (another seed) are not this plan's
     other = shipped_bundle(tmp_path / "other", {"challenge": {**challenge, "seed": 7}}, runs)
     load_gpu_plan().main([*common, *group, "--skip-shipped", str(other), "--targets"])

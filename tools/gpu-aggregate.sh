@@ -7,15 +7,16 @@
 # (snakemake --allowed-rules: the runs' metrics.json, history.csv and predictions.parquet are
 # taken as they are; a model is never needed). Then ship the result:
 #
-#   bash tools/gpu-aggregate.sh /tmp/agg challenge gpu-out/campaign.tar.gz reference-results/gpu-h200-challenge
+#   bash tools/gpu-aggregate.sh /tmp/agg challenge reference-results/gpu-h200-challenge gpu-out/campaign.tar.gz
 #   python tools/reference_results.py ship gpu-h200-challenge --results /tmp/agg/results ...
 #
 # Usage: [CONFIG=config/paper.yaml] gpu-aggregate.sh WORKDIR challenge|benchmark SOURCE...
+#   (a run found in two sources is taken from the later one: shipped folders first, then archives)
 #   (challenge: the activation and modifications experiments; benchmark: the benchmark, seed 0;
 #   CONFIG: the config the runs were trained with, tools/gpu-measure.sh's)
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -ge 3 ] || { sed -n 2,17p "$0"; exit 2; }
+[ $# -ge 3 ] || { sed -n 2,18p "$0"; exit 2; }
 CONFIG=${CONFIG:-$REPO/config/paper.yaml}
 CONFIG=$(cd "$(dirname "$CONFIG")" && pwd)/$(basename "$CONFIG")
 WORKDIR=$1 SET=$2

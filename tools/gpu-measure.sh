@@ -13,7 +13,9 @@
 # The tables and figures are made afterwards on any CPU from what comes back, merged with the runs
 # of earlier sessions: tools/gpu-aggregate.sh.
 # Runs an earlier session shipped (the bundles reference-results/gpu-*-challenge|benchmark/) are not
-# trained again (at SCALE=tiny they are: its datasets are other ones). Everything comes back in $OUT as at most three files: run.log (every timing),
+# trained again (at SCALE=tiny they are: its datasets are other ones), but for the models in
+# RETRAIN: cnn_bn by default, whose shipped seeds trained on Keras' clipped loss of JAX (before
+# 2026-12-05), which measurably changed it (benchmarks/loss_clip.py, docs/fidelity.md). Everything comes back in $OUT as at most three files: run.log (every timing),
 # campaign.tar.gz (per run metrics.json, training.json, history.csv and predictions.parquet, no
 # models; the jobs' logs and benchmark timings, measurements, versions) and,
 # only if the run was cut off before its end, partial.tar.gz (refreshed every PARTIAL_S seconds).
@@ -32,6 +34,7 @@ MEASURE_S=${MEASURE_S:-120} # item c, at the end (MEASURE below)
 PACK_S=${PACK_S:-20}        # the final archive
 PARTIAL_S=${PARTIAL_S:-45}
 THROUGHPUT=${THROUGHPUT:-$REPO/reference-results/gpu-h200-throughput/throughput.json}
+RETRAIN=${RETRAIN-cnn_bn} # models whose shipped runs are trained again (space-separated)
 T0=$(date +%s)
 left() { echo $((BUDGET_S - ($(date +%s) - T0))); }
 stamp() { echo "[$(($(date +%s) - T0)) s] $*"; }
@@ -142,7 +145,8 @@ for d in "$REPO"/reference-results/gpu-*-challenge "$REPO"/reference-results/gpu
 done
 plan() { # plan NAME EXPERIMENTS SEEDS MODELS BUDGET [flags]: the metrics.json targets
   "$PY" "$REPO/tools/gpu_plan.py" "$THROUGHPUT" --config "$REPO/$CONFIG" --budget "$5" \
-    --epoch-spectra $SPECTRA --group "$1:$2:$3:$4" --slots "$K" --targets "${SHIPPED[@]}" "${@:6}" \
+    --epoch-spectra $SPECTRA --group "$1:$2:$3:$4" --slots "$K" --targets "${SHIPPED[@]}" \
+    --retrain $RETRAIN "${@:6}" \
     2>> "$M/plan.txt" | awk -v g="$1" '$1 == g {$1 = ""; print}'
 }
 train() { # train WORKDIR SELECT LIMIT TARGETS...: Snakemake, stopped (SIGINT) at the limit

@@ -22,7 +22,7 @@ training and validation spectra per epoch. ``--cheapest-first`` orders each grou
 their estimated cost instead; ``--skip-shipped FOLDER`` leaves out the runs an earlier session
 shipped (a result bundle, reference-results/<set>/: so a second GPU session continues the
 campaign), those of a dataset that this config defines as the bundle records it (another
-dataset, e.g. the tiny rehearsal's, is trained); ``--targets`` prints each group's planned runs
+dataset, e.g. the tiny rehearsal's, is trained), but for the models named by ``--retrain``; ``--targets`` prints each group's planned runs
 as their metrics.json paths (Snakemake targets) instead of model names. Only the seeds an
 experiment lists in the config are planned, on every dataset the workflow trains it on: an
 experiment with `sweep: true` stands for its levels' experiments (<experiment>_<level>, each on
@@ -35,6 +35,7 @@ import argparse
 import copy
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
@@ -69,11 +70,14 @@ def epoch_spectra(items: list[str]) -> dict[str, tuple[int, int]]:
     return sizes
 
 
-def shipped_runs(folders: list[str], datasets: dict) -> set[tuple[str, str, str, int]]:
+def shipped_runs(
+    folders: list[str], datasets: dict, retrain: Iterable[str] = ()
+) -> set[tuple[str, str, str, int]]:
     """(experiment, dataset, model, seed) of the runs of shipped result bundles (`folders`) whose
     dataset `datasets` (the config's definitions, defaults filled) defines as the bundle records
     it; a bundle's dataset defined otherwise here is named on stderr and its runs are not
-    shipped ones of this plan."""
+    shipped ones of this plan, nor are the runs of the models in `retrain` (named on stderr)."""
+    retrain = set(retrain)
     done = set()
     for folder in folders:
         bundle = read_bundle(folder, verify=False)
@@ -89,8 +93,11 @@ def shipped_runs(folders: list[str], datasets: dict) -> set[tuple[str, str, str,
                     "defined otherwise): its runs are not skipped",
                     file=sys.stderr,
                 )
+        again = sorted({run["model"] for run in bundle.runs if run["model"] in retrain})
+        if again:
+            print(f"# {bundle.name}: {', '.join(again)} trained again (--retrain)", file=sys.stderr)
         for run in bundle.runs:
-            if run["dataset"] in same:
+            if run["dataset"] in same and run["model"] not in retrain:
                 done.add((run["experiment"], run["dataset"], run["model"], int(run["seed"])))
     return done
 
@@ -126,6 +133,14 @@ def main(argv=None) -> int:
         "the bundle does (repeatable)",
     )
     parser.add_argument(
+        "--retrain",
+        nargs="*",
+        default=[],
+        metavar="MODEL",
+        help="models whose shipped runs are planned again all the same (e.g. runs trained "
+        "before a change of the protocol that changed their results)",
+    )
+    parser.add_argument(
         "--targets",
         action="store_true",
         help="print, per group, the metrics.json of every planned run (Snakemake targets) "
@@ -143,7 +158,7 @@ def main(argv=None) -> int:
     reference = load_reference(REFERENCE)
     best_epochs = projection.published_best_epochs(reference)
     sizes = epoch_spectra(args.epoch_spectra)
-    done = shipped_runs(args.skip_shipped, prepared["datasets"])
+    done = shipped_runs(args.skip_shipped, prepared["datasets"], args.retrain)
 
     swept = {}  # a `sweep: true` experiment as the config names it -> its experiments per level
     for item in swept_experiments:
