@@ -16,7 +16,7 @@
 #   CONFIG: the config the runs were trained with, tools/gpu-measure.sh's)
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -ge 3 ] || { sed -n 2,18p "$0"; exit 2; }
+[ $# -ge 3 ] || { sed -n 2,16p "$0"; exit 2; }
 CONFIG=${CONFIG:-$REPO/config/paper.yaml}
 CONFIG=$(cd "$(dirname "$CONFIG")" && pwd)/$(basename "$CONFIG")
 WORKDIR=$1 SET=$2
