@@ -113,8 +113,8 @@ def child(args) -> None:
     import numpy as np
 
     spec = model_spec(Path(args.config), args.dataset, args.models[0])
-    from specbench.training.train import compile_model, fit, logits_training, protocol
-    from specbench.training.train import softmax_layer
+    from specbench.training.objective import compile_model, logits_training, softmax_layer
+    from specbench.training.train import fit, protocol
 
     training = protocol(spec["training"])
     training["backend"] = args.backend

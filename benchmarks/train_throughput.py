@@ -157,7 +157,7 @@ def project_fit(keras, arch, args, train_path, val_path, backup_dir):
     from specbench.models import build
     from specbench.models.macs import count_macs
     from specbench.data.preprocess import load_split
-    from specbench.training.train import compile_model, fit, logits_training
+    from specbench.training.train import compile_and_fit
 
     x, y = load_split(train_path)
     xv, yv = load_split(val_path)
@@ -171,17 +171,15 @@ def project_fit(keras, arch, args, train_path, val_path, backup_dir):
         "precision": keras.config.dtype_policy().name,
         "early_stopping": {"patience": 10**6},
     }
-    with logits_training(model) as from_logits:  # as train_model: the loss of the logits
-        compile_model(model, PROTOCOL["learning_rate"], from_logits=from_logits)
-        result = fit(
-            model,
-            (x, y),
-            (xv, yv),
-            training=training,
-            seed=0,
-            backup_dir=backup_dir,
-            fingerprint=f"bench-{arch}",
-        )
+    result = compile_and_fit(  # as train_model: on the loss of the logits
+        model,
+        (x, y),
+        (xv, yv),
+        training=training,
+        seed=0,
+        backup_dir=backup_dir,
+        fingerprint=f"bench-{arch}",
+    )
     w = args.warmup
     times = np.array([result.epoch_wall_s[w:], result.epoch_cpu_s[w:]]).T
     params, macs = model.count_params(), count_macs(model)

@@ -611,7 +611,7 @@ import json, sys
 import numpy as np
 from specbench.training import backend
 keras = backend.configure(sys.argv[1], "float32", 1, True)
-from specbench.training.train import compile_model, logits_training
+from specbench.training.objective import compile_model, logits_training
 
 def step(logits):
     keras.utils.set_random_seed(0)
@@ -756,7 +756,8 @@ def test_on_tensorflow_the_loss_of_the_logits_is_what_keras_computed_already(dat
 
     from specbench.data.preprocess import load_split
     from specbench.models import registry
-    from specbench.training.train import compile_model, fit, logits_training
+    from specbench.training.objective import compile_model, logits_training
+    from specbench.training.train import fit
 
     assert keras.backend.backend() == "tensorflow"
     train, val = load_split(data["train"]), load_split(data["val"])

@@ -38,11 +38,8 @@ directory is removed once the outputs are written (not before: a job killed, or 
 disk, while it writes them resumes from the backup). Outputs are written to temporary files and
 renamed at the end, so a killed job leaves none of them.
 
-Timing: ``epoch_time_s`` is the wall time of one epoch (training and validation);
-``train_time_s`` is their sum over all epochs (including epochs run before an interruption);
-``train_samples_per_s`` = n_train * epochs_run / train_time_s. ``timings`` (:data:`TIMINGS`)
-splits this job's own process into its steps, so that a job's time outside its epochs can be
-told apart (tools/job_times.py).
+Timing: ``epoch_time_s`` per epoch (training and validation), ``train_time_s`` their sum (with
+epochs before an interruption), ``timings`` (:data:`TIMINGS`) the job's steps (tools/job_times.py).
 
 This module does not import keras at import time (``backend.configure`` must run first).
 """
@@ -182,6 +179,18 @@ def fit(
     )
     if checkpoint is not None and remove_backup:
         checkpoint.remove()
+    return result
+
+
+def compile_and_fit(model, train, val, *, training: dict, **fit_args) -> FitResult:
+    """:func:`compile_model` and :func:`fit` as train_model trains, on the loss of the logits
+    (:func:`specbench.training.objective.logits_training`); then compiled for its softmax output
+    again (the saved model's settings). `fit_args`: fit's."""
+    with logits_training(model) as from_logits:
+        compile_model(model, training["learning_rate"], from_logits=from_logits)
+        result = fit(model, train, val, training=training, **fit_args)
+    if from_logits:
+        compile_model(model, training["learning_rate"])
     return result
 
 
@@ -345,12 +354,9 @@ def _train(
     keras.utils.set_random_seed(seed)
     model = registry.construct(architecture, n_points, n_classes, hyperparameters)
     loss_from = "logits" if softmax_layer(model) is not None else "probabilities"
+    params = model.count_params()
     logger.info(
-        "%s: %s with %d parameters, trained on the loss of its %s",
-        model_name,
-        architecture,
-        model.count_params(),
-        loss_from,
+        "%s: %s, %d parameters, loss of its %s", model_name, architecture, params, loss_from
     )
     timings["build_s"] = time.perf_counter() - t0
 
@@ -369,22 +375,18 @@ def _train(
         y_val,
     )
     t0 = time.perf_counter()
-    with logits_training(model) as from_logits:
-        compile_model(model, training["learning_rate"], from_logits=from_logits)
-        result = fit(
-            model,
-            (x_train, y_train),
-            (x_val, y_val),
-            training=training,
-            seed=seed,
-            backup_dir=backup_dir,
-            fingerprint=fingerprint,
-            name=model_name,
-            backup_interval_s=backup_interval_s,
-            remove_backup=False,  # until the outputs are written
-        )
-    if from_logits:  # the saved model: its softmax output and that output's loss
-        compile_model(model, training["learning_rate"])
+    result = compile_and_fit(
+        model,
+        (x_train, y_train),
+        (x_val, y_val),
+        training=training,
+        seed=seed,
+        backup_dir=backup_dir,
+        fingerprint=fingerprint,
+        name=model_name,
+        backup_interval_s=backup_interval_s,
+        remove_backup=False,  # until the outputs are written
+    )
     timings["fit_s"] = time.perf_counter() - t0
     best = result.history[result.best_epoch - 1]
     # your own phases' grid and class names travel from the splits to the run
