@@ -783,3 +783,30 @@ def test_on_tensorflow_the_loss_of_the_logits_is_what_keras_computed_already(dat
     for a, b in zip(plain_weights, logits_weights):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(plain_p, logits_p)  # probabilities again after training
+
+
+def test_the_softmax_layer_is_found_where_the_logits_can_be_had():
+    import keras
+
+    from specbench.training.objective import logits_training, softmax_layer
+
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(3, name="logits")(inputs)
+    dense = keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="p")(inputs))
+    activation = keras.Model(inputs, keras.layers.Activation("softmax", name="p")(hidden))
+    other = keras.Model(inputs, keras.layers.Softmax(name="p")(hidden))  # no activation to take off
+    x = np.array([[1.0, -2.0, 0.5, 3.0]], dtype="float32")
+    for model in (dense, activation):
+        layer = softmax_layer(model)
+        assert layer is model.get_layer("p")
+        probabilities = keras.ops.convert_to_numpy(model(x))
+        with logits_training(model) as from_logits:
+            assert from_logits
+            logits = keras.ops.convert_to_numpy(model(x))
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(keras.ops.softmax(logits)), probabilities, rtol=1e-6
+        )
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(x)), probabilities)
+    assert softmax_layer(other) is None
+    with logits_training(other) as from_logits:
+        assert not from_logits
