@@ -252,7 +252,7 @@ def main(argv=None) -> int:
         print(pd.DataFrame([summary(result)]).to_string(index=False), flush=True)
         if args.csv:  # after every model: a cut-off run keeps what finished
             rows = [
-                {"model": r["model"], "seed": r["seed"], "loss": r["loss"], **e}
+                {"model": r["model"], "seed": r["seed"], "loss_from": r["loss"], **e}
                 for r in results
                 for e in r["epochs"]
             ]
