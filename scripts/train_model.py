@@ -20,4 +20,6 @@ with redirect_to_log(snakemake.log[0]):
         # the profile's backend, unless the model's entry names one (a wrapped torch module)
         backend_override=snakemake.params.entry_backend or snakemake.resources.get("keras_backend"),
         jobs_per_gpu=snakemake.resources.get("jobs_per_gpu"),
+        # a backup written by other code is not resumed from (the job reruns for that change)
+        code=[*snakemake.input.code, *snakemake.input.architecture],
     )

@@ -262,6 +262,33 @@ def test_the_backup_outlives_a_failure_while_the_outputs_are_written(data, tmp_p
     assert not backup.exists()  # removed once the outputs are written
 
 
+@pytest.mark.slow
+def test_a_backup_written_by_other_code_is_not_resumed_from(data, tmp_path):
+    """A job that reruns because its code changed (rule train_model passes its code inputs)
+    starts afresh: resuming would finish the old code's weights with the new code."""
+    backup, out = tmp_path / "backup", tmp_path / "out"
+    blocked = {**outputs(out), "model_path": tmp_path / "not-a-directory" / "model.keras"}
+    (tmp_path / "not-a-directory").write_text("a file where the model's folder should be")
+    module = tmp_path / "cnn.py"
+    module.write_text("ACTIVATION = 'relu'\n")
+    args = dict(
+        train=data["train"],
+        val=data["val"],
+        spec=make_spec(),
+        seed=0,
+        backup_dir=backup,
+        backup_interval_s=0,
+        code=[str(module)],
+    )
+    with pytest.raises(OSError):
+        train_model(**args, **blocked)
+    assert json.loads((backup / "state.json").read_text())["epoch"] == 2
+    module.write_text("ACTIVATION = 'tanh'\n")  # e.g. a fix made after the failure
+    info = train_model(**args, **outputs(out))
+    assert info["resumed_from_epoch"] == 0 and info["epochs_run"] == 3
+    assert not backup.exists()
+
+
 def test_a_backup_never_points_at_the_best_weights_of_an_ignored_one(tmp_path):
     # run A (interrupted) left a backup; the config changed, so run B ignores it and writes its
     # own in the same folder; B's best epoch has the number of A's: B's backup must hold B's

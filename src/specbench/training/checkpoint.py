@@ -5,7 +5,8 @@
 kept for ``restore_best_weights`` and a JSON state (the callbacks' states and the history so far,
 see :class:`specbench.training.callbacks.Backup`); the JSON file naming the others is replaced atomically
 last, so a SIGKILL at any moment leaves the previous complete backup. A backup written for another
-model, protocol, seed or other data (a fingerprint over all of them) is ignored and replaced.
+model, protocol, seed, other data or other code (a fingerprint over all of them: the code is
+the content of the job's code files, which the workflow passes) is ignored and replaced.
 
 This module does not import keras (it works on the model it is given).
 """
@@ -17,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ __all__ = [
     "STATE_FILE",
     "BestWeights",
     "Checkpoint",
+    "code_fingerprint",
     "data_fingerprint",
     "host_array",
     "run_fingerprint",
@@ -52,9 +55,18 @@ def data_fingerprint(*arrays: np.ndarray) -> str:
     return h.hexdigest()
 
 
+def code_fingerprint(files: Sequence[str | os.PathLike]) -> str:
+    """Short hash of the contents of source files (to tell whether a backup was written by this
+    code): independent of their paths and order, so that a moved tree keeps its backups."""
+    digests = sorted(
+        hashlib.blake2b(Path(f).read_bytes(), digest_size=16).hexdigest() for f in files
+    )
+    return hashlib.blake2b("\n".join(digests).encode(), digest_size=12).hexdigest()
+
+
 def run_fingerprint(spec: dict[str, Any], *arrays: np.ndarray) -> str:
-    """The fingerprint a run's backup carries: its model, protocol, precision and seed (`spec`)
-    and the contents of its data (`arrays`); a backup with another one is ignored."""
+    """The fingerprint a run's backup carries: its model, protocol, precision, seed and code
+    (`spec`) and the contents of its data (`arrays`); a backup with another one is ignored."""
     content = canonical_json({**spec, "data": data_fingerprint(*arrays)})
     return hashlib.blake2b(content.encode(), digest_size=12).hexdigest()
 
@@ -120,7 +132,7 @@ class Checkpoint:
             return None
         if state.get("format") != CHECKPOINT_FORMAT or state.get("fingerprint") != self.fingerprint:
             logger.warning(
-                "ignoring backup in %s: it was written for another model, protocol or data",
+                "ignoring backup in %s: it was written for another model, protocol, data or code",
                 self.directory,
             )
             return None

@@ -25,22 +25,19 @@ divergence check, best weights, resumable backup). benchmarks/train_throughput.p
 against a bare multi-epoch ``model.fit`` on the same arrays.
 
 Resume: after an epoch the backup (:class:`specbench.training.checkpoint.Checkpoint`, written by
-:class:`specbench.training.callbacks.Backup`, spaced to cost at most ~2 % of the training time) holds the
-model weights, the optimizer state, the dropout seed-generator states, the best weights, the
-states of EarlyStopping and ReduceLROnPlateau and the history so far. A rerun of the job restores
-all of it and continues with the next epoch (``fit(initial_epoch=...)``): the history holds every
-epoch, early stopping and the learning-rate schedule behave as without the interruption, and,
-because the data order and the dropout randomness of each epoch are restored too (TensorFlow/JAX:
-the layers' seed-generator states; PyTorch: torch's global generator seeded from (seed, epoch) at
-the start of each epoch), the resumed run reproduces the uninterrupted one (bit-for-bit on CPU with
-deterministic ops and the same thread count; tests/test_training.py checks it). The backup
-directory is removed once the outputs are written (not before: a job killed, or failing on a full
-disk, while it writes them resumes from the backup). Outputs are written to temporary files and
-renamed at the end, so a killed job leaves none of them.
+:class:`specbench.training.callbacks.Backup`, spaced to cost at most ~2 % of the training time)
+holds the model weights, the optimizer state, the dropout seed-generator states, the best weights,
+the states of EarlyStopping and ReduceLROnPlateau and the history so far. A rerun of the job (same
+model, protocol, seed, data and code) restores all of it and continues with the next epoch: the
+history holds every epoch, early stopping and the learning-rate schedule behave as without the
+interruption, and, because the data order and the dropout randomness of each epoch are restored too
+(TensorFlow/JAX: the layers' seed-generator states; PyTorch: torch's global generator seeded from
+(seed, epoch) at the start of each epoch), the resumed run reproduces the uninterrupted one
+(bit-for-bit on a CPU with deterministic ops and the same thread count; tests/test_training.py
+checks it). The backup is removed once the outputs are in place (temporary files, renamed last).
 
 Timing: ``epoch_time_s`` per epoch (training and validation), ``train_time_s`` their sum (with
 epochs before an interruption), ``timings`` (:data:`TIMINGS`) the job's steps (tools/job_times.py).
-
 This module does not import keras at import time (``backend.configure`` must run first).
 """
 
@@ -228,17 +225,17 @@ def train_model(
     backup_interval_s: float | None = None,
     backend_override: str | None = None,
     jobs_per_gpu: int | None = None,
+    code: Sequence[str | os.PathLike] = (),
 ) -> dict[str, Any]:
     """Train spec's architecture on `train` (validated on `val`); write model, history, info.
 
     `spec` = {"architecture", "hyperparameters", "training"} (config.model_entry). Resumes from
-    `backup_dir` after an interrupted run (see module docstring; `backup_interval_s` as in
-    :func:`fit`). `threads`: intra-op threads of the backend (the job's Snakemake threads).
-    `backend_override`: the execution profile's Keras backend (the ``keras_backend`` resource of
-    the gpu profile), replacing the protocol's; `jobs_per_gpu`: jobs sharing one GPU. Raises
-    HyperparameterError for an unknown architecture/hyperparameter, specbench.data.splits.SplitError
-    for a bad split file, specbench.data.preprocess.DataError for unusable data, TrainingDivergedError
-    for a non-finite loss (no outputs are written on any error). Returns the training.json content.
+    `backup_dir` a run interrupted with the same spec, seed, data and `code` (the job's code
+    files; module docstring). `backup_interval_s` as in :func:`fit`; `threads`: intra-op threads;
+    `backend_override`: the profile's ``keras_backend``, replacing the protocol's; `jobs_per_gpu`:
+    jobs sharing one GPU. Raises HyperparameterError, specbench.data.splits.SplitError,
+    specbench.data.preprocess.DataError (unusable data) or TrainingDivergedError (a non-finite
+    loss), writing no outputs. Returns the training.json content.
     """
     timings = {"start_s": process_age_s()}
     started = time.perf_counter()
@@ -286,6 +283,7 @@ def train_model(
             model_name=model_name,
             backup_interval_s=backup_interval_s,
             timings=timings,
+            code=code,
         )
     finally:  # the dtype policy is process-global: do not leak mixed precision
         keras.config.set_dtype_policy("float32")
@@ -308,13 +306,14 @@ def _train(
     model_name,
     backup_interval_s,
     timings,
+    code=(),
 ) -> dict[str, Any]:
     """The steps of :func:`train_model` after the backend is configured; fills `timings`."""
     from specbench.training import backend
     from specbench.models import registry
     from specbench.data.preprocess import DataError, load_split
     from specbench.data.splits import read_metadata
-    from specbench.training.checkpoint import Checkpoint, run_fingerprint
+    from specbench.training.checkpoint import Checkpoint, code_fingerprint, run_fingerprint
 
     runtime = backend.runtime()
     t0 = time.perf_counter()
@@ -368,6 +367,7 @@ def _train(
             "precision": runtime["precision"],
             "seed": seed,
             "loss_from": loss_from,
+            "code": code_fingerprint(code),
         },
         x_train,
         y_train,
