@@ -127,11 +127,8 @@ def conda_env(name):
 
 
 def get_classes_params(wildcards):
-    """The part of a dataset's config that defines its classes."""
-    ds = config["datasets"][wildcards.dataset]
-    keys = ("source", "classes_file", "structures", "peaks_file", "axis", "xrd", "n_points")
-    keys += ("seed", "generate")
-    return {key: ds[key] for key in keys if key in ds}
+    """The part of a dataset's config that defines its classes (specbench.workflow.config_datasets)."""
+    return sbconfig.classes_params(config["datasets"][wildcards.dataset])
 
 
 def get_classes_source(wildcards):

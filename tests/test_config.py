@@ -429,3 +429,27 @@ def test_a_seed_of_two_words_is_refused(tiny, where):
     fine["datasets"]["bench"]["seed"] = 2**32 - 1  # the largest seed of one word
     fine["experiments"]["benchmark"]["data_seeds"] = [2**32 - 1, 0]
     check(fine)
+
+
+def test_every_dataset_key_defines_the_classes_or_the_rendering(tiny):
+    """Rule generate_classes' params (sbconfig.classes_params) are every key of a dataset but the
+    rendering's (render_spectra's params) and the planning's, derived from the config rather
+    than listed: a key the schema gains reruns the class generation unless declared a rendering
+    one, never leaves classes.json stale."""
+    check(tiny)
+    properties = list(sbschema.node("datasets", "*")["properties"])
+    assert set(sbconfig.RENDER_KEYS + sbconfig.PLANNING_KEYS) == {
+        "render",
+        "test",
+        "sweep",
+        "derived_from",
+    }
+    for name, ds in tiny["datasets"].items():
+        params = sbconfig.classes_params(ds)
+        assert set(params) == set(ds) - {"render", "test", "sweep", "derived_from"}, name
+        assert list(params) == [key for key in properties if key in params]  # the schema's order
+    # a key unknown today (a new schema property) defines the classes
+    everything = {key: key for key in properties} | {"derived_from": {}, "a_new_key": 1}
+    assert list(sbconfig.classes_params(everything)) == [
+        key for key in properties if key not in ("render", "test", "sweep")
+    ] + ["a_new_key"]

@@ -23,7 +23,10 @@ from specbench.core.canonical import canonical_json
 from specbench.workflow.config_datasets import (  # noqa: F401 (public here too)
     CHALLENGE_CLASSES,
     ConfigError,
+    PLANNING_KEYS,
+    RENDER_KEYS,
     check_dataset,
+    classes_params,
     classes_source_path,
     classes_sources,
 )

@@ -12,12 +12,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from specbench.core import schema
 from specbench.core.inputs import WORKFLOW_DIR, config_path
 
 __all__ = [
     "CHALLENGE_CLASSES",
     "ConfigError",
+    "PLANNING_KEYS",
+    "RENDER_KEYS",
     "check_dataset",
+    "classes_params",
     "classes_source_path",
     "classes_sources",
 ]
@@ -48,6 +52,25 @@ def classes_source_path(dataset_cfg: dict, basedir: str | Path = ".") -> Path | 
     if source == "file":
         return config_path(dataset_cfg["classes_file"])
     return None
+
+
+#: A dataset's keys that define how its spectra are rendered (rule render_spectra's params), not
+#: its classes.
+RENDER_KEYS = ("render", "test")
+#: Keys the planning consumes: a sweep's levels become datasets of their own, a data seed's
+#: derived dataset names its origin (its own seed is a classes key).
+PLANNING_KEYS = ("sweep", "derived_from")
+
+
+def classes_params(dataset_cfg: dict) -> dict:
+    """The part of a dataset's config that defines its classes (rule generate_classes' params):
+    every key but the rendering's and the planning's, derived rather than listed, so that a key
+    added to the schema reruns the class generation unless it is declared a rendering one. In
+    the schema's order (the params Snakemake stored before stay the same)."""
+    order = list(schema.node("datasets", "*")["properties"])
+    keys = [key for key in dataset_cfg if key not in RENDER_KEYS + PLANNING_KEYS]
+    keys.sort(key=lambda key: (order.index(key) if key in order else len(order), key))
+    return {key: dataset_cfg[key] for key in keys}
 
 
 def classes_sources(dataset_cfg: dict, basedir: str | Path = ".") -> list[Path]:
