@@ -344,11 +344,36 @@ def test_a_run_on_your_own_axis_needs_to_know_what_values_alone_span(tmp_path):
     ):
         prepare(run, [Block(y=y, source="scan.npy")])
     spans = prepare(run, [Block(y=y, source="scan.npy")], grid=(5, 90))  # --grid: they span 5..90
-    assert spans.x.shape == (1, 71)
-    with pytest.raises(ClassifyError, match=r"spans 0..100 \(--grid\): they must cover it$"):
-        prepare(run, [Block(y=y, x=x, source="scan.xy")], grid=(0, 100))  # not "set the grid"
+    np.testing.assert_array_equal(spans.x, scan.x)  # on the model's axis, as the x,y scan
     with pytest.raises(ClassifyError, match=r"spans 10..80; set it with --grid START,STOP$"):
         prepare(run, [Block(y=y[:, 20:], x=x[20:], source="scan.xy")])
+
+
+def test_grid_does_not_move_the_points_of_a_run_on_its_own_axis(tmp_path):
+    """--grid on a run on your own phases (2θ 10..80) says what values without x span; it does
+    not move the model's points: a peak at 70° stays at 70° whatever --grid says (it landed at
+    49° for values spanning 0..100, and an x,y scan moved with any --grid: sphalerite was read
+    as brookite with --grid 20,60)."""
+    from specbench.evaluation.runs import Run
+    from specbench.cli.spectra_files import Block
+
+    info = {"n_points": 71, "n_classes": 2, "axis": {"unit": "2theta", "start": 10, "stop": 80}}
+    run = Run(model_path=tmp_path / "model.keras", info_path=tmp_path / "training.json", info=info)
+    x = np.linspace(0, 100, 101)  # 1° steps, as the model's points
+    y = np.exp(-0.5 * ((x - 70) / 0.8) ** 2)[None, :]
+    expected = normalise(y[:, 10:81].astype(np.float32))
+    values = prepare(run, [Block(y=y, source="scan.npy")], grid=(0, 100))
+    assert int(np.argmax(values.x[0])) == 60  # 70° on the model's 10..80 axis
+    np.testing.assert_allclose(values.x, expected, atol=1e-6)
+    for grid in (None, (10, 80), (20, 60), (0, 100)):  # x,y spectra: the axis, whatever --grid
+        scan = prepare(run, [Block(y=y, x=x, source="scan.xy")], grid=grid)
+        np.testing.assert_allclose(scan.x, expected, atol=1e-6)
+    with pytest.raises(
+        ClassifyError,
+        match=r"^scan.npy: --grid 20,100 \(what its values span\) does not cover the model's "
+        r"axis 10..80 2theta$",
+    ):
+        prepare(run, [Block(y=y, source="scan.npy")], grid=(20, 100))
 
 
 @pytest.mark.slow

@@ -13,7 +13,10 @@ The command's logic; its parts live in their own modules:
 interpolated at the model's positions, whose range they must cover; spectra without x values
 (rows of a CSV, ``.npy`` or Parquet file) with ``n_points`` values are used as they are; with
 another number of values they need ``--grid``, their values then taken to span START..STOP
-evenly. Each spectrum is then divided by its maximum, as in training
+evenly. A run on your own axis (your phases: e.g. 2θ 10..80) has its points there whatever
+``--grid`` says: x,y spectra are resampled onto that axis, and ``--grid`` only says what
+spectra without x values span (it must cover the axis). Each spectrum is then divided by its
+maximum, as in training
 (:func:`specbench.data.preprocess.normalise`). Values that are not finite in float32, the model's
 input type (NaN, infinite, or beyond +-3.4e38 such as ``1e308``), spectra that are all zero (or without any
 positive value) on the model's grid, labels outside the model's classes, unreadable or empty
@@ -87,12 +90,23 @@ def prepare(
     n_points = run.n_points
     span_given = grid is not None  # what values without x span: only --grid says
     grid = check_grid(grid, "grid") if grid is not None else run.grid
-    positions = model_positions(n_points, grid)
+    # a run on your own axis knows where its points lie: --grid only says what values without
+    # x span, and every spectrum goes onto the model's axis
+    on_axis = run.axis is not None
+    positions = model_positions(n_points, run.grid if on_axis else grid)
     parts, sources, rows, notes = [], [], [], []
     for block in blocks:
         y = model_input(block.y, source=block.source)  # every value finite in float32
         if block.x is not None:
-            y = resample(block.x, block.y, positions, source=block.source, grid_given=span_given)
+            y = resample(
+                block.x,
+                block.y,
+                positions,
+                source=block.source,
+                grid_given=span_given and not on_axis,
+            )
+        elif on_axis and span_given:
+            y = _values_onto_axis(run, block, grid, positions)
         elif y.shape[1] != n_points:
             if not span_given:  # a run's axis is the model's grid, not the range they span
                 raise RunError(
@@ -135,6 +149,21 @@ def prepare(
         variant=variant,
         warnings=notes,
     )
+
+
+def _values_onto_axis(run: Run, block: Block, grid: tuple[float, float], positions):
+    """Values without x of a run on its own axis, spanning `grid` (--grid) evenly, resampled
+    onto the model's axis (`positions`); RunError naming the file if `grid` does not cover it."""
+    lo, hi = sorted(grid)
+    start, stop = run.grid
+    tolerance = 1e-9 * max(abs(hi - lo), abs(stop - start))
+    if lo > min(start, stop) + tolerance or hi < max(start, stop) - tolerance:
+        raise RunError(
+            f"{block.source}: --grid {grid[0]:g},{grid[1]:g} (what its values span) does not "
+            f"cover the model's axis {start:g}..{stop:g} {run.axis.get('unit', '')}".rstrip()
+        )
+    own = np.linspace(grid[0], grid[1], block.y.shape[1])
+    return resample(own, block.y, positions, source=block.source)
 
 
 def _dataset_warnings(run: Run, block: Block) -> list[str]:
