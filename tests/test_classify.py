@@ -307,6 +307,31 @@ def test_a_file_that_is_not_npy_is_named_so(tmp_path):
     assert "pickle" not in str(e.value)
 
 
+def test_columns_of_x_y_and_error_are_not_read_as_spectra_of_three_points(tmp_path):
+    """An .xye-style export (2θ, counts, esd) in an .xy file: read as one spectrum per row it
+    gave 1401 "spectra" of 3 values, each classified (with --grid) without a word. A file of
+    more rows than columns whose first column runs strictly up or down is refused; rows of
+    spectra are still rows."""
+    x = np.arange(10, 80.0001, 0.05)
+    y = 100 + 1000 * np.exp(-0.5 * ((x - 30) / 0.1) ** 2)
+    path = tmp_path / "scan.xy"
+    np.savetxt(path, np.column_stack([x, y, np.sqrt(y)]), header="2theta counts esd")
+    with pytest.raises(
+        ClassifyError,
+        match=r"scan.xy: 1401 rows of 3 values whose first column runs from 10 to 80: columns "
+        r"x, y, ... \(x, y, error\?\) are not read; keep the x and y columns",
+    ):
+        read_spectra([path])
+    descending = tmp_path / "raman.txt"  # x and two y columns, the x axis descending
+    np.savetxt(descending, np.column_stack([x[::-1], y, y]), delimiter="\t")
+    with pytest.raises(ClassifyError, match="raman.txt: 1401 rows of 3 values"):
+        read_spectra([descending])
+    rows = np.random.default_rng(0).random((5, 128))  # five spectra, a row each
+    np.savetxt(tmp_path / "rows.csv", rows, delimiter=",")
+    (block,) = read_spectra([tmp_path / "rows.csv"])
+    assert block.y.shape == (5, 128) and block.x is None
+
+
 def test_resample_is_exact_for_linear_data():
     x = np.array([0.0, 0.3, 1.1, 2.0, 3.7, 5.0])
     y = np.stack([3 * x + 1, -2 * x + 20])

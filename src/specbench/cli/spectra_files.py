@@ -13,7 +13,8 @@
   a row of numbers, or a row with another count of values, is refused naming the file and the
   line. A file with exactly two columns is **one spectrum as x,y pairs**, a file with one
   column (one intensity per line) **one spectrum of values**; any other holds one spectrum per
-  row (values only, no index column);
+  row (values only, no index column), except that more rows than columns with a first column
+  running strictly up or down (x, y, error; x and several y) is refused;
 - ``.xrdml``: the XML scans of Malvern Panalytical diffractometers, one x,y spectrum per scan
   (:func:`_read_xrdml`): x the 2θ positions, y the counts per second, beam attenuation undone.
 
@@ -126,7 +127,22 @@ def _read_text(path: Path, delimiter: str | None = "sniff") -> Block:
         return Block(source=str(path), y=y[None, :], x=x)
     if data.shape[1] == 1:  # one intensity per line: one spectrum (a spectrum of one value is none)
         return Block(source=str(path), y=data.T)
+    _refuse_columns(path, data)
     return Block(source=str(path), y=data)
+
+
+def _refuse_columns(path: Path, data: np.ndarray) -> None:
+    """RunError for rows of values that are columns: more rows than columns and a first column
+    running strictly up or down is an x column (x, y, error of an .xye export; x and several
+    y), not the first point of hundreds of spectra of a few points each."""
+    n_rows, n_columns = data.shape
+    steps = np.diff(data[:, 0])
+    if n_rows > n_columns and ((steps > 0).all() or (steps < 0).all()):
+        raise RunError(
+            f"{path}: {n_rows} rows of {n_columns} values whose first column runs from "
+            f"{data[0, 0]:g} to {data[-1, 0]:g}: columns x, y, ... (x, y, error?) are not read; "
+            "keep the x and y columns (one x,y spectrum) or write one spectrum per row"
+        )
 
 
 def _is_number(text: str) -> bool:
