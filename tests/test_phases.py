@@ -325,6 +325,14 @@ BAD = {
         lambda d, w: (w / "cifs" / "broken.cif").write_text("data_x\n_cell_length_a oops\n"),
         "broken.cif: not a readable crystal structure",
     ),
+    "CIF of two structures": (  # pymatgen reads the first; the second was left out unsaid
+        lambda d, w: (w / "cifs" / "salts.cif").write_text(
+            nacl_cif(w / "two", "one", 5.1).read_text()
+            + nacl_cif(w / "two", "two", 6.7).read_text()
+        ),
+        "salts.cif: 2 crystal structures (data blocks) in one file; a class is one structure, "
+        "named by its file: put each in a file of its own",
+    ),
     "duplicate class": (
         lambda d, w: shutil.copy(w / "cifs" / "halite.cif", w / "cifs" / "halite2.cif"),
         "have the same peaks on this grid",

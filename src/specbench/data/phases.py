@@ -135,11 +135,32 @@ def read_structures(files: Sequence[Path]) -> list:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # CIF parser notes (rounded occupancies, ...)
+                count = _cif_structures(path)
                 out.append(structure_type.from_file(str(path)))
         except Exception as exc:  # pymatgen raises many kinds for a bad CIF
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ClassesError(f"{path}: not a readable crystal structure ({message})") from None
+        if count > 1:  # pymatgen reads the first: the others would be left out unsaid
+            raise ClassesError(
+                f"{path}: {count} crystal structures (data blocks) in one file; a class is one "
+                "structure, named by its file: put each in a file of its own"
+            )
     return out
+
+
+def _cif_structures(path: Path) -> int:
+    """How many crystal structures a CIF file holds: its data blocks (``data_...`` lines) with
+    atom sites (``_atom_site_fract_x`` or ``_atom_site_Cartn_x``; a block of publication data
+    only is none), whatever their names (pymatgen keeps one of two blocks of one name); 1 for a
+    file of another format."""
+    import re
+
+    if path.suffix.lower() != ".cif":
+        return 1
+    text = path.read_text(encoding="utf-8", errors="replace")
+    blocks = re.split(r"(?im)^[ \t]*data_", text)[1:]
+    sites = re.compile(r"(?im)^[ \t]*_atom_site_(fract|cartn)_x\b")
+    return sum(1 for block in blocks if sites.search(block))
 
 
 def _check_distinct(classes: ClassSet, names: Sequence[str]) -> None:
