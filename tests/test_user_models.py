@@ -53,6 +53,7 @@ def prepared(cfg: dict) -> dict:
         (f"{BAD}:wrong_input", "takes input of shape (None, 65), expected (None, 64)"),
         (f"{BAD}:wrong_output", "gives output of shape (None, 4), expected (None, 3)"),
         (f"{BAD}:no_softmax", "no_softmax's model has no softmax output"),
+        (f"{BAD}:no_input", "no_input(64, 3) returns a model without a defined input"),
         ("user_nets_absent.net:build", "user_nets_absent.net: import failed"),
     ],
 )

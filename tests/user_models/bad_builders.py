@@ -24,3 +24,8 @@ def wrong_output(n_points, n_classes):
 def no_softmax(n_points, n_classes):
     inputs = keras.Input(shape=(n_points,))
     return keras.Model(inputs, keras.layers.Dense(n_classes)(inputs))
+
+
+def no_input(n_points, n_classes):
+    # no keras.Input: built on the first batch it sees; trained, then refused by the evaluation
+    return keras.Sequential([keras.layers.Dense(n_classes, activation="softmax")])

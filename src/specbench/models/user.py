@@ -256,7 +256,13 @@ def _check_shapes(model, target, function, n_points, n_classes) -> None:
         inputs, outputs = _shape(model.inputs), _shape(model.outputs)
     except (AttributeError, ValueError):  # a subclassed model without a defined input
         inputs = outputs = None
-    if inputs is not None and tuple(inputs[1:]) != (n_points,):
+    if inputs is None:  # it would train, built on the first batch, and its file not load back
+        raise UserModelError(
+            f"{target}: {function}({n_points}, {n_classes}) returns a model without a defined "
+            "input (a Sequential without keras.Input, a subclassed Model): begin it with "
+            "keras.Input(shape=(n_points,))"
+        )
+    if tuple(inputs[1:]) != (n_points,):
         raise UserModelError(
             f"{target}: {function}({n_points}, {n_classes}) takes input of shape {inputs}, "
             f"expected (None, {n_points})"
