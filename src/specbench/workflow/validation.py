@@ -47,7 +47,37 @@ def describe(error) -> str:
     description = " ".join(str(error.schema.get("description", "")).split())
     if error.validator in ("pattern", "propertyNames") and description:
         line += f" (allowed: {description})"
+    elif error.validator in ("oneOf", "anyOf"):  # "not valid under any of the given schemas"
+        line += f" (allowed: {', or '.join(_alternative(sub) for sub in error.validator_value)})"
     return line
+
+
+_TYPES = {"number": "a number", "integer": "an integer", "string": "a string",
+          "boolean": "true or false", "object": "a mapping", "array": "a list"}  # fmt: skip
+_BOUNDS = (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="),
+           ("exclusiveMaximum", "<"))  # fmt: skip
+
+
+def _alternative(sub: dict) -> str:
+    """One alternative of a oneOf/anyOf in words: ``'published' or 'auto'``, ``a number > 0``,
+    ``a list of 2 numbers``."""
+    sub = schema._resolve(sub)
+    if "enum" in sub:
+        return " or ".join(repr(value) for value in sub["enum"])
+    kind = sub.get("type")
+    words = _TYPES.get(kind, kind or "a value")
+    if kind == "array":
+        items = sub.get("items")
+        count = sub.get("minItems") if sub.get("minItems") == sub.get("maxItems") else None
+        if isinstance(items, dict) and "type" in schema._resolve(items):
+            item = _TYPES.get(schema._resolve(items)["type"], "value").split(" ", 1)[-1]
+            words = f"a list of {count} {item}s" if count else f"a list of {item}s"
+        elif count:
+            words = f"a list of {count}"
+    bounds = [f"{sign} {sub[key]}" for key, sign in _BOUNDS if key in sub]
+    if "pattern" in sub:
+        bounds.append(f"matching {sub['pattern']}")
+    return " ".join([words, *bounds])
 
 
 def validate(config: dict) -> None:
