@@ -332,6 +332,29 @@ def test_columns_of_x_y_and_error_are_not_read_as_spectra_of_three_points(tmp_pa
     assert block.y.shape == (5, 128) and block.x is None
 
 
+def test_decimal_commas_of_european_exports_are_read(tmp_path):
+    """Exports written with decimal commas (a German Excel's .csv with semicolons, tab- and
+    space-separated .txt/.xy) read as the same x,y spectrum as with points; they stopped at
+    "line 2 is not a row of numbers: '10,000;0,10000'"."""
+    x = np.round(np.arange(10, 20.0001, 0.5), 3)
+    y = np.round(1 + np.sin(x), 5)
+    (tmp_path / "dots.xy").write_text("".join(f"{a} {b}\n" for a, b in zip(x, y)))
+    (expected,) = read_spectra([tmp_path / "dots.xy"])
+    for name, header, delimiter in (
+        ("excel.csv", "Winkel;Intensität\n", ";"),
+        ("tabs.txt", "# Renishaw\n", "\t"),
+        ("spaces.xy", "2Theta Counts\n", " "),
+    ):
+        rows = [f"{a}{delimiter}{b}".replace(".", ",") for a, b in zip(x, y)]
+        (tmp_path / name).write_text(header + "\n".join(rows) + "\n")
+        (block,) = read_spectra([tmp_path / name])
+        np.testing.assert_array_equal(block.x, expected.x)
+        np.testing.assert_array_equal(block.y, expected.y)
+    (tmp_path / "bad.txt").write_text("10,5;1,5\n11,5;x\n")  # a later bad line, as it was written
+    with pytest.raises(ClassifyError, match=r"bad.txt: line 2 is not a row of numbers: '11,5;x'$"):
+        read_spectra([tmp_path / "bad.txt"])
+
+
 def test_resample_is_exact_for_linear_data():
     x = np.array([0.0, 0.3, 1.1, 2.0, 3.7, 5.0])
     y = np.stack([3 * x + 1, -2 * x + 20])

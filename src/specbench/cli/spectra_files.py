@@ -7,7 +7,9 @@
 - ``.npy``: a numeric array, one spectrum (1-D or one column) or one spectrum per row (2-D);
 - ``.csv`` (commas), ``.tsv`` (tabs), ``.txt``, ``.xy``, ``.dat`` (whitespace, tabs, commas or
   semicolons, as the first data line has them): the text exports of diffractometers and Raman
-  or NMR software. Comment lines (starting with ``#``, ``;``, ``!``, ``%``, ``'`` or ``//``) and
+  or NMR software. Decimal commas (``10,5;123,4``, ``10,5<tab>123,4``, also in a ``.csv``) are
+  read when the first row of numbers has them: a row without a point that is numbers once its
+  commas are points, split at semicolons, tabs or whitespace. Comment lines (starting with ``#``, ``;``, ``!``, ``%``, ``'`` or ``//``) and
   blank lines are skipped; one header line is allowed before the data, a line none of whose
   fields is a number (a numeric first line is data, never a header); any other line that is not
   a row of numbers, or a row with another count of values, is refused naming the file and the
@@ -71,6 +73,14 @@ def _fields(text: str, delimiter: str | None) -> list[str]:
     return [part.strip() for part in parts]
 
 
+def _split(text: str, delimiter: str | None) -> list[str]:
+    """The fields of a line (a trailing delimiter ends the last field, it makes no empty one)."""
+    fields = _fields(text, delimiter)
+    if len(fields) > 1 and fields[-1] == "":
+        fields.pop()
+    return fields
+
+
 def _sniff(text: str) -> str | None:
     """The delimiter of a text line: a comma, a semicolon or a tab where there is one, else any
     run of whitespace (None)."""
@@ -94,16 +104,25 @@ def _read_text(path: Path, delimiter: str | None = "sniff") -> Block:
         text = data.decode("latin-1")
     lines = text.splitlines()
     rows: list[list[float]] = []
-    header_seen = False
+    header_seen = decimal_comma = False
     for number, line in enumerate(lines, start=1):
-        text = line.strip()
+        text = shown = line.strip()
         if not text or text.startswith(COMMENT_PREFIXES):
             continue
+        if decimal_comma:
+            text = text.replace(",", ".")
         split_by = _sniff(text) if delimiter == "sniff" else delimiter
-        fields = _fields(text, split_by)
-        if len(fields) > 1 and fields[-1] == "":  # a trailing delimiter
-            fields.pop()
+        fields = _split(text, split_by)
         numeric = [_is_number(field) for field in fields]
+        if not all(numeric) and not rows and "," in text and "." not in text:
+            # decimal commas (European exports: "10,5;123,4", "10,5<tab>123,4"): the first row
+            # of numbers decides, its commas made points, split at semicolons, tabs or spaces
+            points = text.replace(",", ".")
+            by = _sniff(points)
+            if all(_is_number(field) for field in _split(points, by)):
+                decimal_comma, text, split_by = True, points, by
+                fields = _split(text, split_by)
+                numeric = [True] * len(fields)
         if all(numeric):
             if rows and len(fields) != len(rows[0]):
                 raise RunError(
@@ -116,7 +135,7 @@ def _read_text(path: Path, delimiter: str | None = "sniff") -> Block:
         if not rows and not header_seen and not any(numeric):
             header_seen = True  # column names
             continue
-        raise RunError(f"{path}: line {number} is not a row of numbers: {text[:60]!r}")
+        raise RunError(f"{path}: line {number} is not a row of numbers: {shown[:60]!r}")
     if not rows:
         raise RunError(f"{path}: no spectra (no rows of numbers)")
     data = np.asarray(rows, dtype=np.float64)
