@@ -333,6 +333,14 @@ BAD = {
         "salts.cif: 2 crystal structures (data blocks) in one file; a class is one structure, "
         "named by its file: put each in a file of its own",
     ),
+    "generated settings on structures": (  # the line named peaks_file or classes, not generate
+        lambda d, w: d.update(generate={"n_classes": 5}),
+        "datasets.mine.generate is not used with source 'structures' (it takes `structures`)",
+    ),
+    "another source's file beside structures": (
+        lambda d, w: d.update(peaks_file="peaks.tsv"),
+        "datasets.mine.peaks_file is not used with source 'structures'",
+    ),
     "duplicate class": (
         lambda d, w: shutil.copy(w / "cifs" / "halite.cif", w / "cifs" / "halite2.cif"),
         "have the same peaks on this grid",

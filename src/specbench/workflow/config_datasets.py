@@ -179,8 +179,11 @@ def _check_own_phases(name: str, ds: dict) -> None:
     if not start < stop:
         raise ConfigError(f"{key}.axis.range=[{start}, {stop}]: start must be below stop")
     other = "peaks_file" if source == "structures" else "structures"
-    if other in ds or "classes_file" in ds or "generate" in ds:
-        raise ConfigError(f"{key}: source {source!r} takes `{needed[2]}`, not {other} or classes")
+    for wrong in (other, "classes_file", "generate"):
+        if wrong in ds:
+            raise ConfigError(
+                f"{key}.{wrong} is not used with source {source!r} (it takes `{needed[2]}`)"
+            )
     if source == "peaks" and ds.get("xrd"):
         raise ConfigError(f"{key}.xrd is only used with source 'structures'")
     unit = ds["axis"].get("unit", "2theta")
