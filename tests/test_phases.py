@@ -232,6 +232,22 @@ def test_a_peak_list_saved_with_a_byte_order_mark_reads_the_same(tmp_path):
         assert classes.positions[0].tolist() == [44, 539]
 
 
+def test_a_peak_list_header_of_other_names_and_errors_at_their_line(tmp_path):
+    """A header of one's own words (phase, 2theta, intensity) is a header, as `class, position,
+    height` is (it was refused as row 1); a bad row is named by its line in the file (it was
+    counted without the comments and the header: "row 2" for line 5)."""
+    rows = "# from the ICDD cards\nNaCl,31.7,100\nNaCl,45.4,55\nKCl,28.3,100\nKCl,40.5,60\n"
+    table = tmp_path / "peaks.csv"
+    table.write_text("phase,2theta,intensity\n" + rows)
+    classes = phases.peak_list_classes(table, n_points=501, axis_range=(20, 70), unit="2theta")
+    assert classes.metadata["names"] == ["NaCl", "KCl"]
+    table.write_text("phase,2theta,intensity\n# from the ICDD cards\nNaCl,31.7,100\nNaCl,45.4\n")
+    with pytest.raises(
+        ClassesError, match=r"peaks.csv: line 4 \['NaCl', '45.4'\] is not 'class, position, height'"
+    ):
+        phases.peak_list_classes(table, n_points=501, axis_range=(20, 70), unit="2theta")
+
+
 def test_a_folder_of_structures_takes_upper_case_cif_files(tmp_path):
     nacl_cif(tmp_path, "halite")
     nacl_cif(tmp_path, "sylvite", a=6.29).rename(tmp_path / "sylvite.CIF")

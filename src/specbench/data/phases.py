@@ -297,23 +297,29 @@ def peak_list_classes(
         raise ClassesError(f"{path}: no such peak list") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ClassesError(f"{path}: not a readable text file ({exc})") from None
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    if not lines:
+    numbered = [
+        (number, line)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not numbered:
         raise ClassesError(f"{path}: an empty peak list (no rows)")
-    dialect = "excel-tab" if "\t" in lines[0] else "excel"
-    rows = [[cell.strip() for cell in row] for row in csv.reader(lines, dialect=dialect)]
-    if [c.lower() for c in rows[0][:3]] == ["class", "position", "height"]:
-        rows = rows[1:]
+    dialect = "excel-tab" if "\t" in numbered[0][1] else "excel"
+    cells = csv.reader([line for _, line in numbered], dialect=dialect)
+    rows = [(number, [cell.strip() for cell in row]) for (number, _), row in zip(numbered, cells)]
+    first = rows[0][1]
+    if len(first) >= 3 and not any(_is_number(cell) for cell in first[1:3]):
+        rows = rows[1:]  # a header: class, position, height (or phase, 2theta, intensity, ...)
     peaks: dict[str, list[tuple[float, float]]] = {}
-    for number, row in enumerate(rows, start=1):
+    for number, row in rows:  # number: the line of the file
         try:
             name, x, height = row[0], float(row[1]), float(row[2])
         except (IndexError, ValueError):
             raise ClassesError(
-                f"{path}: row {number} {row!r} is not 'class, position, height'"
+                f"{path}: line {number} {row!r} is not 'class, position, height'"
             ) from None
         if not name or not (math.isfinite(x) and math.isfinite(height)):
-            raise ClassesError(f"{path}: row {number} {row!r} has an empty name or a bad number")
+            raise ClassesError(f"{path}: line {number} {row!r} has an empty name or a bad number")
         peaks.setdefault(name, []).append((x, height))
     if not peaks:
         raise ClassesError(f"{path}: an empty peak list (no rows)")
@@ -332,6 +338,14 @@ def peak_list_classes(
     _check_distinct(classes, names)
     classes.metadata = {"names": names, "axis": {"unit": unit, "start": start, "stop": stop}}
     return classes
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def source_files(dataset: dict) -> list[Path]:
