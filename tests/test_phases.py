@@ -381,6 +381,14 @@ BAD = {
         lambda d, w: d["axis"].update(unit="q"),
         "datasets.mine.axis.unit='q': the patterns of structures are in 2theta",
     ),
+    "2theta beyond 180 degrees": (  # accepted before: no diffraction angle is above 180°
+        lambda d, w: d["axis"].update(range=[10, 200]),
+        "datasets.mine.axis.range=[10, 200]: 2theta (degrees) lies between 0 and 180",
+    ),
+    "axis range reversed": (
+        lambda d, w: d["axis"].update(range=[60, 20]),
+        "datasets.mine.axis.range=[60, 20]: start must be below stop",
+    ),
     "size range reversed": (
         lambda d, w: d["render"]["xrd"].update(size=[50, 10]),
         "render.xrd.size=[50, 10]: smallest is larger than largest",

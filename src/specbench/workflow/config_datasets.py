@@ -191,6 +191,10 @@ def _check_own_phases(name: str, ds: dict) -> None:
         raise ConfigError(
             f"{key}.axis.unit={unit!r}: the patterns of structures are in 2theta (degrees)"
         )
+    if unit == "2theta" and not (0 <= start and stop <= 180):  # a diffraction angle
+        raise ConfigError(
+            f"{key}.axis.range=[{start}, {stop}]: 2theta (degrees) lies between 0 and 180"
+        )
     variation = ds["render"].get("xrd") or {}
     low, high = variation.get("size") or (1, 1)
     if low > high:
