@@ -123,6 +123,12 @@ BAD = [
     ),
     ("bad dataset name", "experiments.benchmark.dataset", "nope", ["nope", "dataset"]),
     ("unknown architecture", "experiments.benchmark.models.cnn2.architecture", "cnn99", ["cnn99"]),
+    (  # the line named the known ones only, no word of the missing :FUNCTION
+        "own builder without its function",
+        "experiments.benchmark.models.cnn2.architecture",
+        "my_models/net.py",
+        ["'my_models/net.py'", "'my_models/net.py:FUNCTION'"],
+    ),
     (
         "unknown hyperparameter",
         "experiments.benchmark.models.cnn2.dense_unitz",

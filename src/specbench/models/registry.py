@@ -270,8 +270,11 @@ def architecture(name: str) -> Architecture:
     try:
         return ARCHITECTURES[name]
     except (KeyError, TypeError):
+        hint = ""
+        if isinstance(name, str) and (name.endswith(".py") or "/" in name or "\\" in name):
+            hint = f"; a builder of your own is named with its function: '{name}:FUNCTION'"
         raise HyperparameterError(
-            f"unknown architecture {name!r} (known: {', '.join(ARCHITECTURES)})"
+            f"unknown architecture {name!r} (known: {', '.join(ARCHITECTURES)}){hint}"
         ) from None
 
 
