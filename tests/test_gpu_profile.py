@@ -108,7 +108,7 @@ def test_a_model_entry_naming_its_backend_keeps_it_under_the_profile(tmp_path, m
     monkeypatch.setattr(train, "train_model", lambda **kwargs: got.update(kwargs))
     for model, expected in (("torch_net", "torch"), ("cnn2", "jax")):
         job = SimpleNamespace(
-            input=SimpleNamespace(train="t", val="v"),
+            input=SimpleNamespace(train="t", val="v", code=[], architecture=[]),
             output=SimpleNamespace(model="m", history="h", info="i"),
             params=SimpleNamespace(
                 spec={},

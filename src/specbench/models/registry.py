@@ -255,8 +255,7 @@ ARCHITECTURES: dict[str, Architecture] = {
 
 
 def names() -> list[str]:
-    """Registered architecture names, in registry order (the paper's order of its figures and
-    tables, which the tables and figures follow)."""
+    """Registered architecture names, in registry order (the paper's, which tables follow)."""
     return list(ARCHITECTURES)
 
 
@@ -270,12 +269,10 @@ def architecture(name: str) -> Architecture:
     try:
         return ARCHITECTURES[name]
     except (KeyError, TypeError):
-        hint = ""
-        if isinstance(name, str) and (name.endswith(".py") or "/" in name or "\\" in name):
-            hint = f"; a builder of your own is named with its function: '{name}:FUNCTION'"
-        raise HyperparameterError(
-            f"unknown architecture {name!r} (known: {', '.join(ARCHITECTURES)}){hint}"
-        ) from None
+        known = ", ".join(ARCHITECTURES)
+        file = isinstance(name, str) and (name.endswith(".py") or "/" in name or "\\" in name)
+        hint = f"; a builder of your own is named with its function: '{name}:FUNCTION'" * file
+        raise HyperparameterError(f"unknown architecture {name!r} (known: {known}){hint}") from None
 
 
 def _is_int(value: Any) -> bool:
