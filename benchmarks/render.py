@@ -47,7 +47,8 @@ from specbench.data import splits  # noqa: E402
 from specbench.data.artifacts import apply_artifacts  # noqa: E402
 from specbench.data.classes import generate_classes, save_classes  # noqa: E402
 from specbench.data.peaks import profile_kernels  # noqa: E402
-from specbench.data.render import fill_defaults, plan_splits, render_dataset  # noqa: E402
+from specbench.data.dataset_files import render_dataset  # noqa: E402
+from specbench.data.render import fill_defaults, plan_splits  # noqa: E402
 
 # The paper's scale; shift, height shift, sigma and the test split: the schema's defaults (the
 # paper's), filled in by fill_defaults.

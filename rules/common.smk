@@ -14,6 +14,7 @@ from specbench.workflow import baselines as sbbaselines  # noqa: E402
 from specbench.workflow import codedeps  # noqa: E402
 from specbench.workflow import condaenvs  # noqa: E402
 from specbench.workflow import config as sbconfig  # noqa: E402
+from specbench.workflow import config_datasets as sbdatasets  # noqa: E402
 from specbench.core import formats as sbformats  # noqa: E402
 from specbench.data import variants as sbvariants  # noqa: E402
 from specbench.workflow import trees as sbtrees  # noqa: E402
@@ -136,14 +137,35 @@ def get_classes_source(wildcards):
     return [workdir_path(path) for path in paths]
 
 
+# What each of a dataset's files is made of beyond its classes: an edit reruns only the rules
+# whose params it changes (specbench.workflow.config_datasets).
+
+
 def get_render_params(wildcards):
-    """The part of a dataset's config that defines how its spectra are rendered."""
-    ds = config["datasets"][wildcards.dataset]
-    return {"seed": ds["seed"], "render": ds["render"], "test": ds["test"]}
+    """How the training and validation spectra are rendered: seed, render."""
+    return sbdatasets.render_params(config["datasets"][wildcards.dataset])
 
 
-def get_dataset_hash(wildcards):
-    return sbconfig.config_hash(config["datasets"][wildcards.dataset])
+def get_test_params(wildcards):
+    """How the test spectra are rendered: seed, test, the render settings they use."""
+    return sbdatasets.test_params(config["datasets"][wildcards.dataset])
+
+
+def get_pairs_params(wildcards):
+    """The training variation and the test variants whose overlap is listed: render, test."""
+    return sbdatasets.pairs_params(config["datasets"][wildcards.dataset])
+
+
+def get_training_hash(wildcards):
+    return sbdatasets.training_hash(config["datasets"][wildcards.dataset])
+
+
+def get_test_hash(wildcards):
+    return sbdatasets.test_hash(config["datasets"][wildcards.dataset])
+
+
+def get_classes_hash(wildcards):
+    return sbdatasets.classes_hash(config["datasets"][wildcards.dataset])
 
 
 # ---------------------------------------------------------------- training
@@ -184,9 +206,15 @@ def get_model_sources(wildcards):
     return [workdir_path(path) for path in codedeps.architecture_sources(spec["architecture"])]
 
 
+def split_file(split, dataset):
+    """A dataset's split file (train, val: rule render_spectra; test: render_test_split)."""
+    writer = rules.render_test_split if split == "test" else rules.render_spectra
+    return expand(writer.output[split], dataset=dataset)[0]
+
+
 def get_split(split):
     def get_split_file(wildcards):
-        return expand(rules.render_spectra.output[split], dataset=wildcards.dataset)
+        return split_file(split, wildcards.dataset)
 
     return get_split_file
 
@@ -245,7 +273,11 @@ def get_benchmark_params(wildcards):
     """One record per rendering, training and evaluation job (cross-level ones included): its
     rule, wildcards and Snakemake benchmark file (with allow_missing_runs only the files that
     exist); see specbench.results.tables.runtimes."""
-    jobs = [("render_spectra", {"dataset": dataset}) for dataset in USED_DATASETS]
+    jobs = [
+        (name, {"dataset": dataset})
+        for dataset in USED_DATASETS
+        for name in ("render_spectra", "render_test_split")
+    ]
     for dataset, model, seed in sbconfig.unique_jobs(config):
         for name in ("train_model", "evaluate_model"):
             jobs.append((name, {"dataset": dataset, "model": model, "seed": seed}))
@@ -305,8 +337,7 @@ def get_variation_variants(wildcards):
 def get_pair_tests(wildcards):
     """The test split of every dataset of the runs, named test_<dataset>."""
     return {
-        f"test_{dataset}": expand(rules.render_spectra.output.test, dataset=dataset)[0]
-        for dataset in USED_DATASETS
+        f"test_{dataset}": split_file("test", dataset) for dataset in USED_DATASETS
     }
 
 
@@ -318,15 +349,19 @@ def get_variation_inputs(wildcards):
     dataset = get_variation_dataset(wildcards)
     return {
         "classes": expand(rules.generate_classes.output.classes, dataset=dataset)[0],
-        "train": expand(rules.render_spectra.output.train, dataset=dataset)[0],
-        "test": expand(rules.render_spectra.output.test, dataset=dataset)[0],
+        "train": split_file("train", dataset),
+        "test": split_file("test", dataset),
     }
 
 
 def get_all_datasets(wildcards):
     """Every split and ambiguous-pairs table of every dataset of the config (rule
     render_datasets: the data alone, whatever the experiments)."""
-    return expand(rules.render_spectra.output, dataset=DATASETS)
+    return [
+        *expand(rules.render_spectra.output, dataset=DATASETS),
+        *expand(rules.render_test_split.output, dataset=DATASETS),
+        *expand(rules.find_ambiguous_pairs.output, dataset=DATASETS),
+    ]
 
 
 def get_final_outputs(wildcards):
@@ -341,7 +376,7 @@ def get_final_outputs(wildcards):
         outputs += list(rules.plot_activation.output)
     if "modifications" in EXPERIMENTS:
         outputs += list(rules.plot_modifications.output)
-    outputs += expand(rules.render_spectra.output.ambiguous, dataset=USED_DATASETS)
+    outputs += expand(rules.find_ambiguous_pairs.output.ambiguous, dataset=USED_DATASETS)
     if SWEPT_EXPERIMENTS:
         outputs += list(rules.aggregate_robustness.output) + list(rules.plot_robustness.output)
         outputs += list(rules.plot_level_spectra.output)
@@ -399,14 +434,14 @@ def get_cross_level_files(wildcards):
 
 def get_level_test(wildcards):
     """The test split of the level a model is tested on (evaluate_level)."""
-    return expand(rules.render_spectra.output.test, dataset=wildcards.test_dataset)
+    return split_file("test", wildcards.test_dataset)
 
 
 def get_level_tests(wildcards):
     """{test_<level>: test split} of the first swept experiment's dataset, in sweep order."""
     first = SWEPT_EXPERIMENTS[0]["base"] if SWEPT_EXPERIMENTS else None
     return {
-        f"test_{row['level']}": expand(rules.render_spectra.output.test, dataset=row["dataset"])[0]
+        f"test_{row['level']}": split_file("test", row["dataset"])
         for row in SWEPT_EXPERIMENTS
         if row["base"] == first
     }

@@ -10,7 +10,7 @@ import numpy as np
 from specbench.evaluation import predictions
 from specbench.data import splits
 from specbench.data.classes import ClassSet, save_classes
-from specbench.data.render import render_dataset
+from specbench.data.dataset_files import render_dataset
 from specbench.data.variants import parse_variant
 
 

@@ -31,7 +31,8 @@ from specbench.data import artifacts
 from specbench.data import splits as sbsplits
 from specbench.data.classes import ClassSet, generate_classes
 from specbench.data.sources import make_classes
-from specbench.data.render import plan_from_split, render_dataset, render_peaks
+from specbench.data.dataset_files import render_dataset
+from specbench.data.render import plan_from_split, render_peaks
 
 SCHEMA = str(SCHEMA_PATH)
 N = 160

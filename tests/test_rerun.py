@@ -28,6 +28,7 @@ RUN_FIGURES = {
     "plot_confused_pair",
 }
 DOWNSTREAM = AGGREGATES | RUN_FIGURES | {"all"}
+DATASET_RULES = ("generate_classes", "render_spectra", "render_test_split", "find_ambiguous_pairs")
 # (dataset, model) of every run of tests/configs/tiny.yaml (seed 0)
 RUNS = [
     ("bench", "cnn2"),
@@ -137,7 +138,7 @@ def test_variants_module_reruns_the_datasets_and_everything_after(clone_run):
     edit_module(workdir, "data/variants.py")
     expected = {
         f"{rule}[dataset={dataset}]"
-        for rule in ("generate_classes", "render_spectra")
+        for rule in DATASET_RULES
         for dataset in ("bench", "chal")
     }
     for dataset, model in RUNS:
@@ -168,11 +169,29 @@ def test_dataset_rendering_parameter_reruns_only_that_dataset(clone_run):
     assert "dataset 'chal'" in refusal[0] and "4 trained run(s)" in refusal[0], refusal
 
     edit_config(workdir, lambda cfg: cfg.update(replace_datasets=True))
-    expected = {"render_spectra[dataset=chal]"}
+    # the training variation: the training splits and the ambiguous pairs, not the test split
+    expected = {"render_spectra[dataset=chal]", "find_ambiguous_pairs[dataset=chal]"}
     for model in ("cnn2", "cnn2_relu", "vgg", "vgg_k20_relu"):
         expected |= run_jobs("chal", model)
     # The class-variation figure draws the benchmark dataset (bench), which did not change.
     assert planned_jobs(workdir) == expected | DOWNSTREAM
+
+
+def test_dataset_test_setting_reruns_its_test_split_and_evaluations_not_training(clone_run):
+    """A test-only edit re-renders the test split and the ambiguous pairs and re-evaluates the
+    models trained on that dataset; it retrains nothing, and is not refused (no run was trained
+    on the test split)."""
+    workdir = clone_run()
+
+    def change(cfg):
+        cfg["datasets"]["chal"].setdefault("test", {})["sigma"] = 0.6
+
+    edit_config(workdir, change)
+    expected = {"render_test_split[dataset=chal]", "find_ambiguous_pairs[dataset=chal]"}
+    for model in ("cnn2", "cnn2_relu", "vgg", "vgg_k20_relu"):
+        expected.add(f"evaluate_model[dataset=chal,model={model},seed=0]")
+    # the loss curves are the trainings' histories: unchanged
+    assert planned_jobs(workdir) == expected | DOWNSTREAM - {"plot_loss_curves"}
 
 
 def test_one_more_seed_runs_only_the_new_seed(clone_run):

@@ -188,7 +188,7 @@ def test_sweep_expands_to_the_exact_job_list_and_reruns_one_level(tmp_path):
 
 def test_robustness_table_and_figures(tmp_path):
     """Table and figures from a runs table (as aggregate_runs writes it) and rendered levels."""
-    from specbench.data.render import render_dataset
+    from specbench.data.dataset_files import render_dataset
     from specbench.results.figures.robustness import plot_level_spectra, plot_robustness
     from specbench.results.tables.robustness import robustness_table
 

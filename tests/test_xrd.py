@@ -154,6 +154,30 @@ def test_sizes_drawn_in_the_range_and_the_test_at_the_harmonic_mean():
     assert (test.positions[:, :2] == [LOW, HIGH]).all()  # no strain, no displacement in the test
 
 
+def test_the_test_split_rule_gets_all_the_test_split_reads():
+    """Rule render_test_split's params are config_datasets.test_params, not the whole dataset
+    config (so that a training-only edit keeps the test split): the test plan made from them
+    equals the one made from the whole config, with every render setting away from its default
+    (a render setting the test split starts to read must join TEST_RENDER_KEYS)."""
+    from specbench.workflow.config_datasets import test_params
+
+    classes = two_peak_classes()
+    noise = {"kind": "gaussian", "snr": 30}
+    ds = {"seed": 3,
+          "render": {"train_per_class": 2, "val_per_class": 1, "shift": 4, "height_shift": 0.2,
+                     "sigma": [0.3, 0.9], "vary_tallest": True, "noise": noise,
+                     "peak_shape": {"shape": "lorentzian"}, "background": {"polynomial": [0.1]},
+                     "xrd": xrd_settings(size=[10, 40], strain=0.01)},
+          "test": {"sigma": 0.5, "shift": 1, "variants": ["0", "+s"], "noise": noise}}  # fmt: skip
+    whole = render.plan_splits(classes, ds)["test"]
+    alone = render.plan_test(classes, test_params(ds))
+    assert set(test_params(ds)["render"]) == {"xrd"}
+    assert alone.peak_sigma is not None and alone.artifacts is not None
+    for field in ("labels", "positions", "heights", "sigma", "peak_sigma", "variant"):
+        assert np.array_equal(getattr(alone, field), getattr(whole, field)), field
+    assert np.array_equal(alone.render(), whole.render())
+
+
 def test_off_is_identity_and_each_variation_keeps_the_others_draws():
     classes = two_peak_classes()
     plan = still_plan(classes)

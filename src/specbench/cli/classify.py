@@ -167,9 +167,9 @@ def _values_onto_axis(run: Run, block: Block, grid: tuple[float, float], positio
 
 
 def _dataset_warnings(run: Run, block: Block) -> list[str]:
-    """Warnings when a split's dataset or config hash differ from the run's."""
+    """Warnings when a split's dataset or class definition (its hash) differ from the run's."""
     notes = []
-    for key in ("dataset", "config_hash"):
+    for key in ("dataset", "classes_hash"):
         theirs, ours = block.metadata.get(key), run.info.get(key)
         if theirs and ours and theirs != ours:
             notes.append(

@@ -97,7 +97,8 @@ def _record(spec: tuple[Field, ...], values: Mapping[str, Any], what: str, optio
 TRAINING_INFO = (
     Field("model", "str"),
     Field("dataset", "str"),
-    Field("config_hash", "str"),
+    Field("config_hash", "str"),  # of what the training split is made of
+    Field("classes_hash", "str|None"),  # of the class definition (None: split from before 2026-12)
     Field("seed", "int"),
     Field("architecture", "str", "required"),
     Field("hyperparameters", "dict"),

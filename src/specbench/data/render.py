@@ -16,10 +16,8 @@ and noise. Without them nothing here changes: the same spectra and the same Parq
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,7 +26,7 @@ import numpy as np
 from specbench.core import schema
 from specbench.data import splits
 from specbench.data.artifacts import Artifacts, apply_artifacts, draw_artifacts, settings_of
-from specbench.data.classes import ClassSet, load_classes
+from specbench.data.classes import ClassSet
 from specbench.data.xrd import broaden_test, vary_xrd
 from specbench.data.peaks import (  # noqa: F401 (gaussian_kernels, profile_kernels: public here too)
     gaussian_kernels,
@@ -38,10 +36,8 @@ from specbench.data.peaks import (  # noqa: F401 (gaussian_kernels, profile_kern
 from specbench.data.variants import (
     MAX_HEIGHT,
     find_ambiguous_pairs,
-    log_ambiguous_pairs,
     parse_variant,
     tallest_mask,
-    write_ambiguous_pairs,
 )
 
 log = logging.getLogger(__name__)
@@ -276,8 +272,9 @@ def fill_defaults(render: dict) -> dict:
     }
 
 
-def plan_splits(classes: ClassSet, render: dict) -> dict[str, SplitPlan]:
-    """Plans of train, val and test of a class set with the params {seed, render, test}."""
+def plan_splits(classes: ClassSet, render: dict, test: bool = True) -> dict[str, SplitPlan]:
+    """Plans of train, val and (unless not `test`) test of a class set with the params
+    {seed, render, test}."""
     params = fill_defaults(render)
     r = params["render"]
     common = {
@@ -297,14 +294,16 @@ def plan_splits(classes: ClassSet, render: dict) -> dict[str, SplitPlan]:
             plans[split] = vary_xrd(
                 plan, classes, r["xrd"], seed=params["seed"], split_code=SPLIT_CODES[split]
             )
-    return {**plans, "test": plan_test(classes, params)}
+    return {**plans, "test": plan_test(classes, render)} if test else plans
 
 
 def plan_test(classes: ClassSet, render: dict) -> SplitPlan:
-    """The plan of the test split alone (params {seed, render, test}, as plan_splits takes them):
-    what a dataset's test spectra are, without drawing the training and validation splits."""
-    params = fill_defaults(render)
-    t = params["test"]
+    """The plan of the test split alone: what a dataset's test spectra are, without drawing the
+    training and validation splits. Params {seed, render, test} as plan_splits takes them, of
+    whose ``render`` only ``xrd`` is read (the keys config_datasets.TEST_RENDER_KEYS names: rule
+    render_test_split gets those alone)."""
+    t = schema.fill(render.get("test"), *TEST, name="test")
+    xrd = (render.get("render") or {}).get("xrd")
     plan = test_split(
         classes,
         sigma=float(t["sigma"]),
@@ -312,10 +311,12 @@ def plan_test(classes: ClassSet, render: dict) -> SplitPlan:
         delta=float(t["delta"]),
         variants=t["variants"],
         artifacts=settings_of(t),
-        seed=params["seed"],
+        seed=int(render["seed"]),
     )
     # X-ray crystallite-size broadening of your own phases (specbench.data.xrd)
-    return broaden_test(plan, classes, params["render"].get("xrd") or {})
+    if not xrd:
+        return plan
+    return broaden_test(plan, classes, schema.fill(xrd, *RENDER, "xrd", name="render.xrd"))
 
 
 def plan_from_split(split: splits.Split) -> SplitPlan:
@@ -391,57 +392,3 @@ def ambiguous_pairs(classes: ClassSet, render: dict) -> list[dict]:
         test_shift=shifts,
         test_delta=deltas,
     )
-
-
-def render_dataset(
-    *,
-    classes_path: str | os.PathLike,
-    render: dict,
-    name: str,
-    config_hash: str,
-    train_path: str | os.PathLike,
-    val_path: str | os.PathLike,
-    test_path: str | os.PathLike,
-    ambiguous_path: str | os.PathLike,
-) -> dict[str, int]:
-    """Rule render_spectra: render a dataset's three splits to Parquet and list ambiguous pairs.
-
-    render: {seed, render: {...}, test: {...}} of the dataset config (schema defaults are filled
-    here too). Spectra are rendered and written in blocks, so memory stays small at any scale.
-    Returns the number of spectra per split.
-    """
-    classes = load_classes(classes_path)
-    params = fill_defaults(render)
-    r, t = params["render"], params["test"]
-    if not r["sigma"][0] <= t["sigma"] <= r["sigma"][1]:
-        log.warning(
-            "dataset %s: test.sigma=%g is outside the training range render.sigma=%s",
-            name,
-            t["sigma"],
-            r["sigma"],
-        )
-    plans = plan_splits(classes, params)
-    paths = {"train": train_path, "val": val_path, "test": test_path}
-    # the axis and class names of your own phases travel with the data (specbench.data.phases)
-    own = {k: json.dumps(classes.metadata[k]) for k in ("axis", "names") if k in classes.metadata}
-    for split, plan in plans.items():
-        t0 = time.perf_counter()
-        write_plan(
-            plan,
-            paths[split],
-            metadata={"dataset": name, "config_hash": config_hash, "split": split, **own},
-        )
-        log.info(
-            "dataset %s: %s: %d spectra of %d points rendered and written to %s in %.2f s",
-            name,
-            split,
-            len(plan),
-            plan.n_points,
-            paths[split],
-            time.perf_counter() - t0,
-        )
-    pairs = ambiguous_pairs(classes, params)
-    write_ambiguous_pairs(pairs, ambiguous_path, names=classes.metadata.get("names"))
-    log_ambiguous_pairs(pairs, name)
-    log.info("dataset %s: %d ambiguous (class, variant, class) rows", name, len(pairs))
-    return {split: len(plan) for split, plan in plans.items()}

@@ -9,8 +9,7 @@ defaults in the schema's ``training``, :func:`specbench.core.schema.defaults`):
   categorical cross-entropy on one-hot labels, without materialising the one-hot matrix), accuracy;
   the cross-entropy is that of the logits on every backend, as TensorFlow computes it
   (:func:`logits_training`; Keras' own loss of a softmax output is clipped on JAX and PyTorch);
-- up to ``epochs`` epochs of ``batch_size`` spectra; validation on the val split (never the test
-  split) after every epoch;
+- up to ``epochs`` epochs of ``batch_size`` spectra; validation on val (never test) every epoch;
 - early stopping on val_loss (``early_stopping``: patience, min_delta, restore_best_weights) and
   ReduceLROnPlateau on val_loss (``reduce_lr``: patience, factor, min_lr), with Keras' own
   ``EarlyStopping`` / ``ReduceLROnPlateau`` callbacks (their exact semantics);
@@ -319,7 +318,7 @@ def _train(
     t0 = time.perf_counter()
     x_train, y_train = load_split(train)
     metadata = read_metadata(train)
-    config_hash = metadata.get("config_hash")
+    config_hash, classes_hash = metadata.get("config_hash"), metadata.get("classes_hash")
     x_val, y_val = load_split(val)
     if x_val.shape[1] != x_train.shape[1]:
         raise DataError(
@@ -396,6 +395,7 @@ def _train(
         "model": model_name,
         "dataset": dataset,
         "config_hash": config_hash,
+        "classes_hash": classes_hash,
         "seed": seed,
         "architecture": architecture,
         "hyperparameters": hyperparameters,

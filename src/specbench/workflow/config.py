@@ -12,7 +12,6 @@ Python (no Keras import), so planning a paper-scale workflow stays fast.
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from specbench.workflow.config_datasets import (  # noqa: F401 (public here too)
     classes_params,
     classes_source_path,
     classes_sources,
+    config_hash,
 )
 
 #: Keys of the optional top-level `select` (a subset of the experiments' runs), the schema's.
@@ -49,11 +49,6 @@ class Run:
     model: str
     seed: int
     data_seed: int = -1
-
-
-def config_hash(obj: Any) -> str:
-    """Short, stable hash of a config fragment (key order does not matter)."""
-    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:16]
 
 
 def deep_merge(base: dict, override: dict | None, replace=None) -> dict:

@@ -8,11 +8,13 @@ re-exports all of this, checks the rest of a config). Pure Python, no Keras impo
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from specbench.core import schema
+from specbench.core.canonical import canonical_json
 from specbench.core.inputs import WORKFLOW_DIR, config_path
 
 __all__ = [
@@ -20,10 +22,18 @@ __all__ = [
     "ConfigError",
     "PLANNING_KEYS",
     "RENDER_KEYS",
+    "TEST_RENDER_KEYS",
     "check_dataset",
+    "classes_hash",
     "classes_params",
     "classes_source_path",
     "classes_sources",
+    "config_hash",
+    "pairs_params",
+    "render_params",
+    "test_hash",
+    "test_params",
+    "training_hash",
 ]
 
 # The hand-defined 27-class challenge set, relative to the workflow directory.
@@ -54,8 +64,8 @@ def classes_source_path(dataset_cfg: dict, basedir: str | Path = ".") -> Path | 
     return None
 
 
-#: A dataset's keys that define how its spectra are rendered (rule render_spectra's params), not
-#: its classes.
+#: A dataset's keys that define how its spectra are rendered (the rendering rules' params:
+#: render_params, test_params, pairs_params), not its classes.
 RENDER_KEYS = ("render", "test")
 #: Keys the planning consumes: a sweep's levels become datasets of their own, a data seed's
 #: derived dataset names its origin (its own seed is a classes key).
@@ -71,6 +81,55 @@ def classes_params(dataset_cfg: dict) -> dict:
     keys = [key for key in dataset_cfg if key not in RENDER_KEYS + PLANNING_KEYS]
     keys.sort(key=lambda key: (order.index(key) if key in order else len(order), key))
     return {key: dataset_cfg[key] for key in keys}
+
+
+#: The render settings the test spectra use too (your own phases' X-ray size broadening,
+#: specbench.data.xrd.broaden_test); the rest of ``render`` is the training variation alone.
+TEST_RENDER_KEYS = ("xrd",)
+
+
+def config_hash(obj: Any) -> str:
+    """Short, stable hash of a config fragment (key order does not matter)."""
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:16]
+
+
+# What each file of a rendered dataset is made of besides its classes (classes.json, an input of
+# every rendering rule): the params of the rule that writes it. An edit reruns the rules whose
+# params it changes, and only those: a test-only edit re-renders the test split and the ambiguous
+# pairs, and retrains nothing.
+
+
+def render_params(dataset_cfg: dict) -> dict:
+    """Rule render_spectra's params (the training and validation splits): seed and render."""
+    return {"seed": dataset_cfg["seed"], "render": dataset_cfg["render"]}
+
+
+def test_params(dataset_cfg: dict) -> dict:
+    """Rule render_test_split's params: the seed (the test artifacts' streams), the test settings
+    and the render settings of TEST_RENDER_KEYS (the only ones the test split reads)."""
+    render = {k: v for k, v in dataset_cfg["render"].items() if k in TEST_RENDER_KEYS}
+    return {"seed": dataset_cfg["seed"], "render": render, "test": dataset_cfg["test"]}
+
+
+def pairs_params(dataset_cfg: dict) -> dict:
+    """Rule find_ambiguous_pairs' params: the training variation against the test variants."""
+    return {"render": dataset_cfg["render"], "test": dataset_cfg["test"]}
+
+
+def classes_hash(dataset_cfg: dict) -> str:
+    """The hash of a dataset's class definition (in every split's metadata and training.json:
+    a model and a split of another definition may mean other classes by the same index)."""
+    return config_hash(classes_params(dataset_cfg))
+
+
+def training_hash(dataset_cfg: dict) -> str:
+    """The hash of what the training and validation splits are made of (their `config_hash`)."""
+    return config_hash({**classes_params(dataset_cfg), **render_params(dataset_cfg)})
+
+
+def test_hash(dataset_cfg: dict) -> str:
+    """The hash of what the test split is made of (its `config_hash`)."""
+    return config_hash({**classes_params(dataset_cfg), **test_params(dataset_cfg)})
 
 
 def classes_sources(dataset_cfg: dict, basedir: str | Path = ".") -> list[Path]:

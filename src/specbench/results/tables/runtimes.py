@@ -50,6 +50,7 @@ _BENCHMARK_COLUMNS = {
 _RULE_ORDER = (
     "generate_classes",
     "render_spectra",
+    "render_test_split",
     "train_model",
     "evaluate_model",
     "evaluate_level",
