@@ -248,6 +248,46 @@ def test_a_peak_list_header_of_other_names_and_errors_at_their_line(tmp_path):
         phases.peak_list_classes(table, n_points=501, axis_range=(20, 70), unit="2theta")
 
 
+def test_a_peak_list_of_semicolons_quotes_or_indented_comments_reads_the_same(tmp_path):
+    """Spreadsheet exports: semicolons (the "CSV" of European locales, with decimal commas or
+    points), quoted cells (also after a space: `"NaCl", "31.7"`) and indented comments read as
+    the plain list does; semicolons were one cell (line 1 refused), `"a", "31.7"` a header."""
+    plain = "NaCl,31.7,100\nNaCl,45.4,55\nKCl,28.3,100\nKCl,40.5,60\n"
+    exports = {
+        "semicolons.csv": "phase;2theta;intensity\nNaCl;31,7;100\nNaCl;45,4;55\n"
+        "KCl;28,3;100\nKCl;40,5;60\n",
+        "semicolon-points.csv": "NaCl;31.7;100\nNaCl;45.4;55\nKCl;28.3;100\nKCl;40.5;60\n",
+        "quoted.csv": '"phase","2theta","intensity"\n"NaCl","31.7","100"\n"NaCl","45.4","55"\n'
+        '"KCl","28.3","100"\n"KCl","40.5","60"\n',
+        "quoted-spaced.csv": '"NaCl", "31.7", "100"\n"NaCl", "45.4", "55"\n'
+        '"KCl", "28.3", "100"\n"KCl", "40.5", "60"\n',
+        "indented.csv": "   # from the ICDD cards\n"
+        + plain.replace("KCl,28", "\t# sylvite\nKCl,28"),
+    }
+
+    def read(name, text):
+        (tmp_path / name).write_text(text)
+        got = phases.peak_list_classes(
+            tmp_path / name, n_points=501, axis_range=(20, 70), unit="2theta"
+        )
+        return (
+            got.metadata["names"],
+            [p.tolist() for p in got.positions],
+            [h.tolist() for h in got.heights],
+        )
+
+    expected = read("plain.csv", plain)
+    assert expected[0] == ["NaCl", "KCl"]
+    for name, text in exports.items():
+        assert read(name, text) == expected, name
+    # a decimal comma in a comma-separated file stays refused, naming the file and its line
+    (tmp_path / "commas.csv").write_text('phase,2theta,intensity\n"NaCl","31,7","100"\n')
+    with pytest.raises(ClassesError, match=r"commas.csv: line 2 \['NaCl', '31,7', '100'\] is not"):
+        phases.peak_list_classes(
+            tmp_path / "commas.csv", n_points=501, axis_range=(20, 70), unit="2theta"
+        )
+
+
 def test_a_folder_of_structures_takes_upper_case_cif_files(tmp_path):
     nacl_cif(tmp_path, "halite")
     nacl_cif(tmp_path, "sylvite", a=6.29).rename(tmp_path / "sylvite.CIF")

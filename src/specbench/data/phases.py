@@ -6,8 +6,9 @@ Two sources of a dataset's classes besides the generated and published ones:
   named by the file's stem. The peak positions (2θ) and relative intensities come from pymatgen's
   ``XRDCalculator`` (the field's standard; the optional extra ``pip install -e '.[xrd]'``) at the
   dataset's X-ray wavelength over its 2θ range (``axis.range``);
-- ``peaks``: a CSV or TSV of ``class, position, height`` rows (any axis unit: 2θ, Raman shift,
-  ppm), one class per name in first-seen order, over the axis range of the config.
+- ``peaks``: a CSV, TSV or semicolon-separated file (decimal commas there) of ``class, position,
+  height`` rows (any axis unit: 2θ, Raman shift, ppm), one class per name in first-seen order,
+  over the axis range of the config.
 
 Both map their peaks onto the dataset's grid of ``n_points`` points spanning the axis range
 evenly (point i at start + i·(stop − start)/(n_points − 1)): a peak goes to the nearest point;
@@ -304,16 +305,19 @@ def peak_list_classes(
     ]
     if not numbered:
         raise ClassesError(f"{path}: an empty peak list (no rows)")
-    dialect = "excel-tab" if "\t" in numbered[0][1] else "excel"
-    cells = csv.reader([line for _, line in numbered], dialect=dialect)
+    delimiter = _delimiter(numbered[0][1])
+    cells = csv.reader(
+        [line for _, line in numbered], delimiter=delimiter, skipinitialspace=True
+    )  # quoted cells ("28.4", as spreadsheets write them), also after a space: `"a", "28.4"`
     rows = [(number, [cell.strip() for cell in row]) for (number, _), row in zip(numbered, cells)]
+    comma = delimiter == ";"  # a decimal comma in European spreadsheets: `quartz;26,64;100`
     first = rows[0][1]
-    if len(first) >= 3 and not any(_is_number(cell) for cell in first[1:3]):
+    if len(first) >= 3 and not any(_is_number(_point(c, comma)) for c in first[1:3]):
         rows = rows[1:]  # a header: class, position, height (or phase, 2theta, intensity, ...)
     peaks: dict[str, list[tuple[float, float]]] = {}
     for number, row in rows:  # number: the line of the file
         try:
-            name, x, height = row[0], float(row[1]), float(row[2])
+            name, x, height = row[0], float(_point(row[1], comma)), float(_point(row[2], comma))
         except (IndexError, ValueError):
             raise ClassesError(
                 f"{path}: line {number} {row!r} is not 'class, position, height'"
@@ -338,6 +342,24 @@ def peak_list_classes(
     _check_distinct(classes, names)
     classes.metadata = {"names": names, "axis": {"unit": unit, "start": start, "stop": stop}}
     return classes
+
+
+def _delimiter(line: str) -> str:
+    """The delimiter of a peak list, from its first row: a tab where there is one, else a
+    semicolon where the row is three or more cells at semicolons, else a comma."""
+    if "\t" in line:
+        return "\t"
+    if ";" in line and len(next(csv.reader([line], delimiter=";"))) >= 3:
+        return ";"
+    return ","
+
+
+def _point(cell: str, decimal_comma: bool) -> str:
+    """A cell with its decimal comma made a point (``26,64``: semicolon-separated files), where
+    `decimal_comma` and it has no point."""
+    if decimal_comma and "." not in cell:
+        return cell.replace(",", ".", 1)
+    return cell
 
 
 def _is_number(text: str) -> bool:
