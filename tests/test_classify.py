@@ -355,6 +355,31 @@ def test_decimal_commas_of_european_exports_are_read(tmp_path):
         read_spectra([tmp_path / "bad.txt"])
 
 
+def test_nan_or_empty_values_of_an_export_are_named_by_their_line(tmp_path):
+    """An x,y export with comment lines, a blank line and a header: a NaN (or inf) in y or x
+    is refused naming its line in the file, as an empty value is; a NaN was read and refused
+    later as "spectrum in row 0", which named no line of a 128-line file."""
+    head = "# exported by the diffractometer\n# sample: quartz\n\n2theta intensity\n"
+    rows = [f"{10 + 0.02 * i:.2f} {100 + i}" for i in range(128)]
+    for name, bad, delimiter in (
+        ("y-nan.xy", "11.00 nan", " "),
+        ("x-nan.xy", "NaN 150", " "),
+        ("y-inf.txt", "11.00;inf", ";"),
+        ("y-empty.csv", "11.00,", ","),
+        ("y-empty.tsv", "11.00\t", "\t"),
+    ):
+        lines = [row.replace(" ", delimiter) for row in rows]
+        lines[50] = bad  # line 4 + 51 of the file
+        (tmp_path / name).write_text(
+            head.replace(" intensity", delimiter + "intensity") + "\n".join(lines)
+        )
+        with pytest.raises(
+            ClassifyError,
+            match=rf"^{re.escape(str(tmp_path / name))}: line 55 (has NaN|has 1 values)",
+        ):
+            read_spectra([tmp_path / name])
+
+
 def test_resample_is_exact_for_linear_data():
     x = np.array([0.0, 0.3, 1.1, 2.0, 3.7, 5.0])
     y = np.stack([3 * x + 1, -2 * x + 20])
@@ -500,7 +525,7 @@ def bad_inputs(root: Path, test: Path) -> dict[str, tuple[list, str]]:
     )
     return {
         "length": ([root / "short.npy"], "short.npy: spectra have 100 points, the model takes 128"),
-        "nan": ([root / "nan.csv"], "nan.csv: spectrum in row 1 has NaN or infinite values"),
+        "nan": ([root / "nan.csv"], "nan.csv: line 2 has NaN or infinite values: "),
         "inf": ([root / "inf.npy"], "inf.npy: spectrum in row 2 has NaN or infinite values"),
         "float32 overflow": (
             [root / "huge.csv"],

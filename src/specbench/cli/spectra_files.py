@@ -12,9 +12,10 @@
   commas are points, split at semicolons, tabs or whitespace. Comment lines (starting with ``#``, ``;``, ``!``, ``%``, ``'`` or ``//``) and
   blank lines are skipped; one header line is allowed before the data, a line none of whose
   fields is a number (a numeric first line is data, never a header); any other line that is not
-  a row of numbers, or a row with another count of values, is refused naming the file and the
-  line. A file with exactly two columns is **one spectrum as x,y pairs**, a file with one
-  column (one intensity per line) **one spectrum of values**; any other holds one spectrum per
+  a row of numbers, a row with another count of values or with NaN or infinite values, is
+  refused naming the file and the line (comments, blank lines and the header counted). A file
+  with exactly two columns is **one spectrum as x,y pairs**, a file with one column (one
+  intensity per line) **one spectrum of values**; any other holds one spectrum per
   row (values only, no index column), except that more rows than columns with a first column
   running strictly up or down (x, y, error; x and several y) is refused;
 - ``.xrdml``: the XML scans of Malvern Panalytical diffractometers, one x,y spectrum per scan
@@ -28,6 +29,7 @@ values as read, float64; checking them against the model is
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -94,7 +96,8 @@ def _read_text(path: Path, delimiter: str | None = "sniff") -> Block:
     """A text file of numbers: comment lines (COMMENT_PREFIXES) and blank lines skipped, at most
     one header line (the first other line, when none of its fields is a number), then rows of
     numbers with one count of fields. A numeric first line is data, never a header; a line
-    that is neither is refused in one line naming the file and the line."""
+    that is neither, or has NaN or infinite values, is refused in one line naming the file and
+    the line."""
     data = path.read_bytes()
     if b"\0" in data:
         raise RunError(f"{path}: not a text file")
@@ -129,7 +132,10 @@ def _read_text(path: Path, delimiter: str | None = "sniff") -> Block:
                     f"{path}: line {number} has {len(fields)} values, the lines before "
                     f"{len(rows[0])}"
                 )
-            rows.append([float(field) for field in fields])
+            values = [float(field) for field in fields]
+            if not all(map(math.isfinite, values)):  # later, "spectrum in row 0" named no line
+                raise RunError(f"{path}: line {number} has NaN or infinite values: {shown[:60]!r}")
+            rows.append(values)
             delimiter = split_by  # the first row of numbers fixes the delimiter
             continue
         if not rows and not header_seen and not any(numeric):
