@@ -406,11 +406,23 @@ BAD = {
         lambda d, w: (w / "peaks.tsv").write_text("A\t25\t1\nB\t70\t1\n"),
         "class 'B': peak at 70 outside the axis range [20, 60]",
     ),
-    "no peak list": (
+    "no peak list": (  # the setting was not named: "datasets.mine: nowhere.tsv: no such ..."
         lambda d, w: d.update(peaks_file="nowhere.tsv"),
-        "nowhere.tsv: no such peak list",
+        "datasets.mine.peaks_file='nowhere.tsv': no such file (relative paths are taken from "
+        "the working directory",
     ),
-    "no structures": (lambda d, w: d.update(structures="nowhere"), "nowhere: no such file"),
+    "no structures": (
+        lambda d, w: d.update(structures="nowhere"),
+        "datasets.mine.structures='nowhere': no such file or folder (relative paths",
+    ),
+    "a missing structure of a list": (
+        lambda d, w: d.update(structures=["cifs/halite.cif", "cifs/nowhere.cif"]),
+        "datasets.mine.structures[1]='cifs/nowhere.cif': no such file or folder",
+    ),
+    "a folder of no structures": (
+        lambda d, w: (w / "none").mkdir() or d.update(structures="none"),
+        "datasets.mine.structures: none: no .cif files in this folder",
+    ),
     "no texture direction": (
         lambda d, w: d["render"]["xrd"].update(
             preferred_orientation={"direction": [0, 0, 0], "r": [0.7, 1]}
@@ -455,6 +467,36 @@ def test_bad_inputs_are_refused_in_one_line_before_any_job(tmp_path, what, monke
     with pytest.raises(sbconfig.ConfigError) as err:
         validation.prepare_config(cfg, basedir=str(REPO))
     assert "\n" not in str(err.value) and words in str(err.value), str(err.value)
+
+
+@pytest.mark.slow
+def test_a_missing_input_of_your_phases_stops_snakemake_naming_the_setting(tmp_path):
+    """`snakemake -n` with a peak list or a structure that is not there: one line naming the
+    setting and the path (it said "datasets.mine: nowhere.tsv: no such peak list")."""
+    workdir = copy_workflow(tmp_path / "wf")
+    for source, setting, value, words in (
+        (
+            "peaks",
+            "peaks_file",
+            "nowhere.tsv",
+            "datasets.mine.peaks_file='nowhere.tsv': no such file",
+        ),
+        (
+            "structures",
+            "structures",
+            ["cifs/halite.cif", "cifs/nowhere.cif"],
+            "datasets.mine.structures[1]='cifs/nowhere.cif': no such file or folder",
+        ),
+    ):
+        cfg = tiny_phases(workdir, source)
+        cfg["datasets"]["mine"][setting] = value
+        (workdir / "mine.yaml").write_text(yaml.safe_dump(cfg))
+        proc = snakemake(workdir, "-n", "--cores", "1", "--configfile", "mine.yaml", check=False)
+        assert proc.returncode != 0, source
+        output = proc.stdout + proc.stderr  # snakemake writes its errors to stdout
+        lines = [line for line in output.splitlines() if "Invalid config" in line]
+        assert len(lines) == 1 and words in lines[0], output[-3000:]
+        assert f"working directory {workdir}" in lines[0], lines[0]
 
 
 def test_missing_pymatgen_is_one_line_naming_the_extra(tmp_path, monkeypatch):

@@ -267,12 +267,38 @@ def _check_own_phases(name: str, ds: dict) -> None:
     from specbench.data.classes import ClassesError
     from specbench.data.phases import own_classes
 
+    files = _own_files(key, ds)
     try:
-        classes = own_classes(ds, name=name)
+        classes = own_classes(ds, name=name, source=files)
     except ClassesError as exc:
         raise ConfigError(f"{key}: {exc}") from None
     if len(classes) < 2:
         raise ConfigError(f"{key}: {len(classes)} class; a benchmark needs at least 2")
+
+
+def _own_files(key: str, ds: dict) -> list[Path]:
+    """The input files of a structures or peaks dataset (specbench.data.phases.source_files);
+    ConfigError naming the setting and the path where one is missing or a folder has no CIF."""
+    from specbench.data.classes import ClassesError
+    from specbench.data.phases import source_files
+
+    setting = "structures" if ds["source"] == "structures" else "peaks_file"
+    given = ds[setting]
+    items = [given] if isinstance(given, str) else list(given)
+    for j, item in enumerate(items):
+        path = config_path(item)
+        folder = setting == "structures"  # a folder of CIFs, or a file
+        if not (path.exists() if folder else path.is_file()):
+            where = f"{key}.{setting}" + ("" if isinstance(given, str) else f"[{j}]")
+            raise ConfigError(
+                f"{where}={item!r}: no such {'file or folder' if folder else 'file'} (relative "
+                f"paths are taken from the working directory {Path.cwd()}, else from "
+                f"{WORKFLOW_DIR})"
+            )
+    try:
+        return source_files(ds)
+    except ClassesError as exc:  # a folder without CIFs, two files of one name
+        raise ConfigError(f"{key}.{setting}: {exc}") from None
 
 
 def _check_value(key: str, value: Any, *, minimum=None, maximum=None, positive=False) -> None:
