@@ -380,6 +380,18 @@ def test_nan_or_empty_values_of_an_export_are_named_by_their_line(tmp_path):
             read_spectra([tmp_path / name])
 
 
+def test_peak_lists_and_spectrum_files_share_one_number_test():
+    """The readers of a user's text files (peak lists, spectrum exports) ask one function
+    whether a cell is a number (specbench.core.inputs.is_number); each had its own copy."""
+    from specbench.core import inputs
+    from specbench.cli import spectra_files
+    from specbench.data import phases
+
+    assert spectra_files.is_number is inputs.is_number and phases.is_number is inputs.is_number
+    assert all(inputs.is_number(text) for text in ("28.4", " 1e3 ", "-5", "nan", "inf"))
+    assert not any(inputs.is_number(text) for text in ("", "28,4", "quartz", "1;2", '"28.4"'))
+
+
 def test_resample_is_exact_for_linear_data():
     x = np.array([0.0, 0.3, 1.1, 2.0, 3.7, 5.0])
     y = np.stack([3 * x + 1, -2 * x + 20])

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from specbench.core.inputs import is_number
 from specbench.evaluation.runs import RunError
 
 __all__ = ["SPECTRA_FORMATS", "Block", "read_spectra"]
@@ -116,13 +117,13 @@ def _read_text(path: Path, delimiter: str | None = "sniff") -> Block:
             text = text.replace(",", ".")
         split_by = _sniff(text) if delimiter == "sniff" else delimiter
         fields = _split(text, split_by)
-        numeric = [_is_number(field) for field in fields]
+        numeric = [is_number(field) for field in fields]
         if not all(numeric) and not rows and "," in text and "." not in text:
             # decimal commas (European exports: "10,5;123,4", "10,5<tab>123,4"): the first row
             # of numbers decides, its commas made points, split at semicolons, tabs or spaces
             points = text.replace(",", ".")
             by = _sniff(points)
-            if all(_is_number(field) for field in _split(points, by)):
+            if all(is_number(field) for field in _split(points, by)):
                 decimal_comma, text, split_by = True, points, by
                 fields = _split(text, split_by)
                 numeric = [True] * len(fields)
@@ -168,14 +169,6 @@ def _refuse_columns(path: Path, data: np.ndarray) -> None:
             f"{data[0, 0]:g} to {data[-1, 0]:g}: columns x, y, ... (x, y, error?) are not read; "
             "keep the x and y columns (one x,y spectrum) or write one spectrum per row"
         )
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _read_csv(path: Path) -> Block:

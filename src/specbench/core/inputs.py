@@ -1,5 +1,6 @@
-"""The Snakemake adapter: a rule's input as the one path a job function takes, and paths that a
-config names (relative to the working directory, else to the workflow's)."""
+"""The Snakemake adapter: a rule's input as the one path a job function takes, paths that a
+config names (relative to the working directory, else to the workflow's), and whether a cell of
+a user's text file is a number (peak lists, spectrum exports)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,12 @@ def config_path(path: str | os.PathLike, workdir: str | os.PathLike = ".") -> Pa
         return here
     fallback = WORKFLOW_DIR / path
     return fallback if fallback.exists() else here
+
+
+def is_number(text: str) -> bool:
+    """Whether `text` (a cell of a user's text file) is a number that float() reads."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

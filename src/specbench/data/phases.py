@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from specbench.core.inputs import config_path, is_number
 from specbench.data.classes import ClassesError, ClassSet
 from specbench.data.xrd import grid_step
 
@@ -312,7 +313,7 @@ def peak_list_classes(
     rows = [(number, [cell.strip() for cell in row]) for (number, _), row in zip(numbered, cells)]
     comma = delimiter == ";"  # a decimal comma in European spreadsheets: `quartz;26,64;100`
     first = rows[0][1]
-    if len(first) >= 3 and not any(_is_number(_point(c, comma)) for c in first[1:3]):
+    if len(first) >= 3 and not any(is_number(_point(c, comma)) for c in first[1:3]):
         rows = rows[1:]  # a header: class, position, height (or phase, 2theta, intensity, ...)
     peaks: dict[str, list[tuple[float, float]]] = {}
     for number, row in rows:  # number: the line of the file
@@ -362,19 +363,9 @@ def _point(cell: str, decimal_comma: bool) -> str:
     return cell
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def source_files(dataset: dict) -> list[Path]:
     """The input files of a structures or peaks dataset (relative paths: the working directory,
     else the workflow's, specbench.core.inputs.config_path)."""
-    from specbench.core.inputs import config_path
-
     if dataset["source"] == "structures":
         given = dataset["structures"]
         items = [given] if isinstance(given, str) else list(given)
