@@ -336,9 +336,7 @@ def get_variation_variants(wildcards):
 
 def get_pair_tests(wildcards):
     """The test split of every dataset of the runs, named test_<dataset>."""
-    return {
-        f"test_{dataset}": split_file("test", dataset) for dataset in USED_DATASETS
-    }
+    return {f"test_{dataset}": split_file("test", dataset) for dataset in USED_DATASETS}
 
 
 def get_pair_variants(wildcards):

@@ -326,6 +326,7 @@ def test_default_and_paper_plan_quickly(tmp_path):
         ("train_model", n_jobs),
         ("evaluate_model", n_jobs),
         ("render_spectra", 8),
+        ("render_test_split", 8),
         ("evaluate_level", crosses),
     ):
         assert any(line.split()[:2] == [rule, str(count)] for line in text.splitlines()), text

@@ -329,7 +329,12 @@ def test_rules_use_the_three_environments():
         assert rule["conda"].stem in ENVS, f"rule {name}: unknown environment {rule['conda']}"
         assert rule["conda_env_call"], f'rule {name}: conda: should be conda_env("<name>")'
     families = {
-        "datasets": {"generate_classes", "render_spectra"},
+        "datasets": {
+            "generate_classes",
+            "render_spectra",
+            "render_test_split",
+            "find_ambiguous_pairs",
+        },
         "training": {"train_model", "evaluate_model"},
     }
     for env, names in families.items():

@@ -195,6 +195,8 @@ def test_jobs_went_to_their_partitions(slurm_run):
     assert set(jobs["rule"]) >= {
         "generate_classes",
         "render_spectra",
+        "render_test_split",
+        "find_ambiguous_pairs",
         "train_model",
         "evaluate_model",
         "aggregate_runs",

@@ -174,12 +174,17 @@ def test_sweep_expands_to_the_exact_job_list_and_reruns_one_level(tmp_path):
     assert len(evaluations) == len(trains)
 
     # Render the levels for real, then change one level: only that level is rendered again.
-    targets = [f"results/datasets/bench_{level}/test.parquet" for level in LEVELS]
+    targets = [
+        f"results/datasets/bench_{level}/{split}.parquet"
+        for level in LEVELS
+        for split in ("train", "test")
+    ]
     snakemake(workdir, *targets, "--cores", "1", "--configfile", "sweep.yaml")
     levels = copy.deepcopy(LEVELS)
     levels["snr30"]["render"]["noise"]["snr"] = 40
     (workdir / "sweep.yaml").write_text(yaml.safe_dump(swept(levels)))
     proc = snakemake(workdir, *targets, "-n", "--configfile", "sweep.yaml")
+    # the training noise: the training splits (the test split has its own `test` settings)
     assert planned_jobs(proc.stdout + proc.stderr) == [("render_spectra", "dataset=bench_snr30")]
 
 

@@ -55,10 +55,15 @@ echo "$(find "$WORKDIR/results/runs" -name metrics.json | wc -l) finished runs"
 cd "$WORKDIR"
 # the rendering's own timing, if a source brought one, is the GPU machine's: keep it
 saved=$(mktemp -d)
-[ -d results/benchmarks/render_spectra ] && cp -r results/benchmarks/render_spectra "$saved/"
+RENDERING=(render_spectra render_test_split) # rules/datasets.smk, with benchmark files
+for rule in "${RENDERING[@]}"; do
+  [ -d "results/benchmarks/$rule" ] && cp -r "results/benchmarks/$rule" "$saved/"
+done
 "$PY" -m snakemake --cores all --configfile run.yaml --config "select={$SELECT}" \
-  --until render_spectra > aggregate-render.log 2>&1
-[ -d "$saved/render_spectra" ] && cp "$saved"/render_spectra/* results/benchmarks/render_spectra/
+  --until "${RENDERING[@]}" find_ambiguous_pairs > aggregate-render.log 2>&1
+for rule in "${RENDERING[@]}"; do
+  [ -d "$saved/$rule" ] && cp "$saved/$rule"/* "results/benchmarks/$rule/"
+done
 RULES=$(grep -h "^rule " rules/*.smk | awk '{print $2}' | tr -d : |
   grep -v -x -e train_model -e evaluate_model -e evaluate_level | paste -sd' ')
 "$PY" -m snakemake --cores all --configfile run.yaml --config "select={$SELECT}" \

@@ -127,13 +127,14 @@ GPU_RES=(--resources gpu=$K --set-resources train_model:gpu=1 train_model:jobs_p
   train_model:keras_backend=jax evaluate_model:gpu=1 evaluate_model:jobs_per_gpu=$K
   --set-threads train_model=1 evaluate_model=1)
 
+DATA_RULES="render_spectra render_test_split find_ambiguous_pairs" # rules/datasets.smk
 stamp "rendering the datasets (CPU)"
 PIDS=()
 for wd in chal bench; do
   select=$CHAL_SELECT
   [ $wd = bench ] && select=$BENCH_SELECT
   (cd "$WORK/$wd" && "${SM[@]}" --profile gpu --configfile run.yaml --cores $((CORES / 2)) \
-    --config "select={$select}" --until render_spectra > "$M/render-$wd.log" 2>&1) &
+    --config "select={$select}" --until $DATA_RULES > "$M/render-$wd.log" 2>&1) &
   PIDS+=($!)
 done
 wait "${PIDS[@]}"
