@@ -56,7 +56,11 @@ def trained(tmp_path_factory):
     train = copy_split(
         data["train"],
         root / "data" / "train-meta.parquet",
-        metadata={"dataset": "synthetic", "config_hash": "0123456789abcdef"},
+        metadata={
+            "dataset": "synthetic",
+            "config_hash": "0123456789abcdef",
+            "classes_hash": "c1a55e5",
+        },
     )
     run = root / "runs" / "synthetic" / "tiny" / "seed0"
     train_model(
@@ -101,6 +105,7 @@ def test_info_shows_the_run(trained, capsys):
     info = json.loads((run / "training.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
     assert info["config_hash"] == "0123456789abcdef"  # from the training split's metadata
+    assert info["classes_hash"] == "c1a55e5"
 
     code, out, err = cli(capsys, "info", run, "--json")
     assert code == 0, err
@@ -496,6 +501,19 @@ def test_a_split_of_another_dataset_warns(trained, tmp_path, capsys):
     code, _, err = cli(capsys, "classify", run, other, "-o", tmp_path / "o.csv")
     assert code == 0
     assert "warning: " in err and "dataset 'chal' differs from the model's 'synthetic'" in err
+
+
+@pytest.mark.slow
+def test_a_split_of_other_classes_warns_a_new_test_split_does_not(trained, tmp_path, capsys):
+    """A test split's config_hash covers its own settings (a new test split of the same classes
+    has another); its classes_hash, the class definition, is what must match the model's."""
+    test, run = trained
+    same = {"dataset": "synthetic", "config_hash": "a new test split", "classes_hash": "c1a55e5"}
+    other = {**same, "classes_hash": "0ther"}
+    for metadata, warned in ((same, False), (other, True)):
+        path = copy_split(test, tmp_path / f"{warned}.parquet", metadata=metadata)
+        code, _, err = cli(capsys, "classify", run, path, "-o", tmp_path / "o.csv")
+        assert code == 0 and ("classes_hash '0ther' differs" in err) is warned, err
 
 
 # ------------------------------------------------------------------------------ bad inputs

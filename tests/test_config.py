@@ -425,6 +425,54 @@ def test_the_tree_message_suggests_a_command_that_keeps_every_configfile(tmp_pat
     assert "(snakemake --directory DIR --configfile a.yaml b.yaml)" in str(error.value)
 
 
+def test_the_tree_check_refuses_a_new_training_split_only(tmp_path, tiny):
+    """Runs were trained on the training split: another `test` setting (a new test split) and a
+    split rendered before the rendering became three rules (its hash the whole dataset's) pass;
+    another `render` setting, or another class definition, is refused."""
+    import copy
+
+    import numpy as np
+
+    from specbench.data.splits import write_split
+    from specbench.workflow import trees
+
+    datasets = check(tiny)["datasets"]
+    run = tmp_path / "results" / "runs" / "bench" / "cnn2" / "seed0"
+    run.mkdir(parents=True)
+    (run / "training.json").write_text("{}")
+
+    def rendered_with(config_hash):
+        data = tmp_path / "results" / "datasets" / "bench"
+        data.mkdir(parents=True, exist_ok=True)
+        write_split(
+            data / "train.parquet",
+            spectra=np.ones((2, 4), dtype=np.float32),
+            labels=np.zeros(2, dtype=np.int32),
+            peak_positions=[np.array([1], dtype=np.int32)] * 2,
+            peak_heights=[np.array([1.0], dtype=np.float32)] * 2,
+            sigma=np.ones(2, dtype=np.float32),
+            variant=["random"] * 2,
+            metadata={"config_hash": config_hash},
+        )
+
+    def edited(change):
+        out = copy.deepcopy(datasets)
+        change(out["bench"])
+        return out
+
+    new_test = edited(lambda ds: ds["test"].update(sigma=ds["test"]["sigma"] * 2))
+    new_render = edited(lambda ds: ds["render"].update(height_shift=0.123))
+    new_classes = edited(lambda ds: ds.update(seed=ds["seed"] + 1))
+    for hash_of in (sbconfig.config_hash, trees.training_hash):  # before, and since the split
+        rendered_with(hash_of(datasets["bench"]))
+        trees.check_datasets(datasets, ["bench"], root=tmp_path)
+        if hash_of is trees.training_hash:
+            trees.check_datasets(new_test, ["bench"], root=tmp_path)
+        for other in (new_render, new_classes):
+            with pytest.raises(sbconfig.ConfigError, match="1 trained run"):
+                trees.check_datasets(other, ["bench"], root=tmp_path)
+
+
 @pytest.mark.parametrize("where", ["dataset seed", "data seed"])
 def test_a_seed_of_two_words_is_refused(tiny, where):
     """A seed >= 2^32 is two 32-bit words to NumPy's SeedSequence, and trailing zero words are
