@@ -310,6 +310,9 @@ def test_modifications(results):
     assert_figure(png, svg)
     text = svg.read_text()
     assert "vgg_k20_relu" in text and "original" in text
+    # the original's points are this workflow's runs of the published model, not published numbers
+    assert "original (published)" not in text
+    assert "original (published hyperparameters)" in text
 
 
 def test_loss_curves_skip_missing_histories(results, caplog):
@@ -349,6 +352,10 @@ def test_class_variation(tmp_path):
     assert "reference (test variant 0)" in text
     assert "h-s" not in text and "+s" in text  # test variants annotated by their codes
     assert "shift=" not in text
+    # The right panel draws the peak's height before broadening (the split's peak_heights), not
+    # the maximum of the rendered peak (lower, and lower the wider the peak): it must not say so.
+    assert "peak maximum" not in text and "maxima" not in text
+    assert "peak height (before broadening)" in text
     other = write_dataset(tmp_path / "codes", "bench", codes=True)
     png2, svg2 = outputs(tmp_path, "class_variation_2")
     plot_class_variation(

@@ -10,7 +10,8 @@ and write `png` and `svg`; `style` is the figure's entry of the config's ``figur
 - :mod:`.modifications` -- modification variants beside their original architecture.
 - :mod:`.loss_curves` -- validation loss per epoch, mean over seeds and their range.
 - :mod:`.class_variation` -- a class's reference spectrum with two training variants, and one
-  peak's maxima in the training spectra against the test variants.
+  peak's position and height (before broadening) in the training spectra against the test
+  variants.
 - :mod:`.confused_pair` -- the most confused class pair's spectra and one of the model's
   mistakes on them.
 

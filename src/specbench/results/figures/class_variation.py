@@ -1,4 +1,4 @@
-"""How a class varies: reference, training variants and one peak's maxima (rule
+"""How a class varies: reference, training variants and one peak's positions and heights (rule
 plot_class_variation)."""
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ def plot_class_variation(
     variants: Mapping[str, str] | None = None,
 ) -> None:
     """How a class varies: its reference spectrum with two training variants (left), and the
-    maxima (position, height) of one of its peaks in every training spectrum against the test
-    variants (right).
+    position and height (before broadening: the split's peak_heights, not the rendered maximum)
+    of one of its peaks in every training spectrum against the test variants (right).
 
     The class is `class_index`, by default the first class with two or more peaks and an
     unchanged test variant "0" (the reference spectrum; else the class's first test spectrum).
@@ -138,7 +138,7 @@ def plot_class_variation(
             s=14,
             color=colors[0],
             alpha=0.6,
-            label=f"peak maximum, training spectra ({len(train_rows)})",
+            label=f"peak, training spectra ({len(train_rows)})",
         )
         test_pos = [row[peak] for row in test_rows["peak_positions"]]
         test_h = [row[peak] for row in test_rows["peak_heights"]]
@@ -149,16 +149,18 @@ def plot_class_variation(
             marker="X",
             color=colors[1],
             zorder=3,
-            label=f"peak maximum, test variants ({len(test_rows)})",
+            label=f"peak, test variants ({len(test_rows)})",
         )
         right.set_xlabel(f"peak {unit}" if axis is not None else "peak position (point)")
-        right.set_ylabel("peak height")
+        # The peak's height as drawn (the split's peak_heights), before the broadening: the
+        # rendered maximum on the left is lower, and lower the wider the peak (sigma).
+        right.set_ylabel("peak height (before broadening)")
         # Room for the labels: a margin of a tenth of the range on every side.
         right.margins(0.12)
         tight(fig)
         fit_title(left, f"{name}: reference and training variants")
         at = f"{ref_pos}" if axis is None else f"{start + step * ref_pos:.4g}"
-        fit_title(right, f"peak {peak + 1} (at {at}): maxima")
+        fit_title(right, f"peak {peak + 1} (at {at}): position and height")
         place_labels(
             right,
             list(zip(start + step * np.asarray(test_pos), test_h)),

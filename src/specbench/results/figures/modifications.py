@@ -126,12 +126,20 @@ def plot_modifications(
             ax.set_ylabel("")
         axes[0][0].set_ylabel("test accuracy (%)")
         handles = [
-            Line2D([], [], marker="o", ls="", color=colors[0], label="original (published)"),
+            # this workflow's runs of the published model, not the paper's numbers
+            Line2D(
+                [],
+                [],
+                marker="o",
+                ls="",
+                color=colors[0],
+                label="original (published hyperparameters)",
+            ),
             Line2D([], [], marker="o", ls="", color=colors[1], label="modified"),
             Line2D([], [], color="black", lw=1.5, label="mean over seeds"),
             Line2D([], [], color=colors[0], ls="--", lw=1, label="original's mean"),
         ]
         dataset = ", ".join(sorted(data["dataset"].unique()))
         fig.suptitle(f"Modifications against their originals\nexperiment {experiment} ({dataset})")
-        legend_below(fig, handles, ncol=4)
+        legend_below(fig, handles, ncol=2)
         save_figure(fig, png, svg, s["dpi"])
