@@ -236,6 +236,25 @@ def test_summary_statistics_over_present_runs_with_reference_beside(tmp_path):
     assert "38" in md.read_text()
 
 
+def test_summary_markdown_counts_say_of_how_many_test_spectra(tmp_path):
+    """summary.md puts our misclassified count beside the paper's: at the reduced scale the test
+    sets differ (20 here, 4,500 in the paper), so each count names its test set's size; "4.0"
+    beside "38.0" alone reads as a model ten times better than the paper's."""
+    runs = [
+        write_run(tmp_path, "benchmark", "bench", "cnn2", s, "cnn2", wrong=w)
+        for s, w in enumerate((3, 5))
+    ]
+    aggregate_runs(runs, tmp_path / "runs.csv", tmp_path / "runs.md")
+    md = tmp_path / "summary.md"
+    aggregate_summary(
+        tmp_path / "runs.csv", REFERENCE / "paper_benchmark.csv", tmp_path / "s.csv", md
+    )
+    row = next(line for line in md.read_text().splitlines() if "| cnn2 " in line)
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert "4.0 [3.0–5.0] of 20" in cells
+    assert "38.0 [31.0–50.0] of 4500" in cells
+
+
 def test_summary_of_a_model_without_finished_runs(tmp_path):
     runs = [write_run(tmp_path, "benchmark", "bench", "vgg", s, "vgg", write=False) for s in (0, 1)]
     aggregate_runs(runs, tmp_path / "runs.csv", tmp_path / "runs.md")

@@ -201,6 +201,7 @@ def _mean_range(mean: Any, low: Any, high: Any, digits: int) -> str:
 def summary_markdown(table: pd.DataFrame) -> pd.DataFrame:
     """The summary for people: one narrow row per experiment and model (every number stays in
     summary.csv). Accuracy in %, mean [min–max] over the finished runs; the paper's beside it;
+    misclassified test spectra "of" their test set's size (ours and the paper's differ);
     the paired difference against the model's counterpart with its 95 % interval."""
     rows = []
     for _, r in table.iterrows():
@@ -216,9 +217,16 @@ def summary_markdown(table: pd.DataFrame) -> pd.DataFrame:
             100 * r["paper_test_accuracy_max"],
             1,
         )
-        wrong = _mean_range(r["test_wrong_mean"], r["test_wrong_min"], r["test_wrong_max"], 1)
-        paper_wrong = _mean_range(
-            r["paper_test_wrong_mean"], r["paper_test_wrong_min"], r["paper_test_wrong_max"], 1
+        # test sets of different sizes (a reduced scale vs the paper's 4,500): say of how many
+        wrong = _of(
+            _mean_range(r["test_wrong_mean"], r["test_wrong_min"], r["test_wrong_max"], 1),
+            r["n_test"],
+        )
+        paper_wrong = _of(
+            _mean_range(
+                r["paper_test_wrong_mean"], r["paper_test_wrong_min"], r["paper_test_wrong_max"], 1
+            ),
+            r["paper_n_test"],
         )
         paired = ""
         if r["paired_with"] and r["paired_n"] >= 2:
@@ -257,6 +265,14 @@ def summary_markdown(table: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _of(count: str, n_test: Any) -> str:
+    """A misclassification count with the size of its test set ("9.0 of 54"), so that counts of
+    test sets of different sizes are not read as comparable."""
+    if not count or pd.isna(n_test):
+        return count
+    return f"{count} of {int(n_test)}"
 
 
 def _p_values(row: Any) -> list[float]:
