@@ -511,3 +511,59 @@ def test_the_report_links_only_the_figures_it_has():
     config["experiments"] = {}  # a config with datasets only: no tables, no figures
     del config["select"]
     assert "Unknown target name" not in render_workflow_text(config, [])
+
+
+def test_the_report_names_the_rendering_rules_and_links_the_agreement_table():
+    """The workflow description names the three rules that render a dataset (render_spectra,
+    render_test_split, find_ambiguous_pairs) and links agreement.csv where the report has it."""
+    import yaml
+
+    from specbench.workflow import validation
+
+    config = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+    validation.prepare_config(config, basedir=str(REPO))
+    drawn = ["runs.csv", "summary.csv", "agreement.csv", "confusions.csv", "runtimes.csv"]
+    drawn += ["misclassifications.png", "loss_curves.png", "class_variation.png"]
+    drawn += ["confused_pair.png", "activation.png", "modifications.png"]
+    text = render_workflow_text(config, drawn)
+    assert "Unknown target name" not in text
+    for rule in ("render_spectra", "render_test_split", "find_ambiguous_pairs"):
+        assert rule in text
+    assert "showResultInfo('agreement.csv')" in text
+    without = render_workflow_text(config, [name for name in drawn if name != "agreement.csv"])
+    assert "Unknown target name" not in without and "agreement.csv" not in without
+    # the test variants lie within the training variation (ambiguous_pairs.csv: "also inside
+    # class k's own training variation"), not beyond it
+    assert "beyond what training showed" not in text
+
+
+@pytest.mark.parametrize(
+    "config_file",
+    [
+        "config/config.yaml",
+        "config/paper.yaml",
+        "config/robustness.yaml",
+        "tests/configs/tiny.yaml",
+    ],
+)
+def test_the_class_variation_caption_holds_for_the_shipped_configs(config_file):
+    """report/class_variation.rst says where the test variants lie against the training spread in
+    the shipped configs: each test peak inside it (training shifts are drawn from [-shift, shift),
+    heights from +/-height_shift; the test's fixed shift and delta are smaller) and the test width
+    the narrowest training width. It once said they lay "at and beyond the edge" of the training
+    variation, which the figure's crosses, inside the dots, contradicted."""
+    import yaml
+
+    from specbench.workflow import validation
+
+    caption = (REPO / "report" / "class_variation.rst").read_text()
+    assert "beyond the edge" not in caption and "maxima" not in caption
+    assert "inside the training spread" in caption and "narrowest" in caption
+    assert "before broadening" in caption  # the right panel's heights (test_class_variation)
+    config = yaml.safe_load((REPO / config_file).read_text())
+    validation.prepare_config(config, basedir=str(REPO))
+    for name, dataset in config["datasets"].items():
+        render, test = dataset["render"], dataset["test"]
+        assert test["shift"] <= render["shift"] - 1, name
+        assert test["delta"] <= render["height_shift"], name
+        assert test["sigma"] == render["sigma"][0], name
