@@ -207,7 +207,7 @@ def get_model_sources(wildcards):
 
 
 def split_file(split, dataset):
-    """A dataset's split file (train, val: rule render_spectra; test: render_test_split)."""
+    """A dataset's split file (train, val: from render_spectra; test: render_test_split)."""
     writer = rules.render_test_split if split == "test" else rules.render_spectra
     return expand(writer.output[split], dataset=dataset)[0]
 
