@@ -396,16 +396,14 @@ def test_a_baseline_named_twice_is_refused(tiny):
     assert str(again) in str(refused.value) and str(folder) in str(refused.value)
 
 
-def test_the_tree_message_suggests_a_command_that_keeps_every_configfile(tmp_path, tiny):
-    """Snakemake keeps only the last of several --configfile options: the suggested command
-    must name every file after one --configfile (it wrote `--configfile a --configfile b`)."""
+def training_split_of(root, dataset, config_hash):
+    """A two-row train.parquet of `dataset` under `root`/results/datasets with that config hash."""
     import numpy as np
 
     from specbench.data.splits import write_split
-    from specbench.workflow import trees
 
-    data = tmp_path / "results" / "datasets" / "bench"
-    data.mkdir(parents=True)
+    data = root / "results" / "datasets" / dataset
+    data.mkdir(parents=True, exist_ok=True)
     write_split(
         data / "train.parquet",
         spectra=np.ones((2, 4), dtype=np.float32),
@@ -414,8 +412,16 @@ def test_the_tree_message_suggests_a_command_that_keeps_every_configfile(tmp_pat
         peak_heights=[np.array([1.0], dtype=np.float32)] * 2,
         sigma=np.ones(2, dtype=np.float32),
         variant=["random"] * 2,
-        metadata={"config_hash": "another definition"},
+        metadata={"config_hash": config_hash},
     )
+
+
+def test_the_tree_message_suggests_a_command_that_keeps_every_configfile(tmp_path, tiny):
+    """Snakemake keeps only the last of several --configfile options: the suggested command
+    must name every file after one --configfile (it wrote `--configfile a --configfile b`)."""
+    from specbench.workflow import trees
+
+    training_split_of(tmp_path, "bench", "another definition")
     run = tmp_path / "results" / "runs" / "bench" / "cnn2" / "seed0"
     run.mkdir(parents=True)
     (run / "training.json").write_text("{}")
@@ -431,29 +437,12 @@ def test_the_tree_check_refuses_a_new_training_split_only(tmp_path, tiny):
     another `render` setting, or another class definition, is refused."""
     import copy
 
-    import numpy as np
-
-    from specbench.data.splits import write_split
     from specbench.workflow import trees
 
     datasets = check(tiny)["datasets"]
     run = tmp_path / "results" / "runs" / "bench" / "cnn2" / "seed0"
     run.mkdir(parents=True)
     (run / "training.json").write_text("{}")
-
-    def rendered_with(config_hash):
-        data = tmp_path / "results" / "datasets" / "bench"
-        data.mkdir(parents=True, exist_ok=True)
-        write_split(
-            data / "train.parquet",
-            spectra=np.ones((2, 4), dtype=np.float32),
-            labels=np.zeros(2, dtype=np.int32),
-            peak_positions=[np.array([1], dtype=np.int32)] * 2,
-            peak_heights=[np.array([1.0], dtype=np.float32)] * 2,
-            sigma=np.ones(2, dtype=np.float32),
-            variant=["random"] * 2,
-            metadata={"config_hash": config_hash},
-        )
 
     def edited(change):
         out = copy.deepcopy(datasets)
@@ -464,7 +453,7 @@ def test_the_tree_check_refuses_a_new_training_split_only(tmp_path, tiny):
     new_render = edited(lambda ds: ds["render"].update(height_shift=0.123))
     new_classes = edited(lambda ds: ds.update(seed=ds["seed"] + 1))
     for hash_of in (sbconfig.config_hash, trees.training_hash):  # before, and since the split
-        rendered_with(hash_of(datasets["bench"]))
+        training_split_of(tmp_path, "bench", hash_of(datasets["bench"]))
         trees.check_datasets(datasets, ["bench"], root=tmp_path)
         if hash_of is trees.training_hash:
             trees.check_datasets(new_test, ["bench"], root=tmp_path)
