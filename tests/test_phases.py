@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -374,6 +375,26 @@ def test_a_real_run_from_your_own_phases(tmp_path, source):
     values = dict(zip(header, row[1].split(",")))
     assert values["predicted_name"] == names[int(values["predicted"])]
     assert values["name_1"] in names
+    if source == "structures":
+        rendering_after_xrd_edits(workdir)
+
+
+def rendering_after_xrd_edits(workdir: Path) -> None:
+    """What `snakemake -n` renders after an edit of render.xrd: the strain (training variation
+    alone) re-renders the training splits, not the test split; the crystallite size (which the
+    test peaks are broadened by, at the middle of the training's sizes) the test split too."""
+    config = workdir / "mine.yaml"
+    original = config.read_text()
+    for key, value, test_too in (("strain", 0.004, False), ("size", [30, 80], True)):
+        cfg = yaml.safe_load(original)
+        cfg["datasets"]["mine"]["render"]["xrd"][key] = value
+        config.write_text(yaml.safe_dump(cfg))
+        plan = snakemake(workdir, "-n", "--configfile", "mine.yaml", "--config",
+                         "replace_datasets=True").stdout  # fmt: skip
+        rules = set(re.findall(r"^(?:local)?rule (\w+):", plan, flags=re.M))
+        assert "render_spectra" in rules and "train_model" in rules, (key, rules)
+        assert ("render_test_split" in rules) == test_too, (key, rules)
+    config.write_text(original)
 
 
 BAD = {

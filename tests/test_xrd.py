@@ -158,7 +158,7 @@ def test_the_test_split_rule_gets_all_the_test_split_reads():
     """Rule render_test_split's params are config_datasets.test_params, not the whole dataset
     config (so that a training-only edit keeps the test split): the test plan made from them
     equals the one made from the whole config, with every render setting away from its default
-    (a render setting the test split starts to read must join TEST_RENDER_KEYS)."""
+    (a render setting the test split starts to read must join TEST_RENDER_KEYS or TEST_XRD_KEYS)."""
     from specbench.workflow.config_datasets import test_params
 
     classes = two_peak_classes()
@@ -171,11 +171,40 @@ def test_the_test_split_rule_gets_all_the_test_split_reads():
           "test": {"sigma": 0.5, "shift": 1, "variants": ["0", "+s"], "noise": noise}}  # fmt: skip
     whole = render.plan_splits(classes, ds)["test"]
     alone = render.plan_test(classes, test_params(ds))
-    assert set(test_params(ds)["render"]) == {"xrd"}
+    assert set(test_params(ds)["render"]["xrd"]) == {"size", "shape_factor"}
     assert alone.peak_sigma is not None and alone.artifacts is not None
     for field in ("labels", "positions", "heights", "sigma", "peak_sigma", "variant"):
         assert np.array_equal(getattr(alone, field), getattr(whole, field)), field
     assert np.array_equal(alone.render(), whole.render())
+
+
+def test_only_the_size_broadening_of_render_xrd_reaches_the_test_split_rule():
+    """The test split reads render.xrd's size and shape_factor alone (broaden_test): an edit of
+    the strain, displacement, goniometer radius or texture (training variation) keeps rule
+    render_test_split's params and hash, so that it reruns no test split and no evaluation on
+    it (a sweep's other levels' models on this level: evaluate_level); size and shape_factor
+    change them, and a dataset without size broadening has no render settings in them."""
+    from specbench.workflow.config_datasets import test_hash, test_params
+
+    def dataset(**given):
+        return {"source": "structures", "seed": 3, "render": {"sigma": [0.3, 0.9],
+                "xrd": xrd_settings(**given)}, "test": {"sigma": 0.5}}  # fmt: skip
+
+    base = dataset(size=[10, 40], strain=0.01)
+    for training_only in (
+        dataset(size=[10, 40], strain=0.02),
+        dataset(size=[10, 40], strain=0.01, displacement=0.1),
+        dataset(size=[10, 40], strain=0.01, goniometer_radius=200),
+        dataset(size=[10, 40], strain=0.01,
+                preferred_orientation={"direction": [0, 0, 1], "r": [0.7, 1.0]}),  # fmt: skip
+    ):
+        assert test_params(training_only) == test_params(base), training_only["render"]
+        assert test_hash(training_only) == test_hash(base)
+    for test_too in (dataset(size=[10, 50], strain=0.01),
+                     dataset(size=[10, 40], strain=0.01, shape_factor=1.0)):  # fmt: skip
+        assert test_params(test_too) != test_params(base) and test_hash(test_too) != test_hash(base)
+    assert test_params(dataset(strain=0.01))["render"] == {}
+    assert test_params(dataset(strain=0.02)) == test_params(dataset())
 
 
 def test_off_is_identity_and_each_variation_keeps_the_others_draws():

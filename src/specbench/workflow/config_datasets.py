@@ -23,6 +23,7 @@ __all__ = [
     "PLANNING_KEYS",
     "RENDER_KEYS",
     "TEST_RENDER_KEYS",
+    "TEST_XRD_KEYS",
     "check_dataset",
     "classes_hash",
     "classes_params",
@@ -33,6 +34,7 @@ __all__ = [
     "render_params",
     "test_hash",
     "test_params",
+    "test_render",
     "training_hash",
 ]
 
@@ -83,9 +85,13 @@ def classes_params(dataset_cfg: dict) -> dict:
     return {key: dataset_cfg[key] for key in keys}
 
 
-#: The render settings the test spectra use too (your own phases' X-ray size broadening,
-#: specbench.data.xrd.broaden_test); the rest of ``render`` is the training variation alone.
+#: The render settings the test split reads (specbench.data.render.plan_test), of which
+#: test_render keeps what the test spectra depend on.
 TEST_RENDER_KEYS = ("xrd",)
+#: The settings of ``render.xrd`` the test spectra use too: your own phases' crystallite-size
+#: broadening at the middle of the training's sizes (specbench.data.xrd.broaden_test). The rest
+#: of ``render`` (strain, displacement, texture included) is the training variation alone.
+TEST_XRD_KEYS = ("size", "shape_factor")
 
 
 def config_hash(obj: Any) -> str:
@@ -104,10 +110,21 @@ def render_params(dataset_cfg: dict) -> dict:
     return {"seed": dataset_cfg["seed"], "render": dataset_cfg["render"]}
 
 
+def test_render(render: dict) -> dict:
+    """The part of a dataset's ``render`` that its test split reads: ``xrd`` with the settings of
+    TEST_XRD_KEYS where it broadens by crystallite size, else nothing (an edit of the strain
+    re-renders no test split, and so re-evaluates nothing on it)."""
+    (xrd,) = TEST_RENDER_KEYS
+    variation = render.get(xrd) or {}
+    if not variation.get("size"):
+        return {}
+    return {xrd: {key: variation[key] for key in TEST_XRD_KEYS if key in variation}}
+
+
 def test_params(dataset_cfg: dict) -> dict:
     """Rule render_test_split's params: the seed (the test artifacts' streams), the test settings
-    and the render settings of TEST_RENDER_KEYS (the only ones the test split reads)."""
-    render = {k: v for k, v in dataset_cfg["render"].items() if k in TEST_RENDER_KEYS}
+    and the render settings of test_render (the only ones the test split reads)."""
+    render = test_render(dataset_cfg["render"])
     return {"seed": dataset_cfg["seed"], "render": render, "test": dataset_cfg["test"]}
 
 
