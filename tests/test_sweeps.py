@@ -412,6 +412,24 @@ def test_models_are_tested_on_every_level_for_real(tmp_path):
     log = (results / "logs" / "plot_robustness.log").read_text()
     assert "WARNING" not in log, log
 
+    # A level's test settings alone: its test split, its models' evaluations and the other
+    # level's models' evaluations on it (evaluate_level); no training, no training split.
+    cfg["datasets"]["bench"]["sweep"]["snr10"]["test"]["noise"]["snr"] = 15
+    (workdir / "sweep.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(workdir, *targets, "-n", "--configfile", "sweep.yaml")
+    jobs = [job for job in planned_jobs(proc.stdout) if job[0] != "find_ambiguous_pairs"]
+    assert jobs == sorted(
+        [("render_test_split", "dataset=bench_snr10")]
+        + [("evaluate_model", f"dataset=bench_snr10, model=cnn2, seed={s}") for s in (0, 1)]
+        + [
+            (
+                "evaluate_level",
+                f"dataset=bench_clean, model=cnn2, seed={s}, test_dataset=bench_snr10",
+            )
+            for s in (0, 1)
+        ]
+    ), jobs
+
 
 @pytest.mark.parametrize(
     "base,level,expected",
