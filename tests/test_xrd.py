@@ -207,6 +207,27 @@ def test_only_the_size_broadening_of_render_xrd_reaches_the_test_split_rule():
     assert test_params(dataset(strain=0.02)) == test_params(dataset())
 
 
+def test_a_baseline_mismatch_names_the_crystallite_size_that_broadens_its_test_peaks():
+    """A baseline's test split measured with another render.xrd.size (your own phases): the
+    refusal names the setting (specbench.workflow.baselines.setting_differences), as it names
+    a `test` setting; a training-only xrd setting (strain) is no cause."""
+    from specbench.workflow.baselines import setting_differences
+
+    def dataset(**given):
+        return {"source": "structures", "n_points": 100, "seed": 3, "test": {"sigma": 0.5},
+                "render": {"sigma": [0.3, 0.9], "xrd": xrd_settings(**given)}}  # fmt: skip
+
+    there = dataset(size=[10, 40], strain=0.01)
+    assert setting_differences(there, dataset(size=[10, 40], strain=0.02)) == []
+    assert setting_differences(there, dataset(size=[20, 40], strain=0.01)) == [
+        "render.xrd.size [10, 40] there, [20, 40] here"
+    ]
+    assert setting_differences(there, dataset(strain=0.01)) == [
+        "render.xrd.shape_factor 0.9 there, None here",
+        "render.xrd.size [10, 40] there, None here",
+    ]
+
+
 def test_off_is_identity_and_each_variation_keeps_the_others_draws():
     classes = two_peak_classes()
     plan = still_plan(classes)

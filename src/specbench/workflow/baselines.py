@@ -27,9 +27,11 @@ from specbench.core.inputs import config_path
 from specbench.data import fingerprint
 from specbench.results.bundles import Bundle, BundleError, read_bundle
 from specbench.workflow import config as sbconfig
-from specbench.workflow.config_datasets import ConfigError, classes_sources
+from specbench.workflow.config_datasets import ConfigError, classes_sources, test_render
 
-#: Settings of a dataset that define its test split (a difference names the cause of a mismatch).
+#: Settings of a dataset that define its test split (a difference names the cause of a mismatch),
+#: with the render settings the test spectra use (config_datasets.test_render: your own phases'
+#: crystallite size).
 TEST_SETTINGS = ("source", "n_points", "seed", "generate", "test")
 #: Where the fingerprints of this config's datasets are cached (in the working directory).
 CACHE = Path(".snakemake") / "specbench" / "fingerprints"
@@ -47,9 +49,17 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def setting_differences(theirs: Mapping[str, Any], ours: Mapping[str, Any]) -> list[str]:
-    """The test-defining settings (:data:`TEST_SETTINGS`) that differ, as "key X there, Y here"."""
-    a = _flat({key: theirs.get(key) for key in TEST_SETTINGS})
-    b = _flat({key: ours.get(key) for key in TEST_SETTINGS})
+    """The test-defining settings (:data:`TEST_SETTINGS`, the test's render settings) that
+    differ, as "key X there, Y here"."""
+    a, b = (
+        _flat(
+            {
+                **{key: d.get(key) for key in TEST_SETTINGS},
+                "render": test_render(d.get("render") or {}),
+            }
+        )
+        for d in (theirs, ours)
+    )
     return [
         f"{key} {a.get(key)!r} there, {b.get(key)!r} here"
         for key in sorted(set(a) | set(b))
