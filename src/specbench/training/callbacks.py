@@ -8,7 +8,10 @@ In the order :func:`callbacks` returns them:
   interruptions). Under PyTorch also torch's global generator, seeded from (seed, e): Keras'
   PyTorch Dropout layers without an explicit seed draw from it, so each epoch's dropout masks
   depend on (seed, epoch) only. (TensorFlow and JAX use the layers' seed generators, whose states
-  the backup keeps.)
+  the backup keeps.) SeedSequence ignores trailing zero words, so ``[seed, e]`` is also the stream
+  of class ``seed``'s training spectra at data seed ``e`` (``[k, s, 0]``, specbench.data.render):
+  the same bits order one run's epoch and draw one class's peak variation, a coincidence of no
+  statistical consequence, kept because another stream would change every run's data order.
 - :class:`ProgressLog` -- the history row of each epoch (loss, accuracy, val_loss, val_accuracy,
   the learning rate the epoch ran with, its wall time), the progress line in the job's log, and the
   run's one divergence check: a non-finite loss or val_loss raises TrainingDivergedError.
