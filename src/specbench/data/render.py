@@ -16,7 +16,6 @@ and noise. Without them nothing here changes: the same spectra and the same Parq
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +39,6 @@ from specbench.data.variants import (
     tallest_mask,
 )
 
-log = logging.getLogger(__name__)
 
 SPLIT_CODES = {"train": 0, "val": 1}
 #: Where the schema defines a dataset's render and test settings and their defaults.
