@@ -39,7 +39,6 @@ from specbench.data.variants import (
     tallest_mask,
 )
 
-
 SPLIT_CODES = {"train": 0, "val": 1}
 #: Where the schema defines a dataset's render and test settings and their defaults.
 RENDER = ("datasets", "*", "render")
