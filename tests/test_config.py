@@ -396,8 +396,9 @@ def test_a_baseline_named_twice_is_refused(tiny):
     assert str(again) in str(refused.value) and str(folder) in str(refused.value)
 
 
-def training_split_of(root, dataset, config_hash):
-    """A two-row train.parquet of `dataset` under `root`/results/datasets with that config hash."""
+def training_split_of(root, dataset, config_hash, classes_hash=None):
+    """A two-row train.parquet of `dataset` under `root`/results/datasets with that config hash
+    (and classes hash: rendered since the rendering is three rules)."""
     import numpy as np
 
     from specbench.data.splits import write_split
@@ -412,7 +413,8 @@ def training_split_of(root, dataset, config_hash):
         peak_heights=[np.array([1.0], dtype=np.float32)] * 2,
         sigma=np.ones(2, dtype=np.float32),
         variant=["random"] * 2,
-        metadata={"config_hash": config_hash},
+        metadata={"config_hash": config_hash}
+        | ({} if classes_hash is None else {"classes_hash": classes_hash}),
     )
 
 
@@ -434,7 +436,8 @@ def test_the_tree_message_suggests_a_command_that_keeps_every_configfile(tmp_pat
 def test_the_tree_check_refuses_a_new_training_split_only(tmp_path, tiny):
     """Runs were trained on the training split: another `test` setting (a new test split) and a
     split rendered before the rendering became three rules (its hash the whole dataset's) pass;
-    another `render` setting, or another class definition, is refused."""
+    another `render` setting, or another class definition, is refused; so is a test-only edit of
+    a pre-split tree (its hash covers the test settings), the refusal saying why."""
     import copy
 
     from specbench.workflow import trees
@@ -452,14 +455,17 @@ def test_the_tree_check_refuses_a_new_training_split_only(tmp_path, tiny):
     new_test = edited(lambda ds: ds["test"].update(sigma=ds["test"]["sigma"] * 2))
     new_render = edited(lambda ds: ds["render"].update(height_shift=0.123))
     new_classes = edited(lambda ds: ds.update(seed=ds["seed"] + 1))
-    for hash_of in (sbconfig.config_hash, trees.training_hash):  # before, and since the split
-        training_split_of(tmp_path, "bench", hash_of(datasets["bench"]))
+    for since in (False, True):  # a training split rendered before the split, and since
+        hash_of = trees.training_hash if since else sbconfig.config_hash
+        training_split_of(tmp_path, "bench", hash_of(datasets["bench"]), "c" if since else None)
         trees.check_datasets(datasets, ["bench"], root=tmp_path)
-        if hash_of is trees.training_hash:
-            trees.check_datasets(new_test, ["bench"], root=tmp_path)
-        for other in (new_render, new_classes):
-            with pytest.raises(sbconfig.ConfigError, match="1 trained run"):
+        for other in (new_render, new_classes) if since else (new_render, new_classes, new_test):
+            with pytest.raises(sbconfig.ConfigError, match="1 trained run") as refused:
                 trees.check_datasets(other, ["bench"], root=tmp_path)
+            # a pre-split tree cannot tell a test-only edit apart: the message says so
+            assert ("test settings alone cannot be told" in str(refused.value)) is not since
+        if since:
+            trees.check_datasets(new_test, ["bench"], root=tmp_path)
 
 
 @pytest.mark.parametrize("where", ["dataset seed", "data seed"])

@@ -36,17 +36,26 @@ def trained_runs(dataset: str, root: str | os.PathLike = ".") -> list[Path]:
     return sorted(found)
 
 
-def _rendered_hash(dataset: str, root: Path) -> str | None:
-    """The config hash a dataset's rendered training split was made from (None: not rendered)."""
+#: Said of a training split rendered before the rendering became three rules (its config_hash
+#: is the whole dataset's, test settings included; it has no classes_hash).
+PRE_SPLIT = (
+    " (it was rendered by specbench before 2026-12 from the whole dataset's definition, so an "
+    "edit of the test settings alone cannot be told apart: the upgrade retrains these runs "
+    "anyway; or run the unedited config once first)"
+)
+
+
+def _rendered_metadata(dataset: str, root: Path) -> dict:
+    """The metadata of a dataset's rendered training split ({}: not rendered, or unreadable)."""
     path = root / "results" / "datasets" / dataset / "train.parquet"
     if not path.exists():
-        return None
+        return {}
     from specbench.data.splits import read_metadata
 
     try:
-        return read_metadata(path).get("config_hash")
+        return read_metadata(path)
     except Exception:  # an unreadable split is re-rendered by its rule anyway
-        return None
+        return {}
 
 
 def check_datasets(
@@ -64,7 +73,8 @@ def check_datasets(
         return
     root = Path(root)
     for name in names:
-        rendered = _rendered_hash(name, root)
+        metadata = _rendered_metadata(name, root)
+        rendered = metadata.get("config_hash")
         # the training split's hash covers what it is made of (a test-only edit changes nothing
         # a run was trained on); the whole dataset's hash: a split rendered before specbench
         # split the rendering into three rules, from this very definition
@@ -81,6 +91,7 @@ def check_datasets(
             f"definition, and {len(runs)} trained run(s) depend on it: give this config its own "
             f"working directory (snakemake --directory DIR {given}".rstrip()
             + "), or replace them with --config replace_datasets=True"
+            + ("" if "classes_hash" in metadata else PRE_SPLIT)
         )
 
 
