@@ -23,9 +23,9 @@ gradients come from (training mode, dropout on; validation: inference mode):
 * ``lowest_p``: the lowest p of the epoch.
 
 Metrics change nothing of the training (they read the forward pass; EarlyStopping and the history
-read only the protocol's own keys). Printed per model: epochs run, spectrum-epochs with p < eps
-(training, validation), the lowest p seen, the test split's wrong count. ``--csv`` writes every
-epoch's row.
+read only the protocol's own keys). Printed while a model trains: one line per epoch. Then, per
+model: epochs run, spectrum-epochs with p < eps (training, validation), the lowest p seen, the test
+split's wrong count. ``--csv`` writes every epoch's row.
 
 Run (the challenge set at the published scale, rendered by the workflow; 7-16 min per training
 on 2 CPU cores, seconds on a GPU):
@@ -151,6 +151,14 @@ def child(args) -> None:
     class Record(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             rows.append({"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
+            row = rows[-1]  # progress: the parent shows these lines as they come
+            print(
+                f"EPOCH {row['epoch']}: loss {row.get('loss', float('nan')):.4g}, "
+                f"val_accuracy {row.get('val_accuracy', float('nan')):.4f}, "
+                f"p<eps {row.get(EPS_NAME, float('nan')):.2%} of the training spectra, "
+                f"lowest p {row.get('lowest_p', float('nan')):.3g}",
+                flush=True,
+            )
 
     started = time.perf_counter()
     with stack:
@@ -241,11 +249,24 @@ def main(argv=None) -> int:
         cmd += ["--config", args.config, "--dataset", args.dataset, "--seed", str(seed)]
         cmd += ["--backend", args.backend, "--threads", str(args.threads), "--loss", loss]
         cmd += ["--epochs", str(args.epochs)] if args.epochs else []
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        lines, other = [], []
+        with subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as proc:
+            for line in proc.stdout:  # stderr merged in: no pipe is left to fill up
+                if line.startswith("RESULT "):
+                    lines.append(line)
+                elif line.startswith("EPOCH "):
+                    print(
+                        f"  {model} seed {seed}, {loss}, epoch {line[len('EPOCH '):]}",
+                        end="",
+                        flush=True,
+                    )
+                else:
+                    other.append(line)
         if proc.returncode or not lines:
             failed.append(what)
-            print(f"{what}: failed (rc {proc.returncode})\n{proc.stderr[-3000:]}", flush=True)
+            print(f"{what}: failed (rc {proc.returncode})\n{''.join(other)[-3000:]}", flush=True)
             continue
         result = json.loads(lines[-1][len("RESULT ") :])
         results.append(result)
