@@ -27,8 +27,8 @@ read only the protocol's own keys). Printed while a model trains: one line per e
 model: epochs run, spectrum-epochs with p < eps (training, validation), the lowest p seen, the test
 split's wrong count. ``--csv`` writes every epoch's row.
 
-Run (the challenge set at the published scale, rendered by the workflow; 7-16 min per training
-on 2 CPU cores, seconds on a GPU):
+Run (the challenge set at the published scale, rendered by the workflow; on 2 CPU cores 6-20 min
+a training of cnn2, cnn_bn or vgg, 1-1.5 h of cnn6; seconds on a GPU):
 
     snakemake --cores all --configfile config/paper.yaml --directory /tmp/clip \\
         results/datasets/challenge/{train,val,test}.parquet
